@@ -1,0 +1,1 @@
+"""The per-node exporter: collectors on a loop, one snapshot served at /metrics."""

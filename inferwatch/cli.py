@@ -1,0 +1,92 @@
+"""The `inferwatch` command: one entry point, a subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from inferwatch import __version__
+from inferwatch.config import ConfigError, load_config
+
+# A flag that overrides a config-file field: (flag, dotted path, argparse options).
+EXPORTER_FLAGS: list[tuple[str, str, dict]] = [
+    ("--web.listen-address", "exporter.web.listen_address",
+     {"metavar": "HOST:PORT", "help": "address to serve /metrics on (default :9477)"}),
+    ("--web.config.file", "exporter.web.config_file",
+     {"metavar": "FILE", "help": "exporter-toolkit web config: TLS and basic auth"}),
+    ("--collector.gpu", "exporter.collectors.gpu.enabled",
+     {"action": argparse.BooleanOptionalAction, "help": "GPU metrics from NVML"}),
+    ("--collector.gpu.interval", "exporter.collectors.gpu.interval",
+     {"metavar": "DURATION", "help": "GPU collection interval (default 5s)"}),
+    ("--collector.host", "exporter.collectors.host.enabled",
+     {"action": argparse.BooleanOptionalAction, "help": "CPU, memory, fs, network, PSI"}),
+    ("--collector.host.interval", "exporter.collectors.host.interval",
+     {"metavar": "DURATION", "help": "host collection interval (default 10s)"}),
+    ("--simulate-gpus", "exporter.simulate_gpus",
+     {"type": int, "metavar": "N", "help": "N GPUs from the fake NVML, for machines without"}),
+    ("--path.procfs", "exporter.paths.procfs", {"metavar": "PATH", "help": "procfs mount"}),
+    ("--path.rootfs", "exporter.paths.rootfs", {"metavar": "PATH", "help": "host root mount"}),
+    ("--log.level", "exporter.log_level",
+     {"choices": ["debug", "info", "warn", "error"], "help": "log level (default info)"}),
+]
+
+
+def add_flags(parser: argparse.ArgumentParser, flags: list[tuple[str, str, dict]]) -> None:
+    for flag, dotted, options in flags:
+        parser.add_argument(flag, dest=dotted, default=None, **options)
+
+
+def overrides(args: argparse.Namespace, flags: list[tuple[str, str, dict]]) -> dict:
+    """{dotted path: (flag, value)} for every flag given on the command line."""
+    found = {}
+    for flag, dotted, _options in flags:
+        value = getattr(args, dotted, None)
+        if value is not None:
+            found[dotted] = (flag, value)
+    return found
+
+
+def cmd_exporter(args: argparse.Namespace) -> int:
+    from inferwatch.exporter_main import run_exporter
+
+    config = load_config(args.config_file, overrides(args, EXPORTER_FLAGS))
+    return run_exporter(config.exporter)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    load_config(args.file)
+    print(f"{args.file}: ok")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inferwatch", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"inferwatch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    exp = sub.add_parser("exporter", help="run the per-node exporter")
+    exp.add_argument("--config.file", dest="config_file", metavar="FILE",
+                     help="YAML configuration file; flags override it")
+    add_flags(exp, EXPORTER_FLAGS)
+    exp.set_defaults(func=cmd_exporter)
+
+    check = sub.add_parser("check-config", help="validate a configuration file")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_check_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ConfigError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

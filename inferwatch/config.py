@@ -1,0 +1,142 @@
+"""The one YAML configuration file, loaded into frozen, strict models.
+
+Every problem is reported as `FILE: path.to.field: what is wrong`; a value that came from a
+command-line flag is reported under the flag's name instead of the file's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from inferwatch.durations import parse_duration
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+DEFAULT_PORT = 9477  # not node_exporter's 9100, dcgm-exporter's 9400 or nvidia_gpu_exporter's 9835
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _listen_address(value: str) -> str:
+    host, sep, port = str(value).rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not HOST:PORT (e.g. :{DEFAULT_PORT} or 0.0.0.0:9477)")
+    return f"{host}:{port}"
+
+
+ListenAddress = Annotated[str, BeforeValidator(_listen_address)]
+
+
+class CollectorConfig(Strict):
+    """A background collector. Without a timeout: 80% of the interval, at most 5s."""
+
+    enabled: bool = True
+    interval: Duration = 10.0
+    timeout: Duration | None = None
+
+    @model_validator(mode="after")
+    def _timeout_below_interval(self) -> CollectorConfig:
+        if self.interval <= 0:
+            raise ValueError("interval must be above 0")
+        if self.timeout is None:
+            object.__setattr__(self, "timeout", min(self.interval * 0.8, 5.0))
+        elif not 0 < self.timeout <= self.interval:
+            raise ValueError("timeout must be above 0 and at most the interval")
+        return self
+
+
+class Collectors(Strict):
+    gpu: CollectorConfig = CollectorConfig(interval=5.0)
+    host: CollectorConfig = CollectorConfig(interval=10.0)
+
+
+class Paths(Strict):
+    procfs: str = "/proc"
+    rootfs: str = "/"
+
+
+class Web(Strict):
+    listen_address: ListenAddress = f":{DEFAULT_PORT}"
+    config_file: str | None = None  # exporter-toolkit web config (TLS, basic auth)
+
+
+class ExporterConfig(Strict):
+    web: Web = Web()
+    paths: Paths = Paths()
+    collectors: Collectors = Collectors()
+    simulate_gpus: int = Field(0, ge=0, le=64)
+    log_level: Literal["debug", "info", "warn", "error"] = "info"
+
+
+class Config(Strict):
+    exporter: ExporterConfig = ExporterConfig()
+
+
+class ConfigError(Exception):
+    """Every problem found in one configuration, each as `source: path: message`."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The file's top-level mapping, or ConfigError naming the file and line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError([f"{path}: cannot read: {err.strerror or err}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise ConfigError([f"{path}: {where}invalid YAML: {getattr(err, 'problem', err)}"]) \
+            from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: the top level must be a mapping"])
+    return data
+
+
+def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `a.b.c` in nested dicts, creating levels as needed."""
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        child = data.get(key)
+        if not isinstance(child, dict):
+            child = data[key] = {}
+        data = child
+    data[leaf] = value
+
+
+def load_config(path: str | Path | None = None,
+                overrides: dict[str, tuple[str, Any]] | None = None) -> Config:
+    """Load and validate. `overrides` maps a dotted path to (flag name, value)."""
+    data = read_yaml(path) if path else {}
+    for dotted, (_flag, value) in (overrides or {}).items():
+        set_path(data, dotted, value)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        flags = {dotted: flag for dotted, (flag, _v) in (overrides or {}).items()}
+        raise ConfigError(describe(err, str(path or "<flags>"), flags)) from None
+
+
+def describe(err: ValidationError, source: str, flags: dict[str, str]) -> list[str]:
+    """One `source: path: message` line per validation error."""
+    lines = []
+    for e in err.errors():
+        dotted = ".".join(str(p) for p in e["loc"])
+        message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            message = "unknown field"
+        origin = flags.get(dotted)
+        lines.append(f"{origin}: {message}" if origin else f"{source}: {dotted or '.'}: {message}")
+    return lines
