@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable
 
 from inferwatch import __version__
 from inferwatch.config import ConfigError, load_config
+
+# Modules that add their own subcommands: each has `register(subparsers)`.
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+)
 
 # A flag that overrides a config-file field: (flag, dotted path, argparse options).
 EXPORTER_FLAGS: list[tuple[str, str, dict]] = [
@@ -74,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a configuration file")
     check.add_argument("file")
     check.set_defaults(func=cmd_check_config)
+    for module in SUBCOMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return parser
 
 
