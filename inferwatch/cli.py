@@ -12,6 +12,7 @@ from inferwatch.config import ConfigError, load_config
 
 # Modules that add their own subcommands: each has `register(subparsers)`.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "alert_rules.cli",
 )
 
 # A flag that overrides a config-file field: (flag, dotted path, argparse options).

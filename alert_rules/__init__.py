@@ -1,0 +1,1 @@
+"""Alert rules: one rule language, compiled to Prometheus rules or evaluated in process."""

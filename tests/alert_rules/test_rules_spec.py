@@ -1,0 +1,103 @@
+"""Rule files: the default pack loads; every kind of mistake is named by file, rule and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from alert_rules.spec import SLORule, ThresholdRule, load_file
+from inferwatch.cli import main
+from inferwatch.config import ConfigError
+
+PACK = Path(__file__).resolve().parents[2] / "alert_rules" / "packs" / "llm-serving.yml"
+KV = {"alert": "KV", "metric": "inferwatch_engine_kv_cache_usage_ratio", "op": ">",
+      "threshold": 0.9}
+TTFT = {"slo": "ttft", "alert": "TTFTBurn", "objective": 0.99,
+        "sli": {"latency": {"metric": "inferwatch_engine_time_to_first_token_seconds",
+                            "threshold": 2}}}
+
+
+def write(tmp_path: Path, *rules: dict) -> Path:
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": list(rules)}]}))
+    return path
+
+
+def problems(tmp_path: Path, *rules: dict) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        load_file(write(tmp_path, *rules))
+    return err.value.problems
+
+
+def test_default_pack_loads_and_every_rule_has_its_annotations() -> None:
+    groups = load_file(PACK)
+    rules = [r for g in groups for r in g.rules]
+    assert len(rules) >= 15
+    for rule in rules:
+        assert {"summary", "description", "runbook"} <= set(rule.annotations), rule.alert
+    assert {r.slo for r in rules if isinstance(r, SLORule)} == {"ttft", "itl", "errors"}
+
+
+def test_valid_threshold_rule_parses(tmp_path: Path) -> None:
+    (group,) = load_file(write(tmp_path, {**KV, "for": "5m", "keep_firing_for": "1m"}))
+    rule = group.rules[0]
+    assert isinstance(rule, ThresholdRule)
+    assert (rule.for_, rule.keep_firing_for, group.interval) == (300.0, 60.0, 30.0)
+
+
+@pytest.mark.parametrize(("rule", "expected"), [
+    ({**KV, "metric": "inferwatch_nope"},
+     "g/KV: metric: 'inferwatch_nope' is not in the metric catalogue"),
+    ({**KV, "matchers": {"gpu": "0"}},
+     "g/KV: matchers.gpu: inferwatch_engine_kv_cache_usage_ratio has no label 'gpu'"),
+    ({**KV, "by": ["pod"], "aggregate": "max"},
+     "g/KV: by: inferwatch_engine_kv_cache_usage_ratio has no label 'pod'"),
+    ({**KV, "for": "5x"}, "g/KV: for: '5x' is not a duration"),
+    ({**KV, "threshold": 1.5}, "g/KV: threshold: inferwatch_engine_kv_cache_usage_ratio is a "
+     "ratio: the threshold 1.5 is outside 0..1"),
+    ({**KV, "function": "rate", "window": "5m"}, "g/KV: function: rate is for counters"),
+    ({**KV, "function": "avg_over_time"}, "g/KV: window: avg_over_time needs a window"),
+    ({**KV, "colour": "red"}, "g/KV: colour: unknown field"),
+    ({**KV, "annotations": {"summary": "{{ .Labels.x }}"}},
+     "g/KV: annotations.summary: unsupported template"),
+    ({**KV, "matchers": {"model": "=~(broken"}}, "g/KV: matchers.model: '(broken' is not a "
+     "valid regex"),
+    ({"alert": "Q", "metric": "inferwatch_engine_time_to_first_token_seconds", "op": ">",
+      "function": "quantile", "quantile": 0.95, "window": "5m", "threshold": 3},
+     "g/Q: threshold: 3 is not a bucket bound of inferwatch_engine_time_to_first_token_seconds"),
+    ({**TTFT, "objective": 99.9}, "g/ttft: objective: 99.9 is outside 0..1"),
+    ({**TTFT, "sli": {"latency": {"metric": "inferwatch_engine_time_to_first_token_seconds",
+                                  "threshold": 1.5}}},
+     "g/ttft: sli.latency.threshold: 1.5 is not a bucket bound"),
+    ({**TTFT, "sli": {"latency": {"metric": "inferwatch_engine_up", "threshold": 1}}},
+     "g/ttft: sli.latency.metric: inferwatch_engine_up is a gauge; a histogram is needed"),
+    ({**TTFT, "sli": {"events": {"total": {"metric": "inferwatch_engine_up"},
+                                 "bad": {"metric": "inferwatch_engine_up"}}}},
+     "g/ttft: sli.events.total.metric: inferwatch_engine_up is a gauge; a counter is needed"),
+    ({**TTFT, "period": "1d"}, "g/ttft: period: the period must be at least 3d"),
+])
+def test_each_problem_names_file_rule_and_field(tmp_path: Path, rule: dict,
+                                                 expected: str) -> None:
+    found = problems(tmp_path, rule)
+    assert any(p.startswith(f"{tmp_path / 'rules.yml'}: {expected}") for p in found), found
+
+
+def test_all_problems_of_a_rule_are_reported_together(tmp_path: Path) -> None:
+    found = problems(tmp_path, {**KV, "for": "soon", "threshold": 2, "matchers": {"gpu": "0"}})
+    fields = [p.split(": ")[2] for p in found]
+    assert fields == ["for", "matchers.gpu", "threshold"]
+
+
+def test_cli_check_exits_2_with_the_problems(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, {**KV, "metric": "inferwatch_nope"})
+    assert main(["rules", "check", str(PACK), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: g/KV: metric: 'inferwatch_nope' is not in the metric catalogue" in err
+
+
+def test_cli_check_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "check", str(PACK)]) == 0
+    assert capsys.readouterr().out.startswith("ok: 1 file(s)")
