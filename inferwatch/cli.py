@@ -12,6 +12,7 @@ from inferwatch.config import ConfigError, load_config
 
 # Modules that add their own subcommands: each has `register(subparsers)`.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "dashboards.cli",
     "alert_rules.cli",
 )
 

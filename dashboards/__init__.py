@@ -1,0 +1,1 @@
+"""Grafana dashboards as code: grafanalib panels on catalogue specs, built into Grafana JSON."""

@@ -1,0 +1,69 @@
+"""Dashboard scaffolding shared by every dashboard: variables, links between them, the frame."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from grafanalib import core as g
+
+from dashboards.panels import Row, layout
+from dashboards.promql import label_values
+from exporter import catalog
+
+TAG = "inferwatch"
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+
+# Dashboard uids, fixed so that links and bookmarks survive regeneration.
+UID_OVERVIEW = "inferwatch-overview"
+UID_NODE = "inferwatch-node-gpu"
+UID_ENGINES = "inferwatch-engines"
+UID_SLOS = "inferwatch-slos"
+UID_EXPORTER = "inferwatch-exporter"
+
+# Which spec lists each filter variable's values, and which variables narrow that list first.
+_SOURCES = {
+    "cluster": (catalog.BUILD_INFO, ()),
+    "node": (catalog.BUILD_INFO, ("cluster",)),
+    "namespace": (catalog.ENGINE_UP, ("cluster", "node")),
+    "engine": (catalog.ENGINE_UP, ("cluster", "node", "namespace")),
+    "model": (catalog.ENGINE_UP, ("cluster", "node", "namespace", "engine")),
+}
+
+
+def link(uid: str, title: str) -> tuple[str, str]:
+    """A panel link to another dashboard that keeps the time range and the variables."""
+    return title, f"/d/{uid}?${{__url_time_range}}&${{__all_variables}}"
+
+
+def datasource_variable() -> g.Template:
+    return g.Template(name="datasource", label="Data source", query="prometheus",
+                      type="datasource", refresh=1)
+
+
+def filter_variable(name: str) -> g.Template:
+    """A multi-value label filter with All (= `.*`, which also matches an absent label)."""
+    spec, narrowed_by = _SOURCES[name]
+    return g.Template(name=name, label=name.capitalize(), dataSource=DATASOURCE,
+                      query=label_values(spec, name, narrowed_by), includeAll=True, multi=True,
+                      allValue=".*", default="$__all", refresh=2, sort=1)
+
+
+def custom_variable(name: str, label: str, values: Sequence[str], default: str) -> g.Template:
+    """A fixed list of choices, e.g. an SLO objective."""
+    if default not in values:
+        raise ValueError(f"default {default!r} of {name} is not one of {values}")
+    return g.Template(name=name, label=label, query=",".join(values), type="custom",
+                      default=default)
+
+
+def dashboard(title: str, uid: str, description: str, rows: Sequence[Row],
+              filters: Sequence[str], extra: Sequence[g.Template] = ()) -> g.Dashboard:
+    """A dashboard with the datasource and filter variables, linked to its siblings by tag."""
+    variables = [datasource_variable(), *map(filter_variable, filters), *extra]
+    siblings = g.DashboardLink(title="inferwatch", type="dashboards", tags=[TAG],
+                               asDropdown=True, includeVars=True, keepTime=True)
+    return g.Dashboard(
+        title=title, uid=uid, description=description, tags=[TAG], refresh="30s",
+        graphTooltip=1, timezone="browser", links=[siblings], panels=layout(rows),
+        templating=g.Templating(list=variables),
+    ).auto_panel_ids()

@@ -1,0 +1,110 @@
+"""Inference engines: latency percentiles, queues, KV cache, preemptions, finish reasons, tokens.
+
+Every engine kind arrives normalised to the catalogue's names and canonical buckets, so one
+query covers vLLM, SGLang, TGI, Triton and the rest; `engine` and `model` split them.
+"""
+
+from __future__ import annotations
+
+from dashboards import board
+from dashboards import panels as p
+from dashboards.promql import Query, agg, mean, quantile, sel, sum_rate
+from exporter import catalog as c
+from exporter.catalog import MetricSpec
+
+BY = ("engine", "model")
+PER = "{{engine}} {{model}}"
+KV_STEPS = (("green", None), ("orange", 0.9), ("red", 0.98))
+
+
+def summary() -> p.Row:
+    return p.Row("Summary", [
+        p.stat("Engines up", "Engine targets whose last scrape succeeded.",
+               Query(agg("sum", sel(c.ENGINE_UP))), p.COUNT),
+        p.stat("Running", "Requests in the running batches.",
+               Query(agg("sum", sel(c.ENGINE_REQUESTS_RUNNING))), p.COUNT),
+        p.stat("Waiting", "Requests queued in the schedulers.",
+               Query(agg("sum", sel(c.ENGINE_REQUESTS_WAITING))), p.COUNT),
+        p.gauge("KV cache (fullest)", "KV-cache usage of the fullest engine; it is never "
+                "summed across engines or ranks.", Query(agg("max", sel(c.ENGINE_KV_CACHE_USAGE))),
+                p.RATIO, min=0, max=1, steps=KV_STEPS, h=4),
+        p.stat("Output tokens / s", "Tokens generated per second.",
+               Query(sum_rate(c.ENGINE_GENERATION_TOKENS)), p.TOKENS_PER_SECOND),
+        p.stat("Preemptions / s", "Requests preempted (vLLM) or retracted (SGLang) per second: "
+               "the KV cache is too small for the load.",
+               Query(sum_rate(c.ENGINE_PREEMPTIONS)), p.PER_SECOND,
+               steps=(("green", None), ("orange", 0.1), ("red", 1.0))),
+    ])
+
+
+def latency_panel(title: str, spec: MetricSpec, what: str) -> p.Panel:
+    """p50, p95, p99 and the mean of one latency histogram, across the selected engines."""
+    queries = [Query(quantile(q, spec), f"p{round(q * 100)}") for q in (0.5, 0.95, 0.99)]
+    return p.timeseries(title, f"{what}: p50, p95 and p99 from the canonical buckets, and the "
+                        "exact mean from _sum / _count.",
+                        [*queries, Query(mean(spec), "mean")], p.unit(spec))
+
+
+def latency() -> p.Row:
+    return p.Row("Latency", [
+        latency_panel("Time to first token", c.ENGINE_TTFT, "Time from arrival to first token"),
+        latency_panel("Inter-token latency", c.ENGINE_ITL, "Time between output steps"),
+        latency_panel("End-to-end latency", c.ENGINE_REQUEST_DURATION, "Request duration"),
+        latency_panel("Queue time", c.ENGINE_QUEUE_DURATION, "Time requests spent queued"),
+        p.timeseries("TTFT p95 by engine and model", "95th percentile time to first token per "
+                     "engine kind and model.",
+                     [Query(quantile(0.95, c.ENGINE_TTFT, BY), PER)], p.unit(c.ENGINE_TTFT)),
+        p.timeseries("Inter-token latency p95 by engine and model", "95th percentile "
+                     "inter-token latency per engine kind and model.",
+                     [Query(quantile(0.95, c.ENGINE_ITL, BY), PER)], p.unit(c.ENGINE_ITL)),
+    ])
+
+
+def load() -> p.Row:
+    return p.Row("Load and capacity", [
+        p.timeseries("Running and waiting requests", "Scheduler state per engine and model.",
+                     [Query(agg("sum", sel(c.ENGINE_REQUESTS_RUNNING), BY), "running " + PER),
+                      Query(agg("sum", sel(c.ENGINE_REQUESTS_WAITING), BY), "waiting " + PER)],
+                     p.COUNT, w=8),
+        p.timeseries("KV-cache usage", "Usage of the fullest target per engine and model.",
+                     [Query(agg("max", sel(c.ENGINE_KV_CACHE_USAGE), BY), PER)],
+                     p.RATIO, min=0, max=1, steps=KV_STEPS, w=8),
+        p.timeseries("Preemptions", "Requests preempted per second per engine and model.",
+                     [Query(sum_rate(c.ENGINE_PREEMPTIONS, BY), PER)], p.PER_SECOND, w=8),
+        p.timeseries("Token throughput", "Prompt and generated tokens per second per engine "
+                     "and model.",
+                     [Query(sum_rate(c.ENGINE_PROMPT_TOKENS, BY), "prompt " + PER),
+                      Query(sum_rate(c.ENGINE_GENERATION_TOKENS, BY), "output " + PER)],
+                     p.TOKENS_PER_SECOND),
+        p.timeseries("Finished requests by reason", "Requests finished per second by reason "
+                     "(stop, length, abort, error, rejected, other).",
+                     [Query(sum_rate(c.ENGINE_REQUESTS_FINISHED, ("reason",)), "{{reason}}")],
+                     p.REQUESTS_PER_SECOND, stack=True),
+    ])
+
+
+def per_model() -> p.Row:
+    window = "$__range"
+    return p.Row("Per model", [
+        p.table("Models over the selected range", "One row per engine kind and model: load, "
+                "throughput and latency over the dashboard's time range.", [
+                    Query(agg("count", sel(c.ENGINE_UP), BY), "Targets"),
+                    Query(agg("max", f"max_over_time({sel(c.ENGINE_KV_CACHE_USAGE)}[{window}])",
+                              BY), "Peak KV cache"),
+                    Query(sum_rate(c.ENGINE_REQUESTS_FINISHED, BY, window=window), "Req/s"),
+                    Query(sum_rate(c.ENGINE_GENERATION_TOKENS, BY, window=window),
+                          "Output tok/s"),
+                    Query(quantile(0.95, c.ENGINE_TTFT, BY, window), "TTFT p95 (s)"),
+                    Query(quantile(0.95, c.ENGINE_REQUEST_DURATION, BY, window), "E2E p95 (s)"),
+                ], p.COUNT),
+    ])
+
+
+def build():
+    """The inference engines dashboard."""
+    return board.dashboard(
+        "inferwatch / Inference engines", board.UID_ENGINES,
+        "Latency percentiles, queues, KV cache, preemptions, finish reasons and tokens per "
+        "second, per engine kind and model.",
+        [summary(), latency(), load(), per_model()],
+        ["cluster", "node", "namespace", "engine", "model"])

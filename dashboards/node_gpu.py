@@ -1,0 +1,137 @@
+"""Node and GPU: per-GPU utilisation, memory, heat, power, clocks, errors, links; the host."""
+
+from __future__ import annotations
+
+from dashboards import board
+from dashboards import panels as p
+from dashboards.promql import Query, agg, or_zero, rate, ratio, sel, sum_rate
+from exporter import catalog as c
+
+GPU = ("cluster", "node", "gpu")
+PER_GPU = "{{node}} GPU {{gpu}}"
+HOST = ("cluster", "node")
+TEMPERATURE_STEPS = (("green", None), ("orange", 80.0), ("red", 90.0))
+
+
+def utilisation() -> p.Row:
+    return p.Row("Utilisation and memory", [
+        p.bargauge("GPU utilisation", "Fraction of the last sample period a kernel ran, per GPU.",
+                   Query(sel(c.GPU_UTILIZATION), PER_GPU), p.RATIO, min=0, max=1, w=8),
+        p.timeseries("GPU utilisation over time", "Kernel and memory-copy activity per GPU.",
+                     [Query(sel(c.GPU_UTILIZATION), "kernel " + PER_GPU),
+                      Query(sel(c.GPU_MEMORY_COPY_UTILIZATION), "memory copy " + PER_GPU)],
+                     p.RATIO, min=0, max=1, w=16),
+        p.bargauge("GPU memory used", "Device memory in use over device memory, per GPU.",
+                   Query(ratio(sel(c.GPU_MEMORY_USED), sel(c.GPU_MEMORY_TOTAL)), PER_GPU),
+                   p.RATIO, min=0, max=1, w=8),
+        p.timeseries("GPU memory", "Device memory used and total per GPU.",
+                     [Query(sel(c.GPU_MEMORY_USED), "used " + PER_GPU),
+                      Query(sel(c.GPU_MEMORY_TOTAL), "total " + PER_GPU)],
+                     p.unit(c.GPU_MEMORY_USED), min=0, w=16),
+    ])
+
+
+def heat_and_power() -> p.Row:
+    return p.Row("Temperature, power and clocks", [
+        p.timeseries("Temperature", "GPU die and HBM temperature per GPU.",
+                     [Query(sel(c.GPU_TEMPERATURE), "die " + PER_GPU),
+                      Query(sel(c.GPU_MEMORY_TEMPERATURE), "HBM " + PER_GPU)],
+                     p.unit(c.GPU_TEMPERATURE), steps=TEMPERATURE_STEPS, w=8),
+        p.timeseries("Power against limit", "Power draw over the enforced power limit, per "
+                     "GPU; near 1 the GPU is power-capped.",
+                     [Query(ratio(sel(c.GPU_POWER_USAGE), sel(c.GPU_POWER_LIMIT)), PER_GPU)],
+                     p.RATIO, min=0, max=1, steps=p.HIGH_IS_BAD, w=8),
+        p.timeseries("Power draw", "Power draw per GPU.",
+                     [Query(sel(c.GPU_POWER_USAGE), PER_GPU)], p.unit(c.GPU_POWER_USAGE), w=8),
+        p.timeseries("Clocks", "Current clock frequency per GPU and clock domain.",
+                     [Query(sel(c.GPU_CLOCK), PER_GPU + " {{clock}}")], p.unit(c.GPU_CLOCK)),
+        p.timeseries("Throttling by reason", "Fraction of time the clocks were held down, per "
+                     "GPU and reason (power cap, thermal, sync boost...).",
+                     [Query(sum_rate(c.GPU_THROTTLE_SECONDS, GPU + ("reason",)),
+                            PER_GPU + " {{reason}}")], p.RATIO, min=0, stack=True),
+    ])
+
+
+def errors() -> p.Row:
+    return p.Row("Errors and memory health", [
+        p.stat("GPUs lost", "GPUs reporting inferwatch_gpu_up 0 (lifecycle error).",
+               Query(or_zero(agg("count", sel(c.GPU_UP) + " == 0"))), p.COUNT,
+               steps=p.ANY_IS_BAD, w=6),
+        p.stat("Row remap pending", "GPUs waiting for a reset to apply a row remap.",
+               Query(or_zero(agg("count", sel(c.GPU_ROW_REMAP_PENDING) + " == 1"))), p.COUNT,
+               steps=p.ANY_IS_BAD, w=6),
+        p.stat("Row remap failed", "GPUs whose row remap failed: replace the GPU.",
+               Query(or_zero(agg("count", sel(c.GPU_ROW_REMAP_FAILED) + " == 1"))), p.COUNT,
+               steps=p.ANY_IS_BAD, w=6),
+        p.stat("Xid errors", "Xid critical errors in the selected time range.",
+               Query(or_zero(agg("sum", rate(c.GPU_XID_ERRORS, window="$__range",
+                                             fn="increase")))), p.COUNT, steps=p.ANY_IS_BAD, w=6),
+        p.timeseries("Xid errors by code", "Xid errors per GPU and Xid code (79: fell off "
+                     "the bus, 48: double-bit ECC, 13/31/43: application faults).",
+                     [Query(sum_rate(c.GPU_XID_ERRORS, GPU + ("xid",), fn="increase"),
+                            PER_GPU + " Xid {{xid}}")], p.COUNT, w=8),
+        p.timeseries("ECC errors", "Volatile ECC errors per GPU, corrected and uncorrected.",
+                     [Query(sum_rate(c.GPU_ECC_ERRORS, GPU + ("type",), fn="increase"),
+                            PER_GPU + " {{type}}")], p.COUNT, w=8),
+        p.timeseries("Remapped rows", "Memory rows remapped per GPU, by cause.",
+                     [Query(agg("max", sel(c.GPU_REMAPPED_ROWS), GPU + ("type",)),
+                            PER_GPU + " {{type}}")], p.COUNT, w=8),
+    ])
+
+
+def interconnect() -> p.Row:
+    return p.Row("PCIe and NVLink", [
+        p.timeseries("PCIe traffic", "Bytes per second over PCIe per GPU (receive negative).",
+                     [Query(sum_rate(c.GPU_PCIE_TX, GPU), "tx " + PER_GPU),
+                      Query("-" + sum_rate(c.GPU_PCIE_RX, GPU), "rx " + PER_GPU)],
+                     p.BYTES_PER_SECOND, w=8),
+        p.timeseries("NVLink traffic", "Bytes per second over NVLink per GPU (receive "
+                     "negative).",
+                     [Query(sum_rate(c.GPU_NVLINK_TX, GPU), "tx " + PER_GPU),
+                      Query("-" + sum_rate(c.GPU_NVLINK_RX, GPU), "rx " + PER_GPU)],
+                     p.BYTES_PER_SECOND, w=8),
+        p.timeseries("PCIe replays", "PCIe replay events per second: a rising rate means a "
+                     "bad link or riser.",
+                     [Query(sum_rate(c.GPU_PCIE_REPLAYS, GPU), PER_GPU)], p.PER_SECOND, w=8),
+        p.table("GPU inventory", "Model, driver, PCI bus id and MIG mode of every GPU.",
+                [Query(sel(c.GPU_INFO), "GPUs")], p.COUNT),
+    ])
+
+
+def host() -> p.Row:
+    cpus = agg("sum", sel(c.HOST_CPUS), HOST)
+    per_node = "{{node}}"
+    psi = [(c.HOST_PRESSURE_CPU_WAITING, "cpu some"), (c.HOST_PRESSURE_MEMORY_WAITING,
+            "memory some"), (c.HOST_PRESSURE_MEMORY_STALLED, "memory full"),
+           (c.HOST_PRESSURE_IO_WAITING, "io some"), (c.HOST_PRESSURE_IO_STALLED, "io full")]
+    return p.Row("Host", [
+        p.timeseries("CPU by mode", "Share of all CPUs spent in each mode, per node.",
+                     [Query(f"{sum_rate(c.HOST_CPU_SECONDS, HOST + ('mode',))} "
+                            f"/ on (cluster, node) group_left () {cpus}",
+                            per_node + " {{mode}}")], p.RATIO, min=0, stack=True, w=8),
+        p.timeseries("Memory used", "1 - MemAvailable / MemTotal per node.",
+                     [Query(f"1 - {ratio(sel(c.HOST_MEMORY_AVAILABLE), sel(c.HOST_MEMORY_TOTAL))}",
+                            per_node)], p.RATIO, min=0, max=1, steps=p.HIGH_IS_BAD, w=8),
+        p.timeseries("Pressure stall (PSI)", "Share of time tasks waited (some) or all stalled "
+                     "(full) on CPU, memory and IO.",
+                     [Query(sum_rate(spec, HOST), f"{per_node} {name}") for spec, name in psi],
+                     p.RATIO, min=0, w=8),
+        p.timeseries("Filesystem used", "Used share of each filesystem (non-root view).",
+                     [Query(f"1 - {ratio(sel(c.HOST_FS_AVAIL), sel(c.HOST_FS_SIZE))}",
+                            per_node + " {{mountpoint}}")],
+                     p.RATIO, min=0, max=1, steps=p.HIGH_IS_BAD),
+        p.timeseries("Network", "Bytes per second per interface (receive negative).",
+                     [Query(sum_rate(c.HOST_NET_TX_BYTES, HOST + ("device",)),
+                            "tx " + per_node + " {{device}}"),
+                      Query("-" + sum_rate(c.HOST_NET_RX_BYTES, HOST + ("device",)),
+                            "rx " + per_node + " {{device}}")], p.BYTES_PER_SECOND),
+    ])
+
+
+def build():
+    """The node and GPU dashboard."""
+    return board.dashboard(
+        "inferwatch / Node and GPU", board.UID_NODE,
+        "Per GPU utilisation, memory, temperature, power, clocks, throttling, Xid and ECC "
+        "errors, row remapping, PCIe and NVLink; host CPU, memory, PSI, disk and network.",
+        [utilisation(), heat_and_power(), errors(), interconnect(), host()], ["cluster", "node"])
