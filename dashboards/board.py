@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from grafanalib import core as g
 
 from dashboards.panels import Row, layout
-from dashboards.promql import label_values
+from dashboards.promql import FILTERS, label_values
 from exporter import catalog
 
 TAG = "inferwatch"
@@ -56,14 +56,22 @@ def custom_variable(name: str, label: str, values: Sequence[str], default: str) 
                       default=default)
 
 
+def used_filters(panels: Sequence[g.Panel]) -> list[str]:
+    """The filter variables the panels' queries refer to, in FILTERS order."""
+    exprs = " ".join(t.expr for panel in panels for t in getattr(panel, "targets", []))
+    return [name for name in FILTERS if f'=~"${name}"' in exprs]
+
+
 def dashboard(title: str, uid: str, description: str, rows: Sequence[Row],
-              filters: Sequence[str], extra: Sequence[g.Template] = ()) -> g.Dashboard:
-    """A dashboard with the datasource and filter variables, linked to its siblings by tag."""
-    variables = [datasource_variable(), *map(filter_variable, filters), *extra]
+              extra: Sequence[g.Template] = ()) -> g.Dashboard:
+    """A dashboard with the datasource and the filter variables its queries use, linked to its
+    siblings by tag."""
+    panels = layout(rows)
+    variables = [datasource_variable(), *map(filter_variable, used_filters(panels)), *extra]
     siblings = g.DashboardLink(title="inferwatch", type="dashboards", tags=[TAG],
                                asDropdown=True, includeVars=True, keepTime=True)
     return g.Dashboard(
         title=title, uid=uid, description=description, tags=[TAG], refresh="30s",
-        graphTooltip=1, timezone="browser", links=[siblings], panels=layout(rows),
+        graphTooltip=1, timezone="browser", links=[siblings], panels=panels,
         templating=g.Templating(list=variables),
     ).auto_panel_ids()

@@ -108,5 +108,4 @@ def build():
     return board.dashboard(
         "inferwatch / Cluster overview", board.UID_OVERVIEW,
         "Fleet health at a glance: nodes, GPUs, engines, queues, tokens, SLOs and alerts.",
-        [fleet(), gpus(), inference(), alerts()],
-        ["cluster", "node", "namespace", "engine", "model"])
+        [fleet(), gpus(), inference(), alerts()])

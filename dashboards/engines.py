@@ -106,5 +106,4 @@ def build():
         "inferwatch / Inference engines", board.UID_ENGINES,
         "Latency percentiles, queues, KV cache, preemptions, finish reasons and tokens per "
         "second, per engine kind and model.",
-        [summary(), latency(), load(), per_model()],
-        ["cluster", "node", "namespace", "engine", "model"])
+        [summary(), latency(), load(), per_model()])

@@ -51,4 +51,4 @@ def build():
     return board.dashboard(
         "inferwatch / Exporter health", board.UID_EXPORTER,
         "Is the exporter itself healthy: collectors up, durations, staleness, engine targets "
-        "and versions.", [collectors(), targets()], ["cluster", "node"])
+        "and versions.", [collectors(), targets()])

@@ -134,4 +134,4 @@ def build():
         "inferwatch / Node and GPU", board.UID_NODE,
         "Per GPU utilisation, memory, temperature, power, clocks, throttling, Xid and ECC "
         "errors, row remapping, PCIe and NVLink; host CPU, memory, PSI, disk and network.",
-        [utilisation(), heat_and_power(), errors(), interconnect(), host()], ["cluster", "node"])
+        [utilisation(), heat_and_power(), errors(), interconnect(), host()])

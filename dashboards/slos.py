@@ -90,4 +90,4 @@ def build():
     return board.dashboard(
         "inferwatch / SLOs and alerts", board.UID_SLOS,
         "Error budget left, burn rate per window and objective against actual, per SLI.",
-        rows, ["cluster", "namespace", "engine", "model"], [objective, ttft, window])
+        rows, [objective, ttft, window])
