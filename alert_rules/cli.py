@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from alert_rules.compile import write_outputs
 from alert_rules.spec import load_files
 
 
@@ -14,6 +16,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compile(args: argparse.Namespace) -> int:
+    for path in write_outputs(load_files(args.files), Path(args.out)):
+        print(path)
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `rules` and its subcommands to the `inferwatch` command."""
     rules = subparsers.add_parser("rules", help="check, compile and run alert rules")
@@ -21,3 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = sub.add_parser("check", help="validate rule files against the metric catalogue")
     check.add_argument("files", nargs="+", metavar="FILE")
     check.set_defaults(func=cmd_check)
+    comp = sub.add_parser("compile", help="write Prometheus rule files and PrometheusRule "
+                          "manifests")
+    comp.add_argument("files", nargs="+", metavar="FILE")
+    comp.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    comp.set_defaults(func=cmd_compile)
