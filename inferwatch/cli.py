@@ -14,6 +14,7 @@ from inferwatch.config import ConfigError, load_config
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "dashboards.cli",
     "alert_rules.cli",
+    "exporter.simulate.cli",
 )
 
 # A flag that overrides a config-file field: (flag, dotted path, argparse options).
