@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from exporter.simulate.expo import Family, family, python_text
 from exporter.simulate.kinds.base import (
-    E2E, ITERATION, ITL, TTFT, Kind, View, counter, finished, gauge, histogram, python_runtime)
+    E2E,
+    ITERATION,
+    ITL,
+    TTFT,
+    Kind,
+    View,
+    counter,
+    finished,
+    gauge,
+    histogram,
+    python_runtime,
+)
 from exporter.simulate.load import EngineConfig
 from exporter.simulate.stats import Layout
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from exporter.simulate.expo import Family, family, python_text
 from exporter.simulate.kinds.base import (
-    Kind, View, buckets_1_2_5, counter, finished, gauge, histogram)
+    Kind,
+    View,
+    buckets_1_2_5,
+    counter,
+    finished,
+    gauge,
+    histogram,
+)
 from exporter.simulate.kinds.vllm_v0 import E2E_V0, TPOT_V0, TTFT_V0
 from exporter.simulate.load import EngineConfig
 from exporter.simulate.stats import Layout

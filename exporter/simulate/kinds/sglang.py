@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from exporter.simulate.expo import Family, family, python_text
 from exporter.simulate.kinds.base import (
-    Kind, View, counter, gauge, histogram, merged, python_runtime, total)
+    Kind,
+    View,
+    counter,
+    gauge,
+    histogram,
+    merged,
+    python_runtime,
+    total,
+)
 from exporter.simulate.load import EngineConfig
 from exporter.simulate.stats import Layout
 

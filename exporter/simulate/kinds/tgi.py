@@ -9,8 +9,7 @@ another name. No TTFT, KV usage or preemption metric exists.
 from __future__ import annotations
 
 from exporter.simulate.expo import Family, HistValue, family, rust_text
-from exporter.simulate.kinds.base import (
-    Kind, View, counter, finished, gauge, histogram, total)
+from exporter.simulate.kinds.base import Kind, View, counter, finished, gauge, histogram, total
 from exporter.simulate.load import EngineConfig
 from exporter.simulate.stats import Layout
 

@@ -10,7 +10,17 @@ import math
 
 from exporter.simulate.expo import Family, family, python_text
 from exporter.simulate.kinds.base import (
-    E2E, ITL, TTFT, Kind, View, counter, finished, gauge, histogram, python_runtime)
+    E2E,
+    ITL,
+    TTFT,
+    Kind,
+    View,
+    counter,
+    finished,
+    gauge,
+    histogram,
+    python_runtime,
+)
 from exporter.simulate.load import EngineConfig, LoadModel
 from exporter.simulate.stats import Layout
 

@@ -10,8 +10,20 @@ from __future__ import annotations
 
 from exporter.simulate.expo import Family, family, python_text
 from exporter.simulate.kinds.base import (
-    E2E, ITERATION, ITL, PARAMS_N, TTFT, Kind, View, buckets_1_2_5, counter, finished, gauge,
-    histogram, python_runtime)
+    E2E,
+    ITERATION,
+    ITL,
+    PARAMS_N,
+    TTFT,
+    Kind,
+    View,
+    buckets_1_2_5,
+    counter,
+    finished,
+    gauge,
+    histogram,
+    python_runtime,
+)
 from exporter.simulate.load import EngineConfig
 from exporter.simulate.stats import Layout
 

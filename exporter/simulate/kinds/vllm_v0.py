@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from exporter.simulate.expo import Family, family, python_text
 from exporter.simulate.kinds.base import (
-    Kind, View, buckets_1_2_5, counter, finished, gauge, histogram, python_runtime)
+    Kind,
+    View,
+    buckets_1_2_5,
+    counter,
+    finished,
+    gauge,
+    histogram,
+    python_runtime,
+)
 from exporter.simulate.load import EngineConfig
 from exporter.simulate.stats import Layout
 
