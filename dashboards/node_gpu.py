@@ -67,8 +67,10 @@ def errors() -> p.Row:
                Query(or_zero(agg("sum", rate(c.GPU_XID_ERRORS, window="$__range",
                                              fn="increase")))), p.COUNT, steps=p.ANY_IS_BAD, w=6),
         p.timeseries("Xid errors by code", "Xid errors per GPU and Xid code (79: fell off "
-                     "the bus, 48: double-bit ECC, 13/31/43: application faults).",
-                     [Query(sum_rate(c.GPU_XID_ERRORS, GPU + ("xid",), fn="increase"),
+                     "the bus, 48: double-bit ECC, 13/31/43: application faults); a GPU with "
+                     "none shows 0 with no code.",
+                     [Query(f"{sum_rate(c.GPU_XID_ERRORS, GPU + ('xid',), fn='increase')} "
+                            f"or on (cluster, node, gpu) {agg('sum', '0 * ' + sel(c.GPU_UP), GPU)}",
                             PER_GPU + " Xid {{xid}}")], p.COUNT, w=8),
         p.timeseries("ECC errors", "Volatile ECC errors per GPU, corrected and uncorrected.",
                      [Query(sum_rate(c.GPU_ECC_ERRORS, GPU + ("type",), fn="increase"),
