@@ -15,6 +15,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "dashboards.cli",
     "alert_rules.cli",
     "exporter.simulate.cli",
+    "notifier.cli",
 )
 
 # A flag that overrides a config-file field: (flag, dotted path, argparse options).

@@ -1,0 +1,176 @@
+"""`inferwatch notifier`: run the notifier, check its config, and manage silences over HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from inferwatch.durations import parse_duration
+from inferwatch.logs import setup_logging
+from notifier.config import load_notifier_config
+from notifier.matchers import MatcherError, parse_matchers
+from notifier.payloads import rfc3339
+
+DEFAULT_LISTEN = ":9478"
+DEFAULT_URL = "http://127.0.0.1:9478"
+log = logging.getLogger("notifier")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("notifier", help="route, group and deliver alerts")
+    parser.add_argument("--config.file", dest="config_file", metavar="FILE",
+                        help="notifier YAML configuration (Alertmanager's shape)")
+    parser.add_argument("--web.listen-address", dest="listen", default=DEFAULT_LISTEN,
+                        metavar="HOST:PORT", help=f"address to serve on (default {DEFAULT_LISTEN})")
+    parser.add_argument("--storage.path", dest="storage", default="data/notifier",
+                        metavar="DIR", help="directory of the SQLite database")
+    parser.add_argument("--log.level", dest="log_level", default="info",
+                        choices=["debug", "info", "warn", "error"])
+    parser.set_defaults(func=cmd_run)
+    sub = parser.add_subparsers(dest="notifier_command")
+    check = sub.add_parser("check-config", help="validate a notifier configuration")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_check)
+    _register_silence(sub)
+
+
+def _register_silence(sub: argparse._SubParsersAction) -> None:
+    silence = sub.add_parser("silence", help="add, query and expire silences")
+    silence.add_argument("--notifier.url", dest="url", default=DEFAULT_URL,
+                         help=f"the notifier's base URL (default {DEFAULT_URL})")
+    silence.add_argument("--bearer-token-file", dest="token_file", metavar="FILE")
+    actions = silence.add_subparsers(dest="silence_command", required=True)
+    add = actions.add_parser("add", help="silence alerts matching all the matchers")
+    add.add_argument("matchers", nargs="+", help='e.g. alertname="HighTTFT" model=~"llama.*"')
+    add.add_argument("--duration", default="1h", help="how long (default 1h)")
+    add.add_argument("--author", default=None, help="created by (default: the user name)")
+    add.add_argument("--comment", required=True)
+    add.set_defaults(func=cmd_silence_add)
+    query = actions.add_parser("query", help="list silences")
+    query.add_argument("matchers", nargs="*", help="only silences pinning these labels")
+    query.add_argument("--expired", action="store_true", help="include expired silences")
+    query.add_argument("-q", "--quiet", action="store_true", help="print only the ids")
+    query.set_defaults(func=cmd_silence_query)
+    expire = actions.add_parser("expire", help="expire silences by id")
+    expire.add_argument("ids", nargs="+")
+    expire.set_defaults(func=cmd_silence_expire)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from notifier.redact import install
+    from notifier.service import build_channels
+
+    loaded = load_notifier_config(args.file)
+    install(loaded.secrets)
+    build_channels(loaded)
+    print(f"{args.file}: ok")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if not args.config_file:
+        print("notifier: --config.file is required", file=sys.stderr)
+        return 2
+    loaded = load_notifier_config(args.config_file)
+    setup_logging(args.log_level)
+    if args.log_level != "debug":
+        logging.getLogger("apprise").setLevel(logging.WARNING)
+    return asyncio.run(serve(loaded, args.listen, args.storage))
+
+
+async def serve(loaded: Any, listen: str, storage: str) -> int:
+    """Run until SIGTERM or SIGINT; pending notifications stay in the outbox."""
+    from aiohttp import web
+
+    from notifier.api import make_app
+    from notifier.service import Notifier
+
+    notifier = Notifier(loaded, storage)
+    await notifier.start()
+    runner = web.AppRunner(make_app(notifier), handle_signals=False)
+    await runner.setup()
+    host, _, port = listen.rpartition(":")
+    site = web.TCPSite(runner, host or None, int(port))
+    await site.start()
+    log.info("listening on %s, storage in %s", listen, storage)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+    await notifier.stop()
+    return 0
+
+
+def _request(args: argparse.Namespace, method: str, path: str, body: Any = None) -> Any:
+    """Call the notifier's API; OSError or HTTPError on failure."""
+    headers = {"Content-Type": "application/json"}
+    if args.token_file:
+        with open(args.token_file, encoding="utf-8") as f:
+            headers["Authorization"] = f"Bearer {f.read().strip()}"
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(args.url.rstrip("/") + path, data, headers, method=method)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        text = resp.read()
+    return json.loads(text) if text else None
+
+
+def _call(args: argparse.Namespace, method: str, path: str, body: Any = None) -> Any:
+    try:
+        return _request(args, method, path, body)
+    except urllib.error.HTTPError as err:
+        raise SystemExit(f"notifier: {method} {path}: HTTP {err.code}: "
+                         f"{err.read().decode(errors='replace')[:300]}") from None
+    except OSError as err:
+        raise SystemExit(f"notifier: cannot reach {args.url}: {err}") from None
+
+
+def cmd_silence_add(args: argparse.Namespace) -> int:
+    try:
+        matchers = [m for text in args.matchers for m in parse_matchers(text)]
+        duration = parse_duration(args.duration)
+    except (MatcherError, ValueError) as err:
+        print(f"notifier silence add: {err}", file=sys.stderr)
+        return 2
+    now = time.time()
+    body = {"matchers": [{"name": m.name, "value": m.value, "isRegex": "~" in m.op,
+                          "isEqual": not m.op.startswith("!")} for m in matchers],
+            "startsAt": rfc3339(now), "endsAt": rfc3339(now + duration),
+            "createdBy": args.author or getpass.getuser(), "comment": args.comment}
+    print(_call(args, "POST", "/api/v2/silences", body)["silenceID"])
+    return 0
+
+
+def cmd_silence_query(args: argparse.Namespace) -> int:
+    query = "&".join("filter=" + urllib.request.quote(m) for m in args.matchers)
+    silences = _call(args, "GET", "/api/v2/silences" + (f"?{query}" if query else ""))
+    shown = [s for s in silences if args.expired or s["status"]["state"] != "expired"]
+    for s in shown:
+        if args.quiet:
+            print(s["id"])
+            continue
+        matchers = " ".join(f'{m["name"]}{_op(m)}"{m["value"]}"' for m in s["matchers"])
+        print(f'{s["id"]}  {matchers}  until {s["endsAt"]}  {s["status"]["state"]}  '
+              f'{s["createdBy"]}  {s["comment"]}')
+    return 0
+
+
+def _op(m: dict[str, Any]) -> str:
+    return ("!" if not m.get("isEqual", True) else "=") + ("~" if m["isRegex"] else "") \
+        if m["isRegex"] or not m.get("isEqual", True) else "="
+
+
+def cmd_silence_expire(args: argparse.Namespace) -> int:
+    for silence_id in args.ids:
+        _call(args, "DELETE", f"/api/v2/silence/{silence_id}")
+    return 0

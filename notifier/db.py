@@ -1,0 +1,60 @@
+"""The notifier's one SQLite database (WAL): alerts, silences, outbox and notification log."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    fingerprint TEXT PRIMARY KEY, body TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS silences (
+    id TEXT PRIMARY KEY, body TEXT NOT NULL, ends_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    receiver TEXT NOT NULL, channel INTEGER NOT NULL, group_key TEXT NOT NULL,
+    title TEXT NOT NULL, body TEXT NOT NULL, body_format TEXT NOT NULL,
+    notify_type TEXT NOT NULL,
+    firing TEXT NOT NULL, resolved TEXT NOT NULL,
+    created_at REAL NOT NULL, deadline REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt REAL NOT NULL,
+    state TEXT NOT NULL, last_error TEXT NOT NULL DEFAULT '', done_at REAL);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state, next_attempt);
+CREATE INDEX IF NOT EXISTS outbox_group ON outbox (receiver, channel, group_key, state);
+CREATE TABLE IF NOT EXISTS nflog (
+    receiver TEXT NOT NULL, channel INTEGER NOT NULL, group_key TEXT NOT NULL,
+    outbox_id INTEGER NOT NULL, firing TEXT NOT NULL, resolved TEXT NOT NULL,
+    at REAL NOT NULL, PRIMARY KEY (receiver, channel, group_key));
+"""
+
+
+class Database:
+    """One connection, used from the event loop's thread only."""
+
+    def __init__(self, directory: str | Path):
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path / "notifier.db"
+        self.conn = sqlite3.connect(self.path, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA busy_timeout=5000")
+        self.conn.executescript(SCHEMA)
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, committed on success and rolled back on error."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()

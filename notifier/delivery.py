@@ -1,0 +1,101 @@
+"""The outbox worker: deliver due notifications, retry with backoff and jitter, mark the result."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+
+from notifier.channels import Channel, ChannelError
+from notifier.config import DeliveryConfig
+from notifier.metrics import Metrics
+from notifier.outbox import Outbox, Row
+
+log = logging.getLogger("notifier")
+
+
+def backoff(attempt: int, cfg: DeliveryConfig, rng: random.Random) -> float:
+    """Exponential backoff with jitter: between half and all of initial * 2**attempt (capped)."""
+    base = min(cfg.max_backoff, cfg.initial_backoff * 2 ** min(attempt, 32))
+    return base * (0.5 + rng.random() / 2)
+
+
+class Deliverer:
+    """Sends pending outbox rows, at most `concurrency` at once, oldest first."""
+
+    def __init__(self, outbox: Outbox, channels: dict[tuple[str, int], Channel],
+                 cfg: DeliveryConfig, metrics: Metrics, clock: Callable[[], float],
+                 rng: random.Random):
+        self.outbox, self.channels, self.cfg = outbox, channels, cfg
+        self.metrics, self.clock, self.rng = metrics, clock, rng
+        self.wake = asyncio.Event()
+        self.busy: set[int] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        while True:
+            self.wake.clear()
+            now = self.clock()
+            free = self.cfg.concurrency - len(self.busy)
+            for row in self.outbox.due(now, free, self.busy) if free > 0 else []:
+                self.busy.add(row.id)
+                task = asyncio.create_task(self._deliver(row))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+            await self._sleep(free > 0)
+
+    async def _sleep(self, can_start: bool) -> None:
+        """Until woken (enqueue, a delivery ended) or the next retry is due."""
+        nxt = self.outbox.next_attempt(self.busy) if can_start else None
+        timeout = None if nxt is None else max(0.0, nxt - self.clock()) + 0.001
+        try:
+            await asyncio.wait_for(self.wake.wait(), timeout)
+        except TimeoutError:
+            return
+
+    async def _deliver(self, row: Row) -> None:
+        note = row.note
+        channel = self.channels.get((note.receiver, note.channel))
+        try:
+            if channel is None:
+                raise ChannelError(f"{note.receiver}/{note.channel}: not configured any more",
+                                   recoverable=False)
+            await channel.send(note.title, note.body, note.body_format, note.notify_type,
+                               row.key, self.cfg.timeout)
+        except ChannelError as err:
+            self._failed(row, channel, err)
+        except Exception as err:  # a bug must not stop delivery: log it, retry the row
+            log.exception("delivery of notification %s crashed", row.key)
+            self._failed(row, channel, ChannelError(f"{type(err).__name__}", recoverable=True))
+        else:
+            now = self.clock()
+            self.outbox.delivered(row, now)
+            self.metrics.sent.labels(note.receiver, channel.type).inc()
+            self.metrics.latency.labels(note.receiver, channel.type).observe(now - row.created_at)
+            log.info("delivered notification %s to %s", row.key, channel.name)
+        finally:
+            self.busy.discard(row.id)
+            self.wake.set()
+
+    def _failed(self, row: Row, channel: Channel | None, err: ChannelError) -> None:
+        now = self.clock()
+        kind = channel.type if channel else "unknown"
+        self.metrics.failed.labels(row.note.receiver, kind).inc()
+        at = now + backoff(row.attempts, self.cfg, self.rng)
+        if err.recoverable and at < row.deadline:
+            self.outbox.retry(row, at, str(err))
+            log.warning("notification %s attempt %d failed, retrying in %.1fs: %s",
+                        row.key, row.attempts + 1, at - now, err)
+            return
+        self.outbox.failed(row, now, str(err))
+        self.metrics.dropped.labels(row.note.receiver, kind).inc()
+        why = "retry deadline passed" if err.recoverable else "unrecoverable"
+        log.error("notification %s given up (%s): %s", row.key, why, err)
+
+    async def stop(self, grace: float = 2.0) -> None:
+        """Let in-flight deliveries finish for a moment; unfinished ones stay pending."""
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=grace)
+        for task in self.tasks:
+            task.cancel()

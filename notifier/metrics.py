@@ -1,0 +1,69 @@
+"""The notifier's own metrics, in a registry of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+PREFIX = "inferwatch_notifier_"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Point-in-time values read at scrape time."""
+
+    outbox_pending: int
+    oldest_pending_age: float
+    alerts: dict[str, int]  # by state: firing, resolved, silenced, inhibited
+    groups: int
+
+
+class _StateCollector(Collector):
+    def __init__(self, read: Callable[[], Snapshot]):
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self._read()
+        yield GaugeMetricFamily(PREFIX + "outbox_pending", "Notifications recorded and not yet "
+                                "delivered, failed or superseded.", value=snap.outbox_pending)
+        yield GaugeMetricFamily(PREFIX + "outbox_oldest_pending_age_seconds", "Age of the "
+                                "oldest pending notification (0 when none).",
+                                value=snap.oldest_pending_age)
+        alerts = GaugeMetricFamily(PREFIX + "alerts", "Alerts held, by state (silenced and "
+                                   "inhibited count firing alerts muted now).", labels=["state"])
+        for state, n in sorted(snap.alerts.items()):
+            alerts.add_metric([state], n)
+        yield alerts
+        yield GaugeMetricFamily(PREFIX + "aggregation_groups", "Live aggregation groups.",
+                                value=snap.groups)
+
+
+class Metrics:
+    def __init__(self, read: Callable[[], Snapshot]):
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.sent = Counter(PREFIX + "notifications", "Notifications delivered.",
+                            ["receiver", "channel"], registry=r)
+        self.failed = Counter(PREFIX + "notification_attempts_failed",
+                              "Delivery attempts that failed.", ["receiver", "channel"],
+                              registry=r)
+        self.dropped = Counter(PREFIX + "notifications_failed", "Notifications given up on: "
+                               "an unrecoverable error or the retry deadline passed.",
+                               ["receiver", "channel"], registry=r)
+        self.latency = Histogram(PREFIX + "notification_latency_seconds", "From the group flush "
+                                 "that queued a notification to its delivery.",
+                                 ["receiver", "channel"], registry=r,
+                                 buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+        self.received = Counter(PREFIX + "alerts_received", "Alerts received, by source.",
+                                ["source"], registry=r)
+        self.invalid = Counter(PREFIX + "alerts_invalid", "Request bodies rejected as "
+                               "malformed, by endpoint.", ["endpoint"], registry=r)
+        self.silenced = Counter(PREFIX + "alerts_silenced", "Alerts left out of a group flush "
+                                "because a silence matched them.", registry=r)
+        self.inhibited = Counter(PREFIX + "alerts_inhibited", "Alerts left out of a group flush "
+                                 "because an inhibition rule muted them.", registry=r)
+        r.register(_StateCollector(read))

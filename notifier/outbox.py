@@ -1,0 +1,121 @@
+"""The durable outbox: a notification is recorded before delivery and marked after.
+
+Rows are `pending` until `delivered`, `failed` (unrecoverable or past the deadline) or
+`superseded` (a newer notification for the same receiver, channel and group carries the
+current state). Each row has a random key that travels with every attempt, so a receiver can
+drop the copy it already has when a crash fell between delivery and the mark.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from notifier.db import Database
+from notifier.nflog import log_confirmed
+
+
+@dataclass(frozen=True)
+class Notification:
+    receiver: str
+    channel: int
+    group_key: str
+    title: str
+    body: str
+    body_format: str  # apprise's: text, markdown, html
+    notify_type: str  # apprise's: info, success, warning, failure
+    firing: frozenset[str]
+    resolved: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    key: str
+    note: Notification
+    created_at: float
+    deadline: float
+    attempts: int
+
+
+class Outbox:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def enqueue(self, notes: Iterable[Notification], now: float, deadline: float) -> int:
+        """Record notifications (one transaction), superseding older pending ones."""
+        count = 0
+        with self.db.tx() as conn:
+            for n in notes:
+                conn.execute("UPDATE outbox SET state='superseded', done_at=? WHERE receiver=? "
+                             "AND channel=? AND group_key=? AND state='pending'",
+                             (now, n.receiver, n.channel, n.group_key))
+                conn.execute(
+                    "INSERT INTO outbox (key, receiver, channel, group_key, title, body, "
+                    "body_format, notify_type, firing, resolved, created_at, deadline, "
+                    "next_attempt, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?, 'pending')",
+                    (secrets.token_hex(12), n.receiver, n.channel, n.group_key, n.title, n.body,
+                     n.body_format, n.notify_type, json.dumps(sorted(n.firing)),
+                     json.dumps(sorted(n.resolved)), now, now + deadline, now))
+                count += 1
+        return count
+
+    def due(self, now: float, limit: int, busy: set[int]) -> list[Row]:
+        rows = self.db.conn.execute(
+            "SELECT * FROM outbox WHERE state='pending' AND next_attempt <= ? ORDER BY id "
+            "LIMIT ?", (now, limit + len(busy))).fetchall()
+        return [_row(r) for r in rows if r["id"] not in busy][:limit]
+
+    def next_attempt(self, busy: set[int]) -> float | None:
+        """When the next pending row not already being delivered is due."""
+        marks = ",".join("?" * len(busy))
+        return self.db.conn.execute(
+            f"SELECT MIN(next_attempt) FROM outbox WHERE state='pending' AND id NOT IN ({marks})",
+            tuple(busy)).fetchone()[0]
+
+    def delivered(self, row: Row, now: float) -> None:
+        """Mark the row and log it in the nflog, in one transaction."""
+        n = row.note
+        with self.db.tx() as conn:
+            conn.execute("UPDATE outbox SET state='delivered', done_at=?, attempts=? WHERE id=?",
+                         (now, row.attempts + 1, row.id))
+            log_confirmed(conn, n.receiver, n.channel, n.group_key, set(n.firing),
+                          set(n.resolved), row.created_at, row.id)
+
+    def retry(self, row: Row, at: float, error: str) -> None:
+        with self.db.tx() as conn:
+            conn.execute("UPDATE outbox SET attempts=?, next_attempt=?, last_error=? WHERE id=? "
+                         "AND state='pending'", (row.attempts + 1, at, error, row.id))
+
+    def failed(self, row: Row, now: float, error: str) -> None:
+        with self.db.tx() as conn:
+            conn.execute("UPDATE outbox SET state='failed', attempts=?, done_at=?, last_error=? "
+                         "WHERE id=? AND state='pending'", (row.attempts + 1, now, error, row.id))
+
+    def depth(self) -> int:
+        return self.db.conn.execute(
+            "SELECT COUNT(*) FROM outbox WHERE state='pending'").fetchone()[0]
+
+    def oldest_pending(self) -> float | None:
+        return self.db.conn.execute(
+            "SELECT MIN(created_at) FROM outbox WHERE state='pending'").fetchone()[0]
+
+    def counts(self) -> dict[str, int]:
+        rows = self.db.conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+        return {state: n for state, n in rows}
+
+    def gc(self, before: float) -> int:
+        with self.db.tx() as conn:
+            return conn.execute("DELETE FROM outbox WHERE state != 'pending' AND done_at < ?",
+                                (before,)).rowcount
+
+
+def _row(r: sqlite3.Row) -> Row:
+    note = Notification(r["receiver"], r["channel"], r["group_key"], r["title"], r["body"],
+                        r["body_format"], r["notify_type"],
+                        frozenset(json.loads(r["firing"])),
+                        frozenset(json.loads(r["resolved"])))
+    return Row(r["id"], r["key"], note, r["created_at"], r["deadline"], r["attempts"])
