@@ -1,0 +1,16 @@
+"""The NVML port: the real `pynvml` binding, or a simulated one for --simulate-gpus."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import pynvml
+
+from exporter.fakenvml import FakeNVML
+
+
+def load_nvml(simulate_gpus: int = 0, scenario: str = "load") -> ModuleType | FakeNVML:
+    """`pynvml` itself, or a FakeNVML with `simulate_gpus` GPUs playing `scenario`."""
+    if simulate_gpus > 0:
+        return FakeNVML(gpus=simulate_gpus, scenario=scenario)
+    return pynvml
