@@ -1,0 +1,247 @@
+"""Evaluates the compiler's PromQL trees over a Window, the way Prometheus does: rate/increase
+with counter resets and extrapolation (promql/functions.go extrapolatedRate), *_over_time,
+aggregation, histogram_quantile with bucket interpolation (promql/quantile.go), one-to-one
+arithmetic, filtering comparisons and and/or."""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+
+from alert_rules.promql import Agg, Binary, Call, Node, Number, Selector
+from alert_rules.sources.window import LOOKBACK_MS, Window
+
+Labels = dict[str, str]
+Vector = list[tuple[Labels, float]]
+OPS: dict[str, Callable[[float, float], float | bool]] = {
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+    "==": operator.eq, "!=": operator.ne}
+
+
+class EvalError(Exception):
+    """The expression cannot be evaluated (Prometheus would answer an error too)."""
+
+
+def arith(op: str, a: float, b: float) -> float:
+    """IEEE arithmetic as Go does it: x/0 is ±Inf or NaN, never an exception."""
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if b == 0:
+        if a == 0 or math.isnan(a):
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1, b)
+    return a / b
+
+
+def signature(labels: Labels) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in labels.items() if k != "__name__"))
+
+
+def drop_name(labels: Labels) -> Labels:
+    return {k: v for k, v in labels.items() if k != "__name__"}
+
+
+class Evaluator:
+    """Instant evaluation at one time `t` (ms); recorded series are computed once per time."""
+
+    def __init__(self, window: Window, t: int, memo: dict[Node, Vector] | None = None):
+        self.window, self.t = window, t
+        self.memo = memo if memo is not None else {}
+
+    def eval(self, node: Node) -> Vector | float:
+        if isinstance(node, Number):
+            return float(node.value)
+        if isinstance(node, Selector):
+            return self.instant(node)
+        if isinstance(node, Call):
+            return self.call(node)
+        if isinstance(node, Agg):
+            return aggregate(node.op, node.by, self.vector(node.expr))
+        if isinstance(node, Binary):
+            return self.binary(node)
+        if node not in self.memo:
+            extra = {"__name__": node.name, **dict(node.labels)}
+            self.memo[node] = [({**lb, **extra}, v) for lb, v in self.vector(node.expr)]
+        return self.memo[node]
+
+    def vector(self, node: Node) -> Vector:
+        result = self.eval(node)
+        if isinstance(result, float):
+            raise EvalError("expected an instant vector, got a scalar")
+        return result
+
+    def instant(self, sel: Selector) -> Vector:
+        out = []
+        for series in self.window.select(sel.metric, sel.matchers):
+            value = series.latest(self.t, LOOKBACK_MS)
+            if value is not None:
+                out.append((series.labels, value))
+        return out
+
+    def call(self, node: Call) -> Vector:
+        if node.func == "histogram_quantile":
+            q = self.eval(node.args[0])
+            if not isinstance(q, float):
+                raise EvalError("histogram_quantile needs a scalar quantile")
+            return histogram_quantile(q, self.vector(node.args[1]))
+        (sel,) = node.args
+        if not isinstance(sel, Selector) or not sel.range:
+            raise EvalError(f"{node.func} needs a range selector")
+        start, out = self.t - int(sel.range * 1000), []
+        for series in self.window.select(sel.metric, sel.matchers):
+            times, values = series.range(start, self.t)
+            value = RANGE_FUNCTIONS[node.func](times, values, start, self.t)
+            if value is not None:
+                out.append((drop_name(series.labels), value))
+        return out
+
+    def binary(self, node: Binary) -> Vector:
+        lhs, rhs = self.eval(node.lhs), self.eval(node.rhs)
+        if node.op in ("and", "or"):
+            if isinstance(lhs, float) or isinstance(rhs, float):
+                raise EvalError(f"{node.op} needs two vectors")
+            sigs = {signature(lb) for lb, _ in (rhs if node.op == "and" else lhs)}
+            if node.op == "and":
+                return [(lb, v) for lb, v in lhs if signature(lb) in sigs]
+            return lhs + [(lb, v) for lb, v in rhs if signature(lb) not in sigs]
+        if node.op in OPS:
+            if not isinstance(rhs, float) or isinstance(lhs, float):
+                raise EvalError("only vector-to-scalar comparisons are supported")
+            return [(lb, v) for lb, v in lhs if OPS[node.op](v, rhs)]
+        return arithmetic(node.op, lhs, rhs)
+
+
+def arithmetic(op: str, lhs: Vector | float, rhs: Vector | float) -> Vector:
+    if isinstance(lhs, float) and isinstance(rhs, float):
+        raise EvalError("scalar-to-scalar arithmetic is folded by the compiler")
+    if isinstance(rhs, float):
+        return [(drop_name(lb), arith(op, v, rhs)) for lb, v in lhs]
+    if isinstance(lhs, float):
+        return [(drop_name(lb), arith(op, lhs, v)) for lb, v in rhs]
+    right: dict[tuple[tuple[str, str], ...], float] = {}
+    for lb, v in rhs:
+        sig = signature(lb)
+        if sig in right:
+            raise EvalError("found duplicate series for the match group on the right side")
+        right[sig] = v
+    out, seen = [], set()
+    for lb, v in lhs:
+        sig = signature(lb)
+        if sig in right:
+            if sig in seen:
+                raise EvalError("many-to-one matching must be explicit (group_left)")
+            seen.add(sig)
+            out.append((drop_name(lb), arith(op, v, right[sig])))
+    return out
+
+
+def aggregate(op: str, by: tuple[str, ...], vector: Vector) -> Vector:
+    groups: dict[tuple[str, ...], list[float]] = {}
+    for labels, value in vector:
+        groups.setdefault(tuple(labels.get(b, "") for b in by), []).append(value)
+    out = []
+    for key, values in groups.items():
+        labels = {b: v for b, v in zip(by, key, strict=True) if v != ""}
+        out.append((labels, AGGREGATIONS[op](values)))
+    return out
+
+
+def _min_max(values: list[float], pick: Callable[..., float]) -> float:
+    real = [v for v in values if not math.isnan(v)]
+    return pick(real) if real else math.nan
+
+
+AGGREGATIONS: dict[str, Callable[[list[float]], float]] = {
+    "sum": sum,
+    "avg": lambda vs: sum(vs) / len(vs),
+    "min": lambda vs: _min_max(vs, min),
+    "max": lambda vs: _min_max(vs, max),
+    "count": lambda vs: float(len(vs)),
+}
+
+
+def extrapolated_rate(times: list[int], values: list[float], start: int, end: int,
+                      is_rate: bool) -> float | None:
+    """Prometheus's extrapolatedRate for counters: resets added back, extrapolated towards
+    the window's edges (not below zero, not further than 1.1 sample intervals)."""
+    if len(values) < 2:
+        return None
+    result, last = values[-1] - values[0], values[0]
+    for v in values[1:]:
+        if v < last:
+            result += last
+        last = v
+    to_start = (times[0] - start) / 1000
+    to_end = (end - times[-1]) / 1000
+    sampled = (times[-1] - times[0]) / 1000
+    average = sampled / (len(values) - 1)
+    if result > 0 and values[0] >= 0:
+        to_start = min(to_start, sampled * (values[0] / result))
+    threshold = average * 1.1
+    interval = sampled
+    interval += to_start if to_start < threshold else average / 2
+    interval += to_end if to_end < threshold else average / 2
+    result *= interval / sampled
+    return result / ((end - start) / 1000) if is_rate else result
+
+
+def _over(func: Callable[[list[float]], float]) -> Callable[..., float | None]:
+    return lambda times, values, start, end: func(values) if values else None
+
+
+RANGE_FUNCTIONS: dict[str, Callable[[list[int], list[float], int, int], float | None]] = {
+    "rate": lambda ts, vs, s, e: extrapolated_rate(ts, vs, s, e, True),
+    "increase": lambda ts, vs, s, e: extrapolated_rate(ts, vs, s, e, False),
+    "avg_over_time": _over(lambda vs: sum(vs) / len(vs)),
+    "min_over_time": _over(lambda vs: _min_max(vs, min)),
+    "max_over_time": _over(lambda vs: _min_max(vs, max)),
+}
+
+
+def histogram_quantile(q: float, vector: Vector) -> Vector:
+    """Per label set without `le`, the q-quantile interpolated within its bucket."""
+    groups: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = {}
+    for labels, value in vector:
+        try:
+            bound = float(labels.get("le", ""))
+        except ValueError:
+            continue
+        key = signature({k: v for k, v in labels.items() if k != "le"})
+        groups.setdefault(key, []).append((bound, value))
+    return [(dict(key), bucket_quantile(q, buckets)) for key, buckets in groups.items()]
+
+
+def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
+    """promql/quantile.go bucketQuantile (classic histograms)."""
+    if math.isnan(q):
+        return math.nan
+    if q < 0 or q > 1:
+        return -math.inf if q < 0 else math.inf
+    merged: dict[float, float] = {}
+    for bound, count in buckets:
+        merged[bound] = merged.get(bound, 0.0) + count
+    bounds = sorted(merged)
+    if not bounds or not math.isinf(bounds[-1]) or len(bounds) < 2:
+        return math.nan
+    counts, high = [], -math.inf
+    for b in bounds:
+        high = max(high, merged[b])
+        counts.append(high)
+    observations = counts[-1]
+    if observations == 0:
+        return math.nan
+    rank = q * observations
+    i = next((j for j in range(len(bounds) - 1) if counts[j] >= rank), len(bounds) - 1)
+    if i == len(bounds) - 1:
+        return bounds[-2]
+    if i == 0 and bounds[0] <= 0:
+        return bounds[0]
+    start, count = (bounds[i - 1], counts[i] - counts[i - 1]) if i > 0 else (0.0, counts[0])
+    if i > 0:
+        rank -= counts[i - 1]
+    return start + (bounds[i] - start) * arith("/", rank, count)
