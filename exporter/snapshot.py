@@ -11,7 +11,7 @@ from prometheus_client import exposition
 from prometheus_client.core import Metric
 from prometheus_client.openmetrics import exposition as om
 
-TEXT_CONTENT_TYPE = exposition.CONTENT_TYPE_LATEST
+TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # the format rendered
 OPENMETRICS_CONTENT_TYPE = om.CONTENT_TYPE_LATEST
 GZIP_LEVEL = 6
 
