@@ -135,8 +135,8 @@ GPU_NVLINK_TX = _c("inferwatch_gpu_nvlink_transmit_bytes_total", "Bytes sent ove
 GPU_NVLINK_RX = _c("inferwatch_gpu_nvlink_receive_bytes_total", "Bytes received over NVLink.",
                    GPU, "bytes")
 GPU_NVLINK_LINKS_ACTIVE = _g("inferwatch_gpu_nvlink_links_active", "NVLink links up.", GPU)
-GPU_NVLINK_ERRORS = _c("inferwatch_gpu_nvlink_errors_total", "NVLink data-link errors.",
-                       GPU + ("link", "type"))
+GPU_NVLINK_ERRORS = _c("inferwatch_gpu_nvlink_errors_total", "NVLink data-link errors, summed "
+                       "over the GPU's active links.", GPU + ("type",))
 MIG_MEMORY_TOTAL = _g("inferwatch_mig_memory_total_bytes", "Memory of a MIG GPU instance.",
                       GPU + ("gpu_instance", "mig_profile"), "bytes")
 MIG_MEMORY_USED = _g("inferwatch_mig_memory_used_bytes", "Memory used in a MIG GPU instance.",

@@ -295,13 +295,14 @@ class Reader:
         self._nvlink_errors(dev, links or [], out)
 
     def _nvlink_errors(self, dev: Device, links: list[int], out: list[Sample]) -> None:
-        for link in links:
-            for kind, counter in NVLINK_ERRORS:
-                count = self._get(dev, f"nvlink_errors_{kind}",
-                                  self.lib.nvmlDeviceGetNvLinkErrorCounter, link, counter)
-                if count is not None:
-                    out.append((catalog.GPU_NVLINK_ERRORS, (*dev.labels, str(link), kind),
-                                float(count)))
+        """Errors per type summed over active links; a type with an unreadable link is
+        omitted, never published as a partial sum (per-link series would be 72 per GPU)."""
+        for kind, counter in NVLINK_ERRORS:
+            counts = [self._get(dev, f"nvlink_errors_{kind}",
+                                self.lib.nvmlDeviceGetNvLinkErrorCounter, link, counter)
+                      for link in links]
+            if links and None not in counts:
+                out.append((catalog.GPU_NVLINK_ERRORS, (*dev.labels, kind), float(sum(counts))))
 
     def _mig(self, dev: Device, out: list[Sample]) -> None:
         """Memory of each MIG GPU instance, when the GPU is in MIG mode."""
