@@ -68,10 +68,10 @@ class NotificationLog:
 
 def log_confirmed(conn: sqlite3.Connection, receiver: str, channel: int, group_key: str,
                   firing: set[str], resolved: set[str], at: float, outbox_id: int) -> None:
-    """Upsert inside an open transaction; an older outbox row never overwrites a newer one."""
+    """Upsert inside an open transaction; an older notification never overwrites a newer one."""
     conn.execute(
         "INSERT INTO nflog VALUES (?,?,?,?,?,?,?) ON CONFLICT (receiver, channel, group_key) "
         "DO UPDATE SET outbox_id=excluded.outbox_id, firing=excluded.firing, "
-        "resolved=excluded.resolved, at=excluded.at WHERE excluded.outbox_id >= nflog.outbox_id",
+        "resolved=excluded.resolved, at=excluded.at WHERE excluded.at >= nflog.at",
         (receiver, channel, group_key, outbox_id, json.dumps(sorted(firing)),
          json.dumps(sorted(resolved)), at))

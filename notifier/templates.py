@@ -68,9 +68,9 @@ DEFAULTS = {
     "slack": Template(
         title="{subject}",
         body="{firing}{resolved}",
-        alert="• *{alertname}* {summary}\n{description}{labels_text}{links}\n",
-        format="markdown",
-        heading_firing="*Firing*\n", heading_resolved="*Resolved*\n"),
+        alert="• **{alertname}** {summary}\n{description}{labels_text}{links}\n",
+        format="markdown",  # apprise turns it into Slack's mrkdwn
+        heading_firing="**Firing**\n", heading_resolved="**Resolved**\n"),
     "email": Template(
         title="{subject}",
         body="{firing}{resolved}\nSent by inferwatch notifier for receiver {receiver}.\n",
