@@ -122,7 +122,7 @@ class FakeNVML:
                  clock: Callable[[], float] = time.monotonic, init_failures: int | None = None,
                  lost_gpu: int | None = None, lost_at: float = 60.0,
                  lost_for: float | None = 60.0, xid_every: float = 20.0,
-                 hang_limit_s: float = 60.0):
+                 first_xid: float | None = None, hang_limit_s: float = 60.0):
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
         self.scenario = scenario
@@ -143,7 +143,7 @@ class FakeNVML:
         self._init_failures = init_failures if scenario == "init-failure" else 0
         self._lost_window: tuple[int, float, float] | None = None
         self._xid_every = xid_every if scenario == "xid" else 0.0
-        self._next_xid = xid_every
+        self._next_xid = xid_every if first_xid is None else first_xid
         self._apply(scenario, lost_gpu, lost_at, lost_for)
 
     # --- scenarios and fault injection ---------------------------------------------------------

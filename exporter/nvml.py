@@ -9,8 +9,9 @@ import pynvml
 from exporter.fakenvml import FakeNVML
 
 
-def load_nvml(simulate_gpus: int = 0, scenario: str = "load") -> ModuleType | FakeNVML:
-    """`pynvml` itself, or a FakeNVML with `simulate_gpus` GPUs playing `scenario`."""
+def load_nvml(simulate_gpus: int = 0, scenario: str = "xid") -> ModuleType | FakeNVML:
+    """`pynvml` itself, or a FakeNVML with `simulate_gpus` GPUs playing `scenario` (the
+    default: a changing load with an occasional Xid, the first after 2 s)."""
     if simulate_gpus > 0:
-        return FakeNVML(gpus=simulate_gpus, scenario=scenario)
+        return FakeNVML(gpus=simulate_gpus, scenario=scenario, first_xid=2.0)
     return pynvml

@@ -34,6 +34,9 @@ EXPORTER_FLAGS: list[tuple[str, str, dict]] = [
      {"metavar": "DURATION", "help": "host collection interval (default 10s)"}),
     ("--simulate-gpus", "exporter.simulate_gpus",
      {"type": int, "metavar": "N", "help": "N GPUs from the fake NVML, for machines without"}),
+    ("--simulate-scenario", "exporter.simulate_scenario",
+     {"metavar": "NAME", "help": "fake NVML scenario: load, xid (default: load with Xids), "
+      "unsupported, gpu-lost, init-failure, mig"}),
     ("--path.procfs", "exporter.paths.procfs", {"metavar": "PATH", "help": "procfs mount"}),
     ("--path.rootfs", "exporter.paths.rootfs", {"metavar": "PATH", "help": "host root mount"}),
     ("--log.level", "exporter.log_level",

@@ -70,6 +70,8 @@ class ExporterConfig(Strict):
     paths: Paths = Paths()
     collectors: Collectors = Collectors()
     simulate_gpus: int = Field(0, ge=0, le=64)
+    simulate_scenario: Literal["load", "unsupported", "gpu-lost", "init-failure", "xid",
+                               "mig"] = "xid"
     log_level: Literal["debug", "info", "warn", "error"] = "info"
 
 

@@ -23,7 +23,7 @@ def build_collectors(config: ExporterConfig) -> list[Collector]:
         from exporter.collectors.gpu import GpuCollector
         from exporter.nvml import load_nvml
 
-        lib = load_nvml(config.simulate_gpus)
+        lib = load_nvml(config.simulate_gpus, config.simulate_scenario)
         collectors.append(GpuCollector(lib, interval=gpu_cfg.interval, timeout=gpu_cfg.timeout))
     if host_cfg.enabled:
         from exporter.collectors.host import HostCollector
