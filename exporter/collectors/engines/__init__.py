@@ -1,0 +1,1 @@
+"""Engine collectors: scrape inference engines' /metrics and map them onto the catalogue."""
