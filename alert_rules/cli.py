@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
 
-from alert_rules.compile import write_outputs
+from alert_rules.compile import compile_group, write_outputs
+from alert_rules.runconfig import load_run_config
+from alert_rules.runner import run
 from alert_rules.spec import load_files
 
 
@@ -22,6 +25,11 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    config, groups = load_run_config(args.config)
+    return asyncio.run(run(config, [compile_group(g) for g in groups], args.once))
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `rules` and its subcommands to the `inferwatch` command."""
     rules = subparsers.add_parser("rules", help="check, compile and run alert rules")
@@ -34,3 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     comp.add_argument("files", nargs="+", metavar="FILE")
     comp.add_argument("--out", required=True, metavar="DIR", help="output directory")
     comp.set_defaults(func=cmd_compile)
+    runp = sub.add_parser("run", help="evaluate rules and send alerts")
+    runp.add_argument("--config", required=True, metavar="FILE", help="run configuration")
+    runp.add_argument("--once", action="store_true",
+                      help="evaluate once and print the alert states as a table")
+    runp.set_defaults(func=cmd_run)

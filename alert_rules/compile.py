@@ -7,7 +7,7 @@ multiwindow multi-burn-rate table, as Sloth generates them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,11 @@ def compile_group(group: LoadedGroup) -> CompiledGroup:
             alerts += burn_alerts
         else:
             alerts.append(_alert(group, rule))
+    seen: dict[str, int] = {}
+    for i, alert in enumerate(alerts):  # two rules with one alert name: `g/Name#2`
+        seen[alert.rule_id] = seen.get(alert.rule_id, 0) + 1
+        if seen[alert.rule_id] > 1:
+            alerts[i] = replace(alert, rule_id=f"{alert.rule_id}#{seen[alert.rule_id]}")
     return CompiledGroup(group.name, group.interval, group.source, tuple(recordings),
                          tuple(alerts))
 

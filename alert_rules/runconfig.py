@@ -1,0 +1,86 @@
+"""`inferwatch rules run --config FILE`: which rules, which source, where alerts go.
+
+```yaml
+rules: [llm-serving.yml]          # default: the packaged default pack
+source:                           # one of the two; default: embedded on the local exporter
+  embedded: {targets: [{url: http://127.0.0.1:9477/metrics}], scrape_interval: 15s}
+  # prometheus: {url: http://prometheus:9090, use_recording_rules: false}
+alertmanagers: [{url: http://127.0.0.1:9093}]
+resend_delay: 1m
+state_file: /var/lib/inferwatch/alerts.json
+```
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, model_validator
+
+from alert_rules.spec import LoadedGroup, RawRule, load_files
+from inferwatch.config import ConfigError, Duration, Strict, describe, read_yaml
+
+DEFAULT_PACK = Path(__file__).resolve().parent / "packs" / "llm-serving.yml"
+
+
+class TargetConfig(Strict):
+    url: str
+    job: str = "inferwatch"
+
+
+class EmbeddedConfig(Strict):
+    targets: list[TargetConfig] = [TargetConfig(url="http://127.0.0.1:9477/metrics")]
+    scrape_interval: Duration = 15.0
+    timeout: Duration = 10.0
+    retention: Duration = 6 * 3600.0  # the window; longer rule ranges see only this much
+
+
+class PrometheusConfig(Strict):
+    url: str
+    timeout: Duration = 10.0
+    use_recording_rules: bool = False
+
+
+class SourceConfig(Strict):
+    embedded: EmbeddedConfig | None = None
+    prometheus: PrometheusConfig | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> SourceConfig:
+        if self.embedded is not None and self.prometheus is not None:
+            raise ValueError("choose one source: embedded or prometheus")
+        return self
+
+
+class AlertmanagerConfig(Strict):
+    url: str
+    timeout: Duration = 10.0
+
+
+class RunConfig(Strict):
+    rules: list[str] = [str(DEFAULT_PACK)]
+    source: SourceConfig = SourceConfig()
+    alertmanagers: list[AlertmanagerConfig] = []
+    resend_delay: Duration = 60.0
+    state_file: str | None = None
+    external_url: str = Field("http://localhost:9477", min_length=1)
+
+
+def load_run_config(path: str | Path) -> tuple[RunConfig, list[LoadedGroup]]:
+    """The config (paths made relative to its file) and its checked rule groups."""
+    try:
+        config = RunConfig.model_validate(read_yaml(path))
+    except ValidationError as err:
+        raise ConfigError(describe(err, str(path), {})) from None
+    base = Path(path).resolve().parent
+    rules = [str(base / r) for r in config.rules]
+    state = str(base / config.state_file) if config.state_file else None
+    config = config.model_copy(update={"rules": rules, "state_file": state})
+    groups = load_files(rules)
+    if config.source.prometheus is None:
+        raw = [f"{g.source}: {g.name}/{r.alert}: expr: a raw PromQL expr is evaluated by the "
+               f"prometheus source only; {path} uses the embedded source"
+               for g in groups for r in g.rules if isinstance(r, RawRule)]
+        if raw:
+            raise ConfigError(raw)
+    return config, groups

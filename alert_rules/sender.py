@@ -1,0 +1,73 @@
+"""Sending alerts as Prometheus does: Alertmanager API v2 payloads (`POST /api/v2/alerts`),
+`startsAt` = when the alert fired, `endsAt` = when it resolved or, while firing, `valid_until`
+(four resend periods ahead, so that two lost sends do not resolve it). Which alerts go out and
+when is `evaluate.due`'s decision; sinks only deliver."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from alert_rules.compile import CompiledAlert
+from alert_rules.evaluate import Alert
+
+log = logging.getLogger(__name__)
+Payload = dict[str, Any]
+
+
+def rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def payload(alert: Alert, rule: CompiledAlert, external_url: str) -> Payload:
+    """One alert in Alertmanager's v2 shape."""
+    ends = alert.resolved_at if alert.resolved_at is not None else alert.valid_until
+    link = f"{external_url.rstrip('/')}/graph?g0.expr={quote(rule.promql())}&g0.tab=1"
+    return {"labels": dict(alert.labels), "annotations": dict(alert.annotations),
+            "startsAt": rfc3339(alert.fired_at if alert.fired_at is not None
+                                else alert.active_at),
+            "endsAt": rfc3339(ends if ends is not None else alert.active_at),
+            "generatorURL": link}
+
+
+class AlertmanagerSink:
+    """POSTs to one Alertmanager-compatible `/api/v2/alerts` (the notifier's or a real one)."""
+
+    def __init__(self, url: str, session: aiohttp.ClientSession, timeout: float = 10.0):
+        self.url = url.rstrip("/") + "/api/v2/alerts"
+        self.session = session
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def send(self, alerts: list[Payload]) -> bool:
+        try:
+            async with self.session.post(self.url, json=alerts, timeout=self.timeout) as resp:
+                if resp.status // 100 == 2:
+                    return True
+                log.warning("alertmanager %s answered HTTP %s", self.url, resp.status)
+        except (aiohttp.ClientError, TimeoutError) as err:
+            log.warning("alertmanager %s unreachable: %s", self.url, err)
+        return False
+
+
+class InProcessSink:
+    """Hands payloads to a function in this process, e.g. the notifier's `receive`."""
+
+    def __init__(self, receive: Callable[[list[Payload]], Any]):
+        self.receive = receive
+
+    async def send(self, alerts: list[Payload]) -> bool:
+        try:
+            result = self.receive(alerts)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:  # the boundary to another component: log it, keep evaluating
+            log.exception("in-process receiver failed on %d alert(s)", len(alerts))
+            return False
+        return True

@@ -1,0 +1,163 @@
+"""The engine end to end on loopback: an exporter we control, the embedded source, an
+Alertmanager-compatible receiver; Prometheus's resend timing; a restart that neither re-pages
+nor loses a resolve; `rules run --once`. Times are passed in; nothing sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from alert_rules.compile import compile_group
+from alert_rules.engine import Engine
+from alert_rules.sender import AlertmanagerSink, InProcessSink
+from alert_rules.sources.embedded import EmbeddedSource, Target
+from alert_rules.spec import load_file
+from inferwatch.cli import main
+
+RULES = """groups:
+  - name: g
+    interval: 15s
+    rules:
+      - alert: KVFull
+        metric: inferwatch_engine_kv_cache_usage_ratio
+        op: ">"
+        threshold: 0.9
+        for: 30s
+        annotations: {summary: "{{ $labels.target }} at {{ $value | humanizePercentage }}"}
+"""
+SERIES = 'inferwatch_engine_kv_cache_usage_ratio{engine="vllm",model="m",target="t"} %s\n'
+
+
+class Loopback:
+    """One aiohttp app: /metrics serves `kv`, /api/v2/alerts records what it is sent."""
+
+    def __init__(self) -> None:
+        self.kv = 0.95
+        self.posts: list[list[dict]] = []
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        return web.Response(text=SERIES % self.kv)
+
+    async def alerts(self, request: web.Request) -> web.Response:
+        self.posts.append(await request.json())
+        return web.json_response({})
+
+
+@pytest.fixture
+async def loop_back(aiohttp_server) -> tuple[Loopback, str]:
+    fake = Loopback()
+    app = web.Application()
+    app.router.add_get("/metrics", fake.metrics)
+    app.router.add_post("/api/v2/alerts", fake.alerts)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    return fake, f"http://127.0.0.1:{server.port}"
+
+
+def groups(tmp_path: Path, text: str = RULES):
+    path = tmp_path / "rules.yml"
+    path.write_text(text)
+    return [compile_group(g) for g in load_file(path)]
+
+
+async def drive(engine: Engine, source: EmbeddedSource, times: range) -> list[tuple[float, list]]:
+    sent = []
+    for t in times:
+        await source.scrape(float(t))
+        out = await engine.tick(float(t))
+        if out:
+            sent.append((t, [(p["labels"]["alertname"], p["startsAt"], p["endsAt"]) for p in out]))
+    return sent
+
+
+async def test_fire_resend_restart_resolve(loop_back, tmp_path: Path) -> None:
+    fake, base = loop_back
+    state_file = tmp_path / "state" / "alerts.json"
+    received: list[list[dict]] = []
+    async with EmbeddedSource([Target(base + "/metrics")], 3600) as source, \
+            aiohttp.ClientSession() as session:
+        sinks = [AlertmanagerSink(base, session), InProcessSink(received.append)]
+        first = Engine(groups(tmp_path), source, sinks, resend_delay=60, state_file=state_file)
+        assert await drive(first, source, range(0, 120, 15)) == [
+            (30, [("KVFull", "1970-01-01T00:00:30.000Z", "1970-01-01T00:04:30.000Z")]),
+            (105, [("KVFull", "1970-01-01T00:00:30.000Z", "1970-01-01T00:05:45.000Z")])]
+        assert fake.posts == received and len(fake.posts) == 2
+        assert fake.posts[0][0]["labels"] == {"alertname": "KVFull", "engine": "vllm",
+                                              "model": "m", "target": "t", "severity": "warning",
+                                              "job": "inferwatch", "instance": base[7:]}
+        assert fake.posts[0][0]["annotations"] == {"summary": "t at 95%"}
+
+        second = Engine(groups(tmp_path), source, sinks, resend_delay=60, state_file=state_file)
+        assert second.restore() == 1
+        assert await drive(second, source, range(120, 135, 15)) == []  # no re-page
+        fake.kv = 0.5
+        assert await drive(second, source, range(135, 240, 15)) == [
+            (135, [("KVFull", "1970-01-01T00:00:30.000Z", "1970-01-01T00:02:15.000Z")]),
+            (210, [("KVFull", "1970-01-01T00:00:30.000Z", "1970-01-01T00:02:15.000Z")])]
+
+
+async def test_restart_without_state_would_page_again(loop_back, tmp_path: Path) -> None:
+    fake, base = loop_back
+    async with EmbeddedSource([Target(base + "/metrics")], 3600) as source:
+        engine = Engine(groups(tmp_path), source, [], state_file=tmp_path / "s.json")
+        await drive(engine, source, range(0, 45, 15))
+        (tmp_path / "s.json").write_text("{not json")
+        fresh = Engine(groups(tmp_path), source, [], state_file=tmp_path / "s.json")
+        assert fresh.restore() == 0
+        assert await drive(fresh, source, range(45, 90, 15)) == [
+            (75, [("KVFull", "1970-01-01T00:01:15.000Z", "1970-01-01T00:05:15.000Z")])]
+
+
+async def test_run_loop_uses_the_injected_clock(loop_back, tmp_path: Path) -> None:
+    _fake, base = loop_back
+    now = [1000.0]
+    stop = asyncio.Event()
+    scrapes: list[float] = []
+
+    class Counting(EmbeddedSource):
+        async def scrape(self, t: float) -> None:
+            scrapes.append(t)
+            await super().scrape(t)
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+        if now[0] >= 1060:
+            stop.set()
+
+    async with Counting([Target(base + "/metrics")], 3600) as source:
+        engine = Engine(groups(tmp_path), source, [])
+        await engine.run(source, 10.0, clock=lambda: now[0], sleep=sleep, stop=stop)
+    assert scrapes == [1000, 1010, 1020, 1030, 1040, 1050]
+    assert engine.states["g/KVFull"].last_evaluation == 1045
+
+
+def write_config(tmp_path: Path, base: str, rules: str = RULES) -> Path:
+    (tmp_path / "rules.yml").write_text(rules)
+    config = tmp_path / "run.yml"
+    config.write_text(json.dumps({"rules": ["rules.yml"], "source": {"embedded": {
+        "targets": [{"url": base + "/metrics"}]}}, "state_file": "state.json"}))
+    return config
+
+
+async def test_once_prints_the_table_without_sending_or_saving(loop_back, tmp_path, capsys):
+    fake, base = loop_back
+    config = write_config(tmp_path, base, RULES.replace("for: 30s", "for: 0s"))
+    assert await asyncio.to_thread(main, ["rules", "run", "--config", str(config), "--once"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["RULE", "STATE", "VALUE", "SINCE", "LABELS"]
+    assert lines[1].split()[:3] == ["g/KVFull", "firing", "0.95"] and "target=t" in lines[1]
+    assert fake.posts == [] and not (tmp_path / "state.json").exists()
+
+
+def test_raw_expr_with_the_embedded_source_is_refused(tmp_path, capsys, caplog) -> None:
+    raw = "groups:\n  - name: g\n    rules:\n      - {alert: Up, expr: 'up == 0'}\n"
+    config = write_config(tmp_path, "http://127.0.0.1:9", raw)
+    caplog.set_level(logging.WARNING)
+    assert main(["rules", "run", "--config", str(config), "--once"]) == 2
+    assert "g/Up: expr: a raw PromQL expr is evaluated by the prometheus source only" in \
+        capsys.readouterr().err
