@@ -31,8 +31,10 @@ def wants_gzip(accept_encoding: str) -> bool:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    snapshot = request.app[LOOP].snapshot
+    loop = request.app[LOOP]
+    snapshot = loop.snapshot
     om = wants_openmetrics(request.headers.get("Accept", ""))
+    loop.openmetrics_wanted |= om
     gz = wants_gzip(request.headers.get("Accept-Encoding", ""))
     headers = {"Content-Type": OPENMETRICS_CONTENT_TYPE if om else TEXT_CONTENT_TYPE,
                "Vary": "Accept, Accept-Encoding"}

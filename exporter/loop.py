@@ -56,6 +56,7 @@ class CollectorLoop:
         self._dirty = asyncio.Event()
         self.snapshot = Snapshot(self._self_families())
         self.first_round = asyncio.Event()
+        self.openmetrics_wanted = False  # set once a scraper asks for OpenMetrics
 
     async def run_once(self, collector: Collector) -> None:
         """One run of one collector, bounded by its timeout; never raises."""
@@ -114,7 +115,8 @@ class CollectorLoop:
             self._dirty.clear()
             families = [f for s in self.states.values() for f in s.families]
             families += self._self_families()
-            self.snapshot = await asyncio.to_thread(Snapshot, families)
+            self.snapshot = await asyncio.to_thread(Snapshot, families, None,
+                                                    self.openmetrics_wanted)
             if all(s.runs for s in self.states.values()):
                 self.first_round.set()
 

@@ -43,13 +43,17 @@ def merge(families: Iterable[Metric]) -> tuple[Metric, ...]:
 
 
 class Snapshot:
-    """The bytes one scrape gets. The OpenMetrics form is rendered on first request."""
+    """The bytes one scrape gets. The OpenMetrics form is rendered up front when scrapers
+    have asked for it before (`openmetrics=True`), else on its first request."""
 
-    def __init__(self, families: Iterable[Metric], created: float | None = None):
+    def __init__(self, families: Iterable[Metric], created: float | None = None,
+                 openmetrics: bool = False):
         self.families = merge(families)
         self.created = time.time() if created is None else created
         self.text = exposition.generate_latest(_Families(self.families))
         self.text_gzip = gzip.compress(self.text, GZIP_LEVEL)
+        if openmetrics:
+            _ = self.openmetrics_gzip, self.openmetrics
 
     @cached_property
     def openmetrics(self) -> bytes:

@@ -167,3 +167,19 @@ def test_accept_encoding_parsing():
     assert not wants_gzip("gzip;q=0")
     assert not wants_gzip("identity")
     assert not wants_gzip("")
+
+
+async def test_openmetrics_is_prerendered_once_asked_for(aiohttp_client):
+    steady = Steady(interval=0.02)
+    loop = CollectorLoop([steady], build_labels)
+    client = await aiohttp_client(make_app(loop))
+    await asyncio.wait_for(loop.first_round.wait(), 5)
+    assert "openmetrics" not in vars(loop.snapshot)
+    await client.get("/metrics", headers={"Accept": "application/openmetrics-text"})
+    first = loop.snapshot
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        if loop.snapshot is not first:
+            break
+    assert loop.snapshot is not first
+    assert {"openmetrics", "openmetrics_gzip"} <= set(vars(loop.snapshot))

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install everything the tests need, then run them. CI (.ci/run) calls this same script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Real peers from Debian: Prometheus + promtool, Alertmanager, node_exporter (bench baseline).
+need=()
+for bin in prometheus promtool prometheus-alertmanager prometheus-node-exporter openssl; do
+  command -v "$bin" >/dev/null 2>&1 || need+=("$bin")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    prometheus prometheus-alertmanager prometheus-node-exporter openssl >/dev/null
+fi
+
+python3 -m pip install -q -e '.[test]'
+ruff check .
+python3 -m pytest -q "$@"
