@@ -31,7 +31,7 @@ def secret_parts(url: str) -> set[str]:
     split = urlsplit(url)
     if split.password:
         parts.add(split.password)
-    host = split.hostname or ""
+    host = split.netloc.rpartition("@")[2].split(":")[0]  # as written: tokens are case-sensitive
     tokenish = split.scheme.lower() in TOKEN_SCHEMES
     if tokenish and host and "." not in host and host != "localhost":
         parts.add(host)
@@ -41,7 +41,7 @@ def secret_parts(url: str) -> set[str]:
     for key, value in parse_qsl(split.query, keep_blank_values=False):
         if key.startswith("+") or _SECRET_KEY.search(key):
             parts.add(value)
-            parts.update(value.split())  # "Bearer TOKEN": the token alone
+            parts.update(value.split()[1:])  # "Bearer TOKEN": the token alone
     return {p for piece in parts for p in (piece, unquote(piece)) if len(p) >= MIN_LENGTH}
 
 
