@@ -95,6 +95,8 @@ class _Gpu:
     phase: float
     mig: tuple[_Mig, ...] = ()
     overrides: dict[str, int] = field(default_factory=dict)
+    # pinned process lists (pid, usedGpuMemory or None), by "compute" / "graphics"
+    processes: dict[str, list[tuple[int, int | None]]] = field(default_factory=dict)
 
     @property
     def address(self) -> int:
@@ -246,6 +248,13 @@ class FakeNVML:
 
     def uuid(self, gpu_index: int) -> str:
         return self._gpus[gpu_index].uuid
+
+    def set_processes(self, gpu_index: int, compute: Sequence[tuple[int, int | None]] = (),
+                      graphics: Sequence[tuple[int, int | None]] = ()) -> None:
+        """Pin the running processes of one GPU as (pid, usedGpuMemory) pairs; None memory is
+        reported as not available, as the binding does. Unpinned, a GPU shows one compute
+        process (pid 4000 + index) holding all its used memory, and no graphics process."""
+        self._gpus[gpu_index].processes = {"compute": list(compute), "graphics": list(graphics)}
 
     # --- the load model ---------------------------------------------------------------------
     def readings(self, gpu_index: int) -> dict[str, int]:
@@ -631,12 +640,26 @@ class FakeNVML:
     def nvmlDeviceGetComputeRunningProcesses_v3(self, handle: Handle) -> list[Any]:
         return self._processes("nvmlDeviceGetComputeRunningProcesses_v3", handle)
 
-    def _processes(self, name: str, handle: Handle) -> list[Any]:
+    def nvmlDeviceGetGraphicsRunningProcesses(self, handle: Handle) -> list[Any]:
+        return self._processes("nvmlDeviceGetGraphicsRunningProcesses", handle, "graphics")
+
+    def nvmlDeviceGetGraphicsRunningProcesses_v3(self, handle: Handle) -> list[Any]:
+        return self._processes("nvmlDeviceGetGraphicsRunningProcesses_v3", handle, "graphics")
+
+    def _processes(self, name: str, handle: Handle, kind: str = "compute") -> list[Any]:
         gpu, _ = self._dev(name, handle)
-        info = pynvml.c_nvmlProcessInfo_v3_t(
-            pid=4000 + gpu.index, usedGpuMemory=self.readings(gpu.index)["memory_used"],
-            gpuInstanceId=_NA, computeInstanceId=_NA)
-        return [pynvml.nvmlStructToFriendlyObject(info)]
+        default = [(4000 + gpu.index, self.readings(gpu.index)["memory_used"])]
+        pinned = gpu.processes.get(kind, default if kind == "compute" else [])
+        procs = []
+        for pid, used in pinned:
+            info = pynvml.c_nvmlProcessInfo_v3_t(
+                pid=pid, usedGpuMemory=pynvml.NVML_VALUE_NOT_AVAILABLE_ulonglong.value
+                if used is None else used, gpuInstanceId=_NA, computeInstanceId=_NA)
+            obj = pynvml.nvmlStructToFriendlyObject(info)
+            if used is None:
+                obj.usedGpuMemory = None
+            procs.append(obj)
+        return procs
 
     # --- events ------------------------------------------------------------------------------
     def nvmlEventSetCreate(self) -> Any:
