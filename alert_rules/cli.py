@@ -7,9 +7,9 @@ import asyncio
 from pathlib import Path
 
 from alert_rules.compile import compile_group, write_outputs
+from alert_rules.rulefile import load_files
 from alert_rules.runconfig import load_run_config
 from alert_rules.runner import run
-from alert_rules.spec import load_files
 
 
 def cmd_check(args: argparse.Namespace) -> int:

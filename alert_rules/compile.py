@@ -15,8 +15,9 @@ import yaml
 
 from alert_rules import promql
 from alert_rules.promql import Agg, Binary, Call, Node, Number, Recorded, Selector
+from alert_rules.rulefile import LoadedGroup
 from alert_rules.slo import burn_condition, recordings
-from alert_rules.spec import LoadedGroup, RawRule, SLORule, ThresholdRule, parse_matcher
+from alert_rules.spec import RawRule, SLORule, ThresholdRule, parse_matcher
 from exporter import catalog
 from inferwatch.durations import format_duration
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, model_validator
 
-from alert_rules.spec import LoadedGroup, RawRule, load_files
+from alert_rules.rulefile import LoadedGroup, load_files
+from alert_rules.spec import RawRule
 from inferwatch.config import ConfigError, Duration, Strict, describe, read_yaml
 
 DEFAULT_PACK = Path(__file__).resolve().parent / "packs" / "llm-serving.yml"

@@ -37,6 +37,18 @@ def payload(alert: Alert, rule: CompiledAlert, external_url: str) -> Payload:
             "generatorURL": link}
 
 
+def as_unix(p: Payload) -> dict[str, Any]:
+    """A payload as keyword arguments of the notifier's in-process `Alert` (Unix times):
+    `InProcessSink(lambda ps: notifier.receive([Alert(**as_unix(p)) for p in ps]))`."""
+    return {"labels": p["labels"], "annotations": p["annotations"],
+            "starts_at": _unix(p["startsAt"]), "ends_at": _unix(p["endsAt"]),
+            "generator_url": p["generatorURL"]}
+
+
+def _unix(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 class AlertmanagerSink:
     """POSTs to one Alertmanager-compatible `/api/v2/alerts` (the notifier's or a real one)."""
 

@@ -9,8 +9,8 @@ import yaml
 
 from alert_rules.compile import compile_group
 from alert_rules.promql import render
+from alert_rules.rulefile import load_file
 from alert_rules.slo import TABLE
-from alert_rules.spec import load_file
 from inferwatch.cli import main
 
 DAY = 86400.0

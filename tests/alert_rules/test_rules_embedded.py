@@ -14,9 +14,9 @@ from prometheus_client.core import GaugeMetricFamily
 from alert_rules.compile import compile_group
 from alert_rules.evaluate import FIRING, INACTIVE, PENDING, RuleState, step
 from alert_rules.promql import Selector
+from alert_rules.rulefile import load_file
 from alert_rules.sources import outcome
 from alert_rules.sources.embedded import EmbeddedSource, Target
-from alert_rules.spec import load_file
 from exporter import catalog
 
 

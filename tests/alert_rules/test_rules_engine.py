@@ -15,9 +15,9 @@ from aiohttp import web
 
 from alert_rules.compile import compile_group
 from alert_rules.engine import Engine
-from alert_rules.sender import AlertmanagerSink, InProcessSink
+from alert_rules.rulefile import load_file
+from alert_rules.sender import AlertmanagerSink, InProcessSink, as_unix
 from alert_rules.sources.embedded import EmbeddedSource, Target
-from alert_rules.spec import load_file
 from inferwatch.cli import main
 
 RULES = """groups:
@@ -161,3 +161,11 @@ def test_raw_expr_with_the_embedded_source_is_refused(tmp_path, capsys, caplog) 
     assert main(["rules", "run", "--config", str(config), "--once"]) == 2
     assert "g/Up: expr: a raw PromQL expr is evaluated by the prometheus source only" in \
         capsys.readouterr().err
+
+
+def test_payload_converts_to_the_notifiers_in_process_alert_fields() -> None:
+    p = {"labels": {"alertname": "A"}, "annotations": {"summary": "s"},
+         "startsAt": "1970-01-01T00:00:30.000Z", "endsAt": "1970-01-01T00:04:30.500Z",
+         "generatorURL": "http://x/graph"}
+    assert as_unix(p) == {"labels": {"alertname": "A"}, "annotations": {"summary": "s"},
+                          "starts_at": 30.0, "ends_at": 270.5, "generator_url": "http://x/graph"}

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from alert_rules.compile import write_outputs
-from alert_rules.spec import load_file
+from alert_rules.rulefile import load_file
 from alert_rules.templates import render
 from tests.conftest import need_binary
 

@@ -12,9 +12,9 @@ import yaml
 
 from alert_rules.compile import compile_group
 from alert_rules.evaluate import FIRING, RuleState, step
+from alert_rules.rulefile import load_file
 from alert_rules.sources import outcome
 from alert_rules.sources.embedded import EmbeddedSource
-from alert_rules.spec import load_file
 from alert_rules.templates import render
 from inferwatch.durations import parse_duration
 from tests.alert_rules.promtool_cases import eval_times, fill

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alert_rules.spec import SLORule, ThresholdRule, load_file
+from alert_rules.rulefile import load_file
+from alert_rules.spec import SLORule, ThresholdRule
 from inferwatch.cli import main
 from inferwatch.config import ConfigError
 
