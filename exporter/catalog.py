@@ -232,6 +232,45 @@ ENGINE_REQUESTS_FINISHED = _c("inferwatch_engine_requests_finished_total", "Requ
                               "by reason (stop, length, abort, error, rejected, other).",
                               ENGINE + ("reason",))
 
+TOKEN_BUCKETS = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
+ENGINE_TARGET = ("engine", "target")
+
+ENGINE_SCRAPE_DURATION = _g("inferwatch_engine_scrape_duration_seconds", "Duration of the last "
+                            "scrape of this engine target, fetch, parse and mapping included.",
+                            ENGINE, "seconds")
+ENGINE_SOURCE_INFO = _g("inferwatch_engine_source_info", "The native metric that fed each "
+                        "normalised concept in the last scrape; value is always 1.",
+                        ENGINE + ("concept", "source_metric"))
+ENGINE_SOURCE_LOST = _g("inferwatch_engine_source_lost", "1 while a concept that had a native "
+                        "source earlier has none (a rename or removal in the engine).",
+                        ENGINE + ("concept", "source_metric"))
+ENGINE_UNMAPPED_FAMILIES = _g("inferwatch_engine_unmapped_families", "Native metric families "
+                              "of the last scrape that no mapping knows (new or renamed "
+                              "metrics).", ENGINE_TARGET)
+ENGINE_REQUESTS_CAPACITY = _g("inferwatch_engine_requests_capacity", "Most requests the engine "
+                              "runs at once (max batch size or slots).", ENGINE)
+ENGINE_KV_CACHE_CAPACITY = _g("inferwatch_engine_kv_cache_capacity_tokens", "Allocatable KV "
+                              "cache capacity in tokens, summed across ranks.", ENGINE)
+ENGINE_BATCH_MAX_TOKENS = _g("inferwatch_engine_batch_max_tokens", "Token budget of the "
+                             "current batch.", ENGINE)
+ENGINE_PROMPT_CACHED_TOKENS = _c("inferwatch_engine_prompt_cached_tokens_total", "Prompt tokens "
+                                 "served from the prefix cache.", ENGINE)
+ENGINE_PREFIX_QUERIED_TOKENS = _c("inferwatch_engine_prefix_cache_queried_tokens_total",
+                                  "Prompt tokens looked up in the prefix cache.", ENGINE)
+ENGINE_PREFIX_HIT_TOKENS = _c("inferwatch_engine_prefix_cache_hit_tokens_total", "Prompt "
+                              "tokens found in the prefix cache.", ENGINE)
+ENGINE_PREFIX_HIT_RATIO = _g("inferwatch_engine_prefix_cache_hit_ratio", "Prefix-cache hit "
+                             "ratio as the engine computes it (only where it has no counters).",
+                             ENGINE, "ratio")
+ENGINE_TPOT = _h("inferwatch_engine_time_per_output_token_seconds", "Per-request mean time per "
+                 "output token, re-bucketed onto canonical buckets.", ITL_BUCKETS)
+ENGINE_REQUEST_PROMPT_TOKENS = MetricSpec(
+    "inferwatch_engine_request_prompt_tokens", HISTOGRAM, "Prompt length per request, "
+    "re-bucketed onto canonical buckets.", ENGINE, "", TOKEN_BUCKETS)
+ENGINE_REQUEST_GENERATION_TOKENS = MetricSpec(
+    "inferwatch_engine_request_generation_tokens", HISTOGRAM, "Generated tokens per request, "
+    "re-bucketed onto canonical buckets.", ENGINE, "", TOKEN_BUCKETS)
+
 # --- The exporter itself --------------------------------------------------------------------
 COLLECTOR_UP = _g("inferwatch_collector_up", "1 when the collector's last run succeeded, 0 when "
                   "it failed or timed out.", COLLECTOR)

@@ -50,9 +50,58 @@ class CollectorConfig(Strict):
         return self
 
 
+EngineKind = Literal["auto", "vllm", "sglang", "tgi", "triton", "trtllm", "llamacpp", "lmdeploy",
+                     "nim"]
+
+
+class EnginesCollectorConfig(CollectorConfig):
+    """Engine scrapes: defaults for every target, and the cap on a /metrics body."""
+
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+
+
 class Collectors(Strict):
     gpu: CollectorConfig = CollectorConfig(interval=5.0)
     host: CollectorConfig = CollectorConfig(interval=10.0)
+    engines: EnginesCollectorConfig = EnginesCollectorConfig(interval=10.0)
+
+
+def _http_url(value: str) -> str:
+    text = str(value)
+    if not text.startswith(("http://", "https://")) or len(text.split("://", 1)[1]) == 0:
+        raise ValueError(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
+class EngineTarget(Strict):
+    """One engine /metrics endpoint. A URL without a path gets the kind's metrics path.
+    interval and timeout default to collectors.engines'."""
+
+    kind: EngineKind = "auto"
+    url: Annotated[str, BeforeValidator(_http_url)]
+    interval: Duration | None = None
+    timeout: Duration | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:
+        """`KIND=URL` (the `--engine` flag, or a list item in the file) as a mapping."""
+        if not isinstance(data, str):
+            return data
+        kind, sep, url = data.partition("=")
+        if not sep or not kind or "://" in kind:
+            raise ValueError(f"{data!r} is not KIND=URL (e.g. vllm=http://127.0.0.1:8000)")
+        return {"kind": kind, "url": url}
+
+    @model_validator(mode="after")
+    def _timeout_below_interval(self) -> EngineTarget:
+        if self.interval is not None and self.interval <= 0:
+            raise ValueError("interval must be above 0")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError("timeout must be above 0")
+        if self.interval and self.timeout and self.timeout > self.interval:
+            raise ValueError("timeout must be at most the interval")
+        return self
 
 
 class Paths(Strict):
@@ -69,6 +118,7 @@ class ExporterConfig(Strict):
     web: Web = Web()
     paths: Paths = Paths()
     collectors: Collectors = Collectors()
+    engines: tuple[EngineTarget, ...] = ()
     simulate_gpus: int = Field(0, ge=0, le=64)
     simulate_scenario: Literal["load", "unsupported", "gpu-lost", "init-failure", "xid",
                                "mig"] = "xid"
@@ -139,6 +189,19 @@ def describe(err: ValidationError, source: str, flags: dict[str, str]) -> list[s
         message = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             message = "unknown field"
-        origin = flags.get(dotted)
+        origin = _flag_for(dotted, flags)
         lines.append(f"{origin}: {message}" if origin else f"{source}: {dotted or '.'}: {message}")
     return lines
+
+
+def _flag_for(dotted: str, flags: dict[str, str]) -> str:
+    """The flag that set this path: itself, or a list flag (`--engine #2: url`)."""
+    if dotted in flags:
+        return flags[dotted]
+    for path, flag in flags.items():
+        if dotted.startswith(path + "."):
+            index, _, rest = dotted[len(path) + 1:].partition(".")
+            if index.isdigit():
+                return f"{flag} #{int(index) + 1}" + (f": {rest}" if rest else "")
+            return f"{flag}: {index}"
+    return ""

@@ -30,7 +30,24 @@ def build_collectors(config: ExporterConfig) -> list[Collector]:
 
         collectors.append(HostCollector(procfs=config.paths.procfs, rootfs=config.paths.rootfs,
                                         interval=host_cfg.interval, timeout=host_cfg.timeout))
+    engines = build_engine_collector(config)
+    if engines is not None:
+        collectors.append(engines)
     return collectors
+
+
+def build_engine_collector(config: ExporterConfig) -> Collector | None:
+    """One collector for every configured engine target; None when there are none."""
+    cfg = config.collectors.engines
+    if not cfg.enabled or not config.engines:
+        return None
+    from exporter.collectors.engines.collector import EngineCollector, ScrapeTarget
+    from exporter.collectors.engines.targets import Target
+
+    targets = [ScrapeTarget(Target(e.kind, e.url), e.interval, e.timeout)
+               for e in config.engines]
+    return EngineCollector(targets, interval=cfg.interval, timeout=cfg.timeout,
+                           max_body_bytes=cfg.max_body_bytes)
 
 
 def build_loop(config: ExporterConfig) -> CollectorLoop:

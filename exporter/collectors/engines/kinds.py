@@ -1,0 +1,27 @@
+"""Engine kinds: the mapping of each, and where its metrics are served."""
+
+from __future__ import annotations
+
+from exporter.collectors.engines.llamacpp import LLAMACPP
+from exporter.collectors.engines.lmdeploy import LMDEPLOY
+from exporter.collectors.engines.nim import NIM
+from exporter.collectors.engines.rules import Mapping
+from exporter.collectors.engines.sglang import SGLANG
+from exporter.collectors.engines.tgi import TGI
+from exporter.collectors.engines.triton import TRITON
+from exporter.collectors.engines.trtllm import TRTLLM
+from exporter.collectors.engines.vllm import VLLM
+
+AUTO = "auto"
+MAPPINGS: dict[str, Mapping] = {m.engine: m for m in (
+    VLLM, SGLANG, TGI, TRITON, TRTLLM, LLAMACPP, LMDEPLOY, NIM)}
+METRICS_PATHS: dict[str, tuple[str, ...]] = {
+    "trtllm": ("/prometheus/metrics", "/metrics"),
+    AUTO: ("/metrics", "/prometheus/metrics"),
+}
+DEFAULT_PATHS = ("/metrics",)
+
+
+def metrics_paths(kind: str) -> tuple[str, ...]:
+    """Paths to try, in order, for a target URL given without one."""
+    return METRICS_PATHS.get(kind, DEFAULT_PATHS)

@@ -1,0 +1,257 @@
+"""Apply a `Mapping` to parsed native families: the engine-independent values of one scrape.
+
+Series are keyed by model (and finish reason). Ranks (vLLM `engine`, SGLang `dp_rank`) and Ray
+worker labels are summed away, except for ratios, which take the capacity-weighted mean (the
+plain mean where capacities are unknown) and are never summed. SGLang duplicates from non-zero
+`tp_rank`/`pp_rank` are ignored; `-1` sentinels and NaN are dropped; a ratio above 1 is dropped
+and reported, never guessed into range.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+from exporter.catalog import MetricSpec
+from exporter.collectors.engines.parser import Family
+from exporter.collectors.engines.rebucket import Histogram, rebucket
+from exporter.collectors.engines.rules import (
+    HISTOGRAM,
+    PRODUCT,
+    RATIO,
+    SUM_COUNT,
+    Mapping,
+    Part,
+    Source,
+)
+
+MODEL_LABELS = ("model_name", "model")
+RANK_LABELS = ("engine", "dp_rank")
+DUPLICATE_RANKS = ("tp_rank", "pp_rank")  # only rank 0 reports; others duplicate it
+DROP_PREFIXES = ("python_", "process_")
+DROP_SUFFIXES = ("_created",)
+PREFIX = "inferwatch_engine_"
+
+Key = tuple[str, ...]  # (model,) or (model, reason)
+Value = float | Histogram
+
+
+@dataclass
+class Normalised:
+    """One scrape, mapped: values per spec and key, the source of each concept, and what is
+    left over."""
+
+    values: dict[MetricSpec, dict[Key, Value]] = field(default_factory=dict)
+    sources: dict[tuple[str, str], str] = field(default_factory=dict)  # (concept, model)
+    unmapped: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def concept(spec: MetricSpec) -> str:
+    """The concept name of a catalogue spec (`kv_cache_usage_ratio`)."""
+    return spec.name.removeprefix(PREFIX)
+
+
+def normalise(families: dict[str, Family], mapping: Mapping,
+              default_model: str = "unknown") -> Normalised:
+    """Map one parsed body with `mapping`."""
+    if mapping.rename:
+        families = {mapping.rename(name): fam for name, fam in reversed(families.items())}
+    ctx = _Context(families, _default_model(families, default_model))
+    out = Normalised()
+    for r in mapping.rules:
+        for source in r.sources:
+            if not ctx.present(source):
+                continue
+            values = _evaluate(ctx, source, r.spec, out.problems)
+            if values:
+                out.values[r.spec] = values
+                for key in values:
+                    out.sources[concept(r.spec), key[0]] = source.name
+            break
+    used = mapping.families()
+    out.unmapped = sorted(n for n in families if n not in used and not _dropped(n)
+                          and not n.startswith(mapping.known))
+    return out
+
+
+def _dropped(name: str) -> bool:
+    return name.startswith(DROP_PREFIXES) or name.endswith(DROP_SUFFIXES)
+
+
+def _default_model(families: dict[str, Family], fallback: str) -> str:
+    """The one model a body names, for its samples that carry no model label."""
+    models = {v for fam in families.values() for _, labels, _ in fam.samples[:64]
+              for k, v in labels if k in MODEL_LABELS}
+    return models.pop() if len(models) == 1 else fallback
+
+
+@dataclass(frozen=True)
+class _Sample:
+    model: str
+    rank: str
+    labels: dict[str, str]
+    value: float
+
+
+class _Context:
+    """The parsed families and the sample selection every op shares."""
+
+    def __init__(self, families: dict[str, Family], default_model: str):
+        self.families = families
+        self.default_model = default_model
+
+    def present(self, source: Source) -> bool:
+        """Whether the source's primary part has samples (a histogram: a `_sum`)."""
+        suffix = "_sum" if source.op == HISTOGRAM else None
+        return next(self.select(source.parts[0], suffix), None) is not None
+
+    def select(self, part: Part, suffix: str | None = None) -> Iterator[_Sample]:
+        """The samples of a part, scaled, sub-label filtered, rank duplicates skipped."""
+        fam = self.families.get(part.family)
+        if fam is None:
+            return
+        want = _sample_name(fam, part.suffix if suffix is None else suffix)
+        for name, pairs, value in fam.samples:
+            if name != want:
+                continue
+            labels = dict(pairs)
+            if any(labels.get(k) != v for k, v in part.where):
+                continue
+            if any(labels.get(k, "0") != "0" for k in DUPLICATE_RANKS):
+                continue
+            for label in part.from_labels:
+                value *= _number(labels.get(label))
+            model = next((labels[k] for k in MODEL_LABELS if k in labels), self.default_model)
+            rank = next((labels[k] for k in RANK_LABELS if k in labels), "")
+            yield _Sample(model, rank, labels, value * part.scale * part.sign)
+
+
+def _sample_name(fam: Family, suffix: str | None) -> str:
+    if suffix is not None:
+        return fam.name + suffix
+    return fam.name + "_total" if fam.type == "counter" else fam.name
+
+
+def _number(text: str | None) -> float:
+    try:
+        return float(text) if text is not None else math.nan
+    except ValueError:
+        return math.nan
+
+
+def _evaluate(ctx: _Context, source: Source, spec: MetricSpec,
+              problems: list[str]) -> dict[Key, Value]:
+    if source.op == HISTOGRAM:
+        return _histogram(ctx, source.parts[0], spec)
+    if source.op == SUM_COUNT:
+        return _sum_count(ctx, source)
+    if source.op == RATIO:
+        return _ratio(ctx, source, problems)
+    if source.op == PRODUCT:
+        return _by_model(_per_rank(ctx, source))
+    return _sum(ctx, source, reasons="reason" in spec.labels)
+
+
+def _reason(part: Part, labels: dict[str, str]) -> str:
+    if part.reason:
+        return part.reason
+    return dict(part.reasons).get(labels.get(part.reason_label, ""), "other")
+
+
+def _sum(ctx: _Context, source: Source, reasons: bool) -> dict[Key, Value]:
+    out: dict[Key, Value] = defaultdict(float)
+    for part in source.parts:
+        for s in ctx.select(part):
+            if math.isnan(s.value):
+                continue
+            key = (s.model, _reason(part, s.labels)) if reasons else (s.model,)
+            out[key] += s.value
+    return {k: max(v, 0.0) if reasons else v for k, v in out.items()}
+
+
+def _per_rank(ctx: _Context, source: Source) -> dict[tuple[str, str], float]:
+    """Values by (model, rank): one part summed, or several multiplied."""
+    out: dict[tuple[str, str], float] = {}
+    for i, part in enumerate(source.parts):
+        seen: dict[tuple[str, str], float] = defaultdict(float)
+        for s in ctx.select(part):
+            seen[s.model, s.rank] += s.value
+        out = dict(seen) if i == 0 else {k: v * seen[k] for k, v in out.items() if k in seen}
+    return {k: v for k, v in out.items() if not math.isnan(v)}
+
+
+
+def _by_model(values: dict[tuple[str, str], float]) -> dict[Key, Value]:
+    out: dict[Key, Value] = defaultdict(float)
+    for (model, _rank), v in values.items():
+        out[(model,)] += v
+    return dict(out)
+
+
+def _ratio(ctx: _Context, source: Source, problems: list[str]) -> dict[Key, Value]:
+    """Capacity-weighted mean per model; the plain mean where a rank's capacity is unknown."""
+    weights: dict[str, float] = defaultdict(float)
+    if source.weight is not None:
+        for (_model, rank), w in _per_rank(ctx, source.weight).items():
+            weights[rank] += w
+    by_model: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for s in ctx.select(source.parts[0]):
+        if math.isnan(s.value) or s.value < 0:  # -1: "no data"
+            continue
+        if s.value > 1:
+            problems.append(f"{source.parts[0].family}={s.value:g} is above 1; dropped")
+            continue
+        by_model[s.model].append((s.rank, s.value))
+    out: dict[Key, Value] = {}
+    for model, pairs in by_model.items():
+        ws = [weights.get(rank, 0.0) for rank, _ in pairs]
+        if all(w > 0 for w in ws):
+            out[(model,)] = sum(w * v for w, (_, v) in zip(ws, pairs, strict=True)) / sum(ws)
+        else:
+            out[(model,)] = sum(v for _, v in pairs) / len(pairs)
+    return out
+
+
+def _histogram(ctx: _Context, part: Part, spec: MetricSpec) -> dict[Key, Value]:
+    """Each native series re-bucketed, then summed per model."""
+    series: dict[tuple, dict[str, object]] = defaultdict(lambda: {"le": []})
+    counts = replace(part, scale=1.0)  # the scale converts bounds and sums, not counts
+    for suffix in ("_bucket", "_sum", "_count"):
+        for s in ctx.select(counts, suffix):
+            ident = (s.model, tuple(sorted((k, v) for k, v in s.labels.items() if k != "le")))
+            entry = series[ident]
+            if suffix == "_bucket":
+                entry["le"].append((_number(s.labels.get("le")) * part.scale, s.value))
+            else:
+                entry[suffix] = s.value * (part.scale if suffix == "_sum" else 1.0)
+    out: dict[Key, Value] = {}
+    for (model, _labels), entry in series.items():
+        hist = _one_histogram(entry, spec.buckets)
+        if hist is None:
+            continue
+        if (model,) in out:
+            out[(model,)].add(hist)
+        else:
+            out[(model,)] = hist
+    return out
+
+
+def _one_histogram(entry: dict[str, object], canonical: tuple[float, ...]) -> Histogram | None:
+    """One native series on canonical bounds; None when it has no count (cut off)."""
+    le: list[tuple[float, float]] = entry["le"]  # type: ignore[assignment]
+    count = entry.get("_count")
+    if count is None:
+        count = next((c for b, c in le if math.isinf(b)), None)
+    if count is None or "_sum" not in entry:
+        return None
+    return Histogram(rebucket(le, count, canonical), float(entry["_sum"]), float(count))
+
+
+def _sum_count(ctx: _Context, source: Source) -> dict[Key, Value]:
+    """A histogram known only by sum and count (Triton's cumulative µs counters)."""
+    total = _sum(ctx, Source(source.parts[:1]), reasons=False)
+    count = _sum(ctx, Source(source.parts[1:]), reasons=False)
+    return {k: Histogram([], float(v), float(count[k])) for k, v in total.items() if k in count}

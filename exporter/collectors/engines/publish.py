@@ -1,0 +1,73 @@
+"""The families of one engine target: its normalised series, its health, and where each
+concept came from (`source_info`, `source_lost`, `unmapped_families`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client.core import Metric
+from prometheus_client.utils import floatToGoString
+
+from exporter import catalog
+from exporter.catalog import MetricSpec
+from exporter.collectors.engines.normalise import Normalised
+from exporter.collectors.engines.rebucket import Histogram
+
+Provenance = dict[tuple[str, str], str]  # (concept, model) -> native source
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The labels every series of one target carries; `extra` is namespace/pod when known."""
+
+    engine: str
+    target: str
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def family(self, spec: MetricSpec) -> Metric:
+        return spec.family(list(spec.labels) + [k for k, _ in self.extra])
+
+    def values(self, spec: MetricSpec, model: str = "", **more: str) -> list[str]:
+        known = {"engine": self.engine, "target": self.target, "model": model, **more}
+        return [known.get(n, "") for n in spec.labels] + [v for _, v in self.extra]
+
+
+def series(ident: Identity, norm: Normalised) -> list[Metric]:
+    """The normalised families; histograms on the spec's canonical bounds plus `+Inf`."""
+    out = []
+    for spec, values in norm.values.items():
+        fam = ident.family(spec)
+        for key, value in sorted(values.items()):
+            labels = ident.values(spec, key[0], reason=key[1] if len(key) > 1 else "")
+            if isinstance(value, Histogram):
+                buckets = [(floatToGoString(b), v)
+                           for b, v in zip(spec.buckets, value.buckets, strict=False)]
+                fam.add_metric(labels, [*buckets, ("+Inf", value.count)], value.sum)
+            else:
+                fam.add_metric(labels, value)
+        out.append(fam)
+    return out
+
+
+def provenance(ident: Identity, sources: Provenance, lost: Provenance,
+               unmapped: int) -> list[Metric]:
+    """Which native metric fed each concept, which concepts lost theirs, what is unmapped."""
+    out = []
+    for spec, entries in ((catalog.ENGINE_SOURCE_INFO, sources),
+                          (catalog.ENGINE_SOURCE_LOST, lost)):
+        fam = ident.family(spec)
+        for (concept, model), source in sorted(entries.items()):
+            fam.add_metric(ident.values(spec, model, concept=concept, source_metric=source), 1)
+        out.append(fam)
+    fam = ident.family(catalog.ENGINE_UNMAPPED_FAMILIES)
+    fam.add_metric(ident.values(catalog.ENGINE_UNMAPPED_FAMILIES), unmapped)
+    return [*out, fam]
+
+
+def health(ident: Identity, model: str, up: bool, duration: float) -> list[Metric]:
+    """`engine_up` and the scrape duration, reported whether or not the scrape worked."""
+    up_fam = ident.family(catalog.ENGINE_UP)
+    up_fam.add_metric(ident.values(catalog.ENGINE_UP, model), 1.0 if up else 0.0)
+    took = ident.family(catalog.ENGINE_SCRAPE_DURATION)
+    took.add_metric(ident.values(catalog.ENGINE_SCRAPE_DURATION, model), duration)
+    return [up_fam, took]

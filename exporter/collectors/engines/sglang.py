@@ -1,0 +1,53 @@
+"""SGLang (engines.md §2.3, §7): scheduler gauges per `dp_rank` (non-zero `tp_rank`/`pp_rank`
+duplicates ignored), KV usage weighted by `max_total_num_tokens`, `full_token_usage` preferred
+to `token_usage` (the max over KV, SWA and mamba pools), retractions as preemptions, and
+finished requests as total minus aborted (`other`) plus aborted (`abort`)."""
+
+from __future__ import annotations
+
+from exporter import catalog as c
+from exporter.collectors.engines.rules import RATIO, Mapping, Part, Source, hist, one, rule
+
+CAPACITY = one("sglang:max_total_num_tokens")
+
+
+def _ratio(family: str) -> Source:
+    return Source((Part(family),), RATIO, weight=CAPACITY)
+
+
+FINISHED = Source((
+    Part("sglang:num_requests", reason="other"),
+    Part("sglang:num_aborted_requests", reason="other", sign=-1.0),
+    Part("sglang:num_aborted_requests", reason="abort"),
+))
+
+RULES = (
+    rule(c.ENGINE_REQUESTS_RUNNING, one("sglang:num_running_reqs")),
+    rule(c.ENGINE_REQUESTS_WAITING, one("sglang:num_queue_reqs")),
+    rule(c.ENGINE_KV_CACHE_USAGE, _ratio("sglang:full_token_usage"),
+         _ratio("sglang:token_usage")),
+    rule(c.ENGINE_KV_CACHE_CAPACITY, CAPACITY),
+    rule(c.ENGINE_TTFT, hist("sglang:time_to_first_token_seconds")),
+    rule(c.ENGINE_ITL, hist("sglang:inter_token_latency_seconds"),
+         hist("sglang:time_per_output_token_seconds")),
+    rule(c.ENGINE_REQUEST_DURATION, hist("sglang:e2e_request_latency_seconds")),
+    rule(c.ENGINE_QUEUE_DURATION, hist("sglang:queue_time_seconds")),
+    rule(c.ENGINE_PROMPT_TOKENS, one("sglang:prompt_tokens")),
+    rule(c.ENGINE_GENERATION_TOKENS, one("sglang:generation_tokens")),
+    rule(c.ENGINE_PROMPT_CACHED_TOKENS,
+         one("sglang:cached_tokens", where=(("cache_source", "total"),)),
+         one("sglang:cached_tokens")),
+    rule(c.ENGINE_PREFIX_HIT_RATIO, one("sglang:cache_hit_rate", RATIO)),
+    rule(c.ENGINE_PREEMPTIONS, one("sglang:num_retracted_requests")),
+    rule(c.ENGINE_REQUESTS_FINISHED, FINISHED),
+    rule(c.ENGINE_REQUEST_PROMPT_TOKENS, hist("sglang:prompt_tokens_histogram")),
+    rule(c.ENGINE_REQUEST_GENERATION_TOKENS, hist("sglang:generation_tokens_histogram")),
+)
+
+KNOWN = tuple("sglang:" + n for n in (
+    "num_used_tokens", "gen_throughput", "num_grammar_queue_reqs", "num_retracted_",
+    "num_retractions", "cache_config_info", "swa_token_usage", "mamba_usage", "kv_used_tokens",
+    "kv_available_tokens", "per_stage_req_latency_seconds", "num_so_requests",
+    "realtime_tokens", "spec_accept_", "num_prefill_", "num_decode_", "kv_transfer_"))
+
+SGLANG = Mapping("sglang", RULES, KNOWN)

@@ -1,0 +1,82 @@
+"""vLLM (V1 and V0 names), Ray Serve LLM's re-export of it, and Triton's vLLM backend.
+
+engines.md §2.1, §2.2, §2.11, §2.13 and §7. Alias precedence: `kv_cache_usage_perc` over
+`gpu_cache_usage_perc`, `inter_token_latency_seconds` over `time_per_output_token_seconds`,
+`prefix_cache_*` over `gpu_prefix_cache_*`. KV usage is weighted by each engine's capacity
+from `cache_config_info` (num_gpu_blocks × block_size). Ray's `ray_vllm:`/`ray_vllm_` and
+OpenTelemetry's `vllm_` prefixes are read as `vllm:`; Ray's worker labels are summed away.
+Triton's vLLM backend uses `model` for `model_name`, which the normaliser reads alike.
+"""
+
+from __future__ import annotations
+
+from exporter import catalog as c
+from exporter.collectors.engines.rules import RATIO, Mapping, Part, Source, hist, one, rule
+
+RAY_PREFIXES = ("ray_vllm:", "ray_vllm_", "vllm_")
+
+CAPACITY = one("vllm:cache_config_info", from_labels=("num_gpu_blocks", "block_size"))
+REASONS = (("stop", "stop"), ("length", "length"), ("abort", "abort"), ("error", "error"),
+           ("repetition", "stop"))
+
+
+def ray_name(name: str) -> str:
+    """`ray_vllm_x`, `ray_vllm:x` and `vllm_x` as `vllm:x`."""
+    for prefix in RAY_PREFIXES:
+        if name.startswith(prefix):
+            return "vllm:" + name[len(prefix):]
+    return name
+
+
+def _ratio(family: str) -> Source:
+    return Source((Part(family),), RATIO, weight=CAPACITY)
+
+
+def _cached_by_source() -> Source:
+    """Prompt tokens served from a cache: the local prefix cache plus KV transfers."""
+    family = "vllm:prompt_tokens_by_source"
+    return Source((Part(family, where=(("source", "local_cache_hit"),)),
+                   Part(family, where=(("source", "external_kv_transfer"),))))
+
+
+RULES = (
+    rule(c.ENGINE_REQUESTS_RUNNING, one("vllm:num_requests_running")),
+    rule(c.ENGINE_REQUESTS_WAITING, one("vllm:num_requests_waiting")),
+    rule(c.ENGINE_KV_CACHE_USAGE, _ratio("vllm:kv_cache_usage_perc"),
+         _ratio("vllm:gpu_cache_usage_perc")),
+    rule(c.ENGINE_KV_CACHE_CAPACITY, CAPACITY),
+    rule(c.ENGINE_TTFT, hist("vllm:time_to_first_token_seconds")),
+    rule(c.ENGINE_ITL, hist("vllm:inter_token_latency_seconds"),
+         hist("vllm:time_per_output_token_seconds")),
+    rule(c.ENGINE_TPOT, hist("vllm:request_time_per_output_token_seconds")),
+    rule(c.ENGINE_REQUEST_DURATION, hist("vllm:e2e_request_latency_seconds")),
+    rule(c.ENGINE_QUEUE_DURATION, hist("vllm:request_queue_time_seconds"),
+         hist("vllm:time_in_queue_requests")),
+    rule(c.ENGINE_PROMPT_TOKENS, one("vllm:prompt_tokens")),
+    rule(c.ENGINE_GENERATION_TOKENS, one("vllm:generation_tokens")),
+    rule(c.ENGINE_PROMPT_CACHED_TOKENS, one("vllm:prompt_tokens_cached"), _cached_by_source()),
+    rule(c.ENGINE_PREFIX_QUERIED_TOKENS, one("vllm:prefix_cache_queries"),
+         one("vllm:gpu_prefix_cache_queries")),
+    rule(c.ENGINE_PREFIX_HIT_TOKENS, one("vllm:prefix_cache_hits"),
+         one("vllm:gpu_prefix_cache_hits")),
+    rule(c.ENGINE_PREFIX_HIT_RATIO, one("vllm:gpu_prefix_cache_hit_rate", RATIO)),
+    rule(c.ENGINE_PREEMPTIONS, one("vllm:num_preemptions")),
+    rule(c.ENGINE_REQUESTS_FINISHED,
+         one("vllm:request_success", reason_label="finished_reason", reasons=REASONS)),
+    rule(c.ENGINE_REQUEST_PROMPT_TOKENS, hist("vllm:request_prompt_tokens")),
+    rule(c.ENGINE_REQUEST_GENERATION_TOKENS, hist("vllm:request_generation_tokens")),
+)
+
+KNOWN = tuple("vllm:" + n for n in (
+    "num_requests_swapped", "num_requests_waiting_by_reason", "cpu_cache_usage_perc",
+    "cpu_prefix_cache_hit_rate", "lora_requests_info", "iteration_tokens_total",
+    "request_max_num_generation_tokens", "request_params_", "request_inference_time_seconds",
+    "request_prefill_time_seconds", "request_decode_time_seconds",
+    "request_prefill_kv_computed_tokens", "request_num_preemptions", "engine_sleep_state",
+    "engine_healthy", "prompt_tokens_recomputed", "external_prefix_cache_", "mm_cache_",
+    "spec_decode_", "kv_block_", "nixl_", "estimated_", "avg_prompt_throughput_toks_per_s",
+    "avg_generation_throughput_toks_per_s", "model_forward_time_milliseconds",
+    "model_execute_time_milliseconds", "admission_rejections", "corrupted_requests")) + (
+    "http_", "ray_")
+
+VLLM = Mapping("vllm", RULES, KNOWN, rename=ray_name)
