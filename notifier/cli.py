@@ -16,7 +16,7 @@ from typing import Any
 
 from inferwatch.durations import parse_duration
 from inferwatch.logs import setup_logging
-from notifier.config import load_notifier_config
+from notifier.config import Loaded, load_notifier_config
 from notifier.matchers import MatcherError, parse_matchers
 from notifier.payloads import rfc3339
 
@@ -65,13 +65,19 @@ def _register_silence(sub: argparse._SubParsersAction) -> None:
     expire.set_defaults(func=cmd_silence_expire)
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+def _validated(path: str) -> Loaded:
+    """The config, with every receiver URL checked by apprise; ConfigError otherwise."""
     from notifier.redact import install
     from notifier.service import build_channels
 
-    loaded = load_notifier_config(args.file)
+    loaded = load_notifier_config(path)
     install(loaded.secrets)
     build_channels(loaded)
+    return loaded
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    _validated(args.file)
     print(f"{args.file}: ok")
     return 0
 
@@ -80,14 +86,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.config_file:
         print("notifier: --config.file is required", file=sys.stderr)
         return 2
-    loaded = load_notifier_config(args.config_file)
+    loaded = _validated(args.config_file)
     setup_logging(args.log_level)
     if args.log_level != "debug":
         logging.getLogger("apprise").setLevel(logging.WARNING)
     return asyncio.run(serve(loaded, args.listen, args.storage))
 
 
-async def serve(loaded: Any, listen: str, storage: str) -> int:
+async def serve(loaded: Loaded, listen: str, storage: str) -> int:
     """Run until SIGTERM or SIGINT; pending notifications stay in the outbox."""
     from aiohttp import web
 

@@ -108,3 +108,18 @@ async def test_inhibition_end_to_end(sink, start_notifier) -> None:
     # counted at each flush that left it out
     assert notifier.metrics.registry.get_sample_value(
         "inferwatch_notifier_alerts_inhibited_total") >= 1
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ("route: {receiver: ghost}\nreceivers: [{name: a}]",
+     "route.receiver: receiver 'ghost' is not defined"),
+    ("route: {receiver: a}\nreceivers: [{name: a, urls: ['nosuch://x']}]",
+     "receivers.0.urls.0: apprise cannot use this URL (scheme 'nosuch')"),
+])
+async def test_bad_config_exits_2_with_the_field(tmp_path, capsys, config, message) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_text(config)
+    for argv in (["notifier", "--config.file", str(path), "--storage.path", str(tmp_path)],
+                 ["notifier", "check-config", str(path)]):
+        code, _, err = await run_cli(capsys, *argv)
+        assert code == 2 and f"{path}: {message}" in err
