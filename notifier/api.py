@@ -15,7 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from notifier.inhibit import Inhibition
-from notifier.matchers import MatcherError, matches_all, parse_matchers
+from notifier.matchers import Matcher, MatcherError, matches_all, parse_matchers
 from notifier.payloads import (
     PayloadError,
     parse_alerts,
@@ -24,6 +24,7 @@ from notifier.payloads import (
     rfc3339,
     silence_json,
 )
+from notifier.routing import match_routes
 from notifier.service import Notifier
 from notifier.silences import SilenceError
 
@@ -93,7 +94,8 @@ async def get_alerts(request: web.Request) -> web.Response:
         {"labels": a.labels, "annotations": a.annotations, "startsAt": rfc3339(a.starts_at),
          "endsAt": rfc3339(a.ends_at), "updatedAt": rfc3339(a.updated_at),
          "generatorURL": a.generator_url, "fingerprint": a.fingerprint,
-         "receivers": [], "status": n.status_of(a, inhibition, now)} for a in firing])
+         "receivers": [{"name": r.receiver} for r in match_routes(n.route, a.labels)],
+         "status": n.status_of(a, inhibition, now)} for a in firing])
 
 
 async def get_silences(request: web.Request) -> web.Response:
@@ -107,10 +109,9 @@ async def get_silences(request: web.Request) -> web.Response:
                               if _silence_matches(s.matchers, wanted)])
 
 
-def _silence_matches(matchers: tuple, wanted: list) -> bool:
-    """amtool's filter: each wanted matcher must match a label the silence pins with `=`."""
-    pinned = {m.name: m.value for m in matchers if m.op == "="}
-    return matches_all(wanted, pinned) if wanted else True
+def _silence_matches(matchers: tuple[Matcher, ...], wanted: list[Matcher]) -> bool:
+    """Alertmanager's filter: each wanted matcher must match the silence's name -> pattern."""
+    return matches_all(wanted, {m.name: m.value for m in matchers})
 
 
 async def post_silence(request: web.Request) -> web.Response:

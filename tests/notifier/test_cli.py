@@ -90,6 +90,9 @@ async def test_amtool_can_manage_silences(sink, start_notifier, monkeypatch) -> 
     assert sid in await amtool_run("silence", "query", "-q")
     await amtool_run("silence", "expire", sid)
     assert notifier.silences.get(sid).state(notifier.clock()) == "expired"
+    await client.post("/api/v2/alerts", json=[alert_body("Visible", {"pod": "p-9"})])
+    listed = await amtool_run("alert", "query", "-o", "extended")
+    assert "Visible" in listed and 'pod="p-9"' in listed
 
 
 async def test_inhibition_end_to_end(sink, start_notifier) -> None:
