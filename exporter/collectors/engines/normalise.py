@@ -73,6 +73,7 @@ def normalise(families: dict[str, Family], mapping: Mapping,
             break
     used = mapping.families()
     out.unmapped = sorted(n for n in families if n not in used and not _dropped(n)
+                          and n.removesuffix("_total") not in used
                           and not n.startswith(mapping.known))
     return out
 
@@ -110,8 +111,8 @@ class _Context:
 
     def select(self, part: Part, suffix: str | None = None) -> Iterator[_Sample]:
         """The samples of a part, scaled, sub-label filtered, rank duplicates skipped."""
-        fam = self.families.get(part.family)
-        if fam is None:
+        fam = self.families.get(part.family) or self.families.get(part.family + "_total")
+        if fam is None:  # (a counter written without its TYPE line is untyped `x_total`)
             return
         want = _sample_name(fam, part.suffix if suffix is None else suffix)
         for name, pairs, value in fam.samples:

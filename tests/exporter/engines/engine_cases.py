@@ -1,0 +1,61 @@
+"""Golden cases for the engine normalisers: captured bodies and simulated ones, each rendered
+to the exposition text the exporter would publish for it. Shared by the tests and `regen`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from prometheus_client.exposition import generate_latest
+
+from exporter.collectors.engines import publish
+from exporter.collectors.engines.detect import detect
+from exporter.collectors.engines.kinds import MAPPINGS
+from exporter.collectors.engines.normalise import normalise
+from exporter.collectors.engines.parser import parse
+from exporter.simulate.kinds import KINDS
+from exporter.simulate.sim import Simulation
+
+HERE = Path(__file__).resolve().parent
+GOLDEN = HERE / "golden"
+# Verbatim captures from public sources (read in place; see their SOURCES.md).
+CAPTURED = HERE.parents[2].parent / "shared" / "testdata" / "engines"
+SIM_TIME = 120.0
+SIM_RANKS = 2
+
+
+class _Families:
+    def __init__(self, families):
+        self.families = families
+
+    def collect(self):
+        return iter(self.families)
+
+
+def render(body: bytes, target: str = "golden") -> bytes:
+    """The normalised exposition of one native body, with its provenance families."""
+    families = parse(body)
+    kind = detect(families)
+    if kind is None:
+        raise ValueError("no engine detected")
+    norm = normalise(families, MAPPINGS[kind])
+    ident = publish.Identity(kind, target)
+    out = publish.series(ident, norm) + publish.provenance(ident, norm.sources, {},
+                                                           len(norm.unmapped))
+    return generate_latest(_Families(sorted(out, key=lambda f: f.name)))
+
+
+def simulated(kind: str) -> bytes:
+    return Simulation(kind, ranks=SIM_RANKS).body(SIM_TIME)
+
+
+def cases() -> Iterator[tuple[str, bytes | None]]:
+    """(golden name, native body) pairs; the body is None where the captures are absent."""
+    for kind in sorted(KINDS):
+        yield f"sim-{kind}", simulated(kind)
+    for name in ("triton-core-trtllm-backend-readme", "triton-server-docs-queue-summary",
+                 "triton-trtllm-backend-readme-ifb", "triton-vllm-backend-readme",
+                 "vllm-aibrix-runtime-docs-v0", "vllm-kserve-odc-context-nixl",
+                 "vllm-mindie-pymotor-metrics-example"):
+        path = CAPTURED / f"{name}.prom"
+        yield name, path.read_bytes() if path.exists() else None
