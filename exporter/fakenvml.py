@@ -64,6 +64,11 @@ _FIELDS = {  # field id -> (value type, reading key)
         pynvml.NVML_FI_DEV_CLOCKS_EVENT_REASON_HW_THERM_SLOWDOWN,
         pynvml.NVML_FI_DEV_CLOCKS_EVENT_REASON_HW_POWER_BRAKE_SLOWDOWN,
         pynvml.NVML_FI_DEV_PERF_POLICY_BOARD_LIMIT, pynvml.NVML_FI_DEV_PERF_POLICY_RELIABILITY)},
+    **{fid: (_ULL, "nvlink_errors_total") for fid in (  # summed over active links
+        pynvml.NVML_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL,
+        pynvml.NVML_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL,
+        pynvml.NVML_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL,
+        pynvml.NVML_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL)},
 }
 _NVLINK_PER_LINK = (pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX,
                     pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX)
@@ -97,6 +102,8 @@ class _Gpu:
     overrides: dict[str, int] = field(default_factory=dict)
     # pinned process lists (pid, usedGpuMemory or None), by "compute" / "graphics"
     processes: dict[str, list[tuple[int, int | None]]] = field(default_factory=dict)
+    model: dict[str, int] = field(default_factory=dict)  # the load model at `model_at`
+    model_at: float | None = None
 
     @property
     def address(self) -> int:
@@ -258,9 +265,16 @@ class FakeNVML:
 
     # --- the load model ---------------------------------------------------------------------
     def readings(self, gpu_index: int) -> dict[str, int]:
-        """What the GPU reports now: the load model at clock(), then pinned readings."""
+        """What the GPU reports now: the load model at clock() (the driver's samples change
+        every 100 ms, so one model step is reused within it), then pinned readings."""
         gpu = self._gpus[gpu_index]
-        t = self._clock() - self._t0
+        t = math.floor((self._clock() - self._t0) * 10) / 10
+        if gpu.model_at != t:
+            gpu.model, gpu.model_at = self._model(gpu, t), t
+        return gpu.model | gpu.overrides
+
+    @staticmethod
+    def _model(gpu: _Gpu, t: float) -> dict[str, int]:
         w = 2 * math.pi / PERIOD_S
         load = 0.5 + 0.4 * math.sin(w * t + 2 * math.pi * gpu.phase)
         area = 0.5 * t - 0.4 / w * (math.cos(w * t + 2 * math.pi * gpu.phase)
@@ -287,7 +301,6 @@ class FakeNVML:
             "throttle_other_ns": 0,
         }
         values["clock_graphics"] = values["clock_sm"]
-        values.update(gpu.overrides)
         return values
 
     # --- call machinery ---------------------------------------------------------------------
@@ -561,6 +574,7 @@ class FakeNVML:
     def nvmlDeviceGetFieldValues(self, handle: Handle, fieldIds: Sequence[Any]) -> Any:
         gpu, _ = self._dev("nvmlDeviceGetFieldValues", handle)
         r = self.readings(gpu.index)
+        r["nvlink_errors_total"] = r["nvlink_errors"] * r["nvlink_active"]
         values = (pynvml.c_nvmlFieldValue_t * len(fieldIds))()
         stamp = int((self._clock() - self._t0) * 1e6)
         for slot, field_id in zip(values, fieldIds, strict=True):

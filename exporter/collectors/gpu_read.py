@@ -41,10 +41,10 @@ THROTTLE_FIELDS = (  # cumulative nanoseconds
 )
 ECC = (("corrected", pynvml.NVML_MEMORY_ERROR_TYPE_CORRECTED),
        ("uncorrected", pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED))
-NVLINK_ERRORS = (("replay", pynvml.NVML_NVLINK_ERROR_DL_REPLAY),
-                 ("recovery", pynvml.NVML_NVLINK_ERROR_DL_RECOVERY),
-                 ("crc_flit", pynvml.NVML_NVLINK_ERROR_DL_CRC_FLIT),
-                 ("crc_data", pynvml.NVML_NVLINK_ERROR_DL_CRC_DATA))
+NVLINK_ERRORS = (("replay", pynvml.NVML_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL),
+                 ("recovery", pynvml.NVML_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL),
+                 ("crc_flit", pynvml.NVML_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL),
+                 ("crc_data", pynvml.NVML_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL))
 _VALUE_FIELDS = {
     pynvml.NVML_VALUE_TYPE_DOUBLE: "dVal", pynvml.NVML_VALUE_TYPE_UNSIGNED_INT: "uiVal",
     pynvml.NVML_VALUE_TYPE_UNSIGNED_LONG: "ulVal",
@@ -278,13 +278,17 @@ class Reader:
         for link in links or ():
             requests += [("nvlink_tx_kib", pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, link),
                          ("nvlink_rx_kib", pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX, link)]
+        if links:  # error totals over all links, in the same batch
+            requests += [(f"nvlink_errors_{kind}", fid, 0) for kind, fid in NVLINK_ERRORS]
         got = self._fields(dev, requests)
         for spec, key, labels, divisor in (  # ns -> s for throttle time
                 (catalog.GPU_MEMORY_TEMPERATURE, "memory_temperature", lb, 1),
                 (catalog.GPU_PCIE_TX, "pcie_tx_bytes", lb, 1),
                 (catalog.GPU_PCIE_RX, "pcie_rx_bytes", lb, 1),
                 *((catalog.GPU_THROTTLE_SECONDS, f"throttle_{reason}", (*lb, reason), 1e9)
-                  for reason, _ in THROTTLE_FIELDS)):
+                  for reason, _ in THROTTLE_FIELDS),
+                *((catalog.GPU_NVLINK_ERRORS, f"nvlink_errors_{kind}", (*lb, kind), 1)
+                  for kind, _ in NVLINK_ERRORS)):
             if (key, 0) in got:
                 out.append((spec, labels, got[(key, 0)] / divisor))
         for spec, key in ((catalog.GPU_NVLINK_TX, "nvlink_tx_kib"),
@@ -292,17 +296,6 @@ class Reader:
             parts = [got.get((key, link)) for link in links or ()]
             if parts and None not in parts:
                 out.append((spec, lb, sum(parts) * 1024))  # type: ignore[arg-type]
-        self._nvlink_errors(dev, links or [], out)
-
-    def _nvlink_errors(self, dev: Device, links: list[int], out: list[Sample]) -> None:
-        """Errors per type summed over active links; a type with an unreadable link is
-        omitted, never published as a partial sum (per-link series would be 72 per GPU)."""
-        for kind, counter in NVLINK_ERRORS:
-            counts = [self._get(dev, f"nvlink_errors_{kind}",
-                                self.lib.nvmlDeviceGetNvLinkErrorCounter, link, counter)
-                      for link in links]
-            if links and None not in counts:
-                out.append((catalog.GPU_NVLINK_ERRORS, (*dev.labels, kind), float(sum(counts))))
 
     def _mig(self, dev: Device, out: list[Sample]) -> None:
         """Memory of each MIG GPU instance, when the GPU is in MIG mode."""

@@ -288,6 +288,7 @@ def test_lifecycle_errors_mark_only_that_gpu_down(make, code):
 def test_gpu_lost_mid_run_then_back_after_reinit(make):
     fake, collector = make()
     assert by_gpu(collector.collect(), catalog.GPU_UP) == {"0": 1.0, "1": 1.0}
+    eventually(lambda: fake.watching(1))  # else the Xid thread's registration also errs
     fake.lose(1)
     fams = collector.collect()
     assert series(fams, catalog.GPU_UP) == {("0", U0): 1.0, ("1", U1): 0.0}
