@@ -195,11 +195,11 @@ async def _lines(resp: aiohttp.ClientResponse, cap: int) -> AsyncIterator[bytes]
     async for chunk in resp.content.iter_any():
         buffer += chunk
         *lines, buffer = buffer.split(b"\n")
+        if len(buffer) > cap or any(len(line) > cap for line in lines):
+            raise KubeError(f"watch: an event over {cap} bytes")
         for line in lines:
             if line.strip():
                 yield line
-        if len(buffer) > cap:
-            raise KubeError(f"watch: an event over {cap} bytes")
     if buffer.strip():
         yield buffer
 

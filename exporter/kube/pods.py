@@ -1,10 +1,11 @@
 """Pods as the exporter needs them: engine Targets from annotations, names by pod UID.
 
 A pod is scraped when it carries `inferwatch.io/scrape: "true"`, is Running and has a pod IP.
-`inferwatch.io/port` names the port (else the pod's only declared TCP container port),
-`inferwatch.io/path` the path (default /metrics), `inferwatch.io/kind` the engine kind
-(default auto) and `inferwatch.io/scheme` http or https. A pod annotated for scraping whose
-annotations are unusable yields a reason instead of a Target, and the discovery logs it.
+`inferwatch.io/port` names the port, by number or container port name (else the pod's only
+declared TCP container port), `inferwatch.io/path` the path (default /metrics),
+`inferwatch.io/kind` the engine kind (default auto) and `inferwatch.io/scheme` http or
+https. A pod annotated for scraping whose annotations are unusable yields a reason instead of
+a Target, and the discovery logs it.
 """
 
 from __future__ import annotations
@@ -56,15 +57,21 @@ def target_of(pod: Mapping[str, Any]) -> Target | None:
 
 
 def _port(annotation: Any, spec: Mapping[str, Any]) -> int:
-    """The annotated port, or the only TCP containerPort the pod declares."""
-    if annotation is not None and str(annotation).strip():
-        text = str(annotation).strip()
-        if not text.isdigit() or not 0 < int(text) < 65536:
+    """The annotated port (a number or a container port's name), else the only TCP
+    containerPort the pod declares."""
+    declared = [p for c in spec.get("containers") or [] for p in c.get("ports") or []
+                if p.get("protocol", "TCP") == "TCP" and p.get("containerPort")]
+    text = "" if annotation is None else str(annotation).strip()
+    if text and not text.isdigit():
+        named = {int(p["containerPort"]) for p in declared if p.get("name") == text}
+        if len(named) != 1:
+            raise BadAnnotations(f"{PORT} {text!r} names no single TCP container port")
+        return named.pop()
+    if text:
+        if not 0 < int(text) < 65536:
             raise BadAnnotations(f"{PORT} {text!r} is not a port number")
         return int(text)
-    ports = {int(p["containerPort"]) for c in spec.get("containers") or []
-             for p in c.get("ports") or []
-             if p.get("protocol", "TCP") == "TCP" and p.get("containerPort")}
+    ports = {int(p["containerPort"]) for p in declared}
     if len(ports) != 1:
         raise BadAnnotations(f"no {PORT} annotation and {len(ports)} declared TCP ports")
     return ports.pop()
