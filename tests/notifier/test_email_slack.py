@@ -73,7 +73,7 @@ async def test_email_content_grouping_resolution_and_retry(start_notifier) -> No
             alert_body("KVCacheFull", {"model": "llama", "pod": p}, ends=PAST) for p in "ab"])
         await until(lambda: len(box.messages) == 2, what="the resolution email")
         assert box.messages[1]["Subject"] == "[RESOLVED] KVCacheFull (llama)"
-        assert notifier.outbox.counts() == {"delivered": 2}
+        await until(lambda: notifier.outbox.counts() == {"delivered": 2}, what="both marked")
     finally:
         controller.stop()
 

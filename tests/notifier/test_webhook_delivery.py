@@ -76,7 +76,7 @@ async def test_retry_after_receiver_was_down_loses_nothing(start_notifier) -> No
         await until(lambda: len(down.posts) == 5, what="delivery once the receiver is up")
         assert sorted(p.body["title"] for p in down.posts) == [f"[FIRING:1] A{i}"
                                                                for i in range(5)]
-        assert notifier.outbox.counts() == {"delivered": 5}
+        await until(lambda: notifier.outbox.counts() == {"delivered": 5}, what="all marked")
         text = notifier.metrics.registry.get_sample_value
         assert text("inferwatch_notifier_notifications_total",
                     {"receiver": "hook", "channel": "json"}) == 5
