@@ -39,7 +39,7 @@ EXPORTER_FLAGS: list[tuple[str, str, dict]] = [
     ("--collector.engines", "exporter.collectors.engines.enabled",
      {"action": argparse.BooleanOptionalAction, "help": "engine /metrics scrapes"}),
     ("--collector.engines.interval", "exporter.collectors.engines.interval",
-     {"metavar": "DURATION", "help": "engine scrape interval (default 10s)"}),
+     {"metavar": "DURATION", "help": "engine scrape interval (default 5s)"}),
     ("--simulate-gpus", "exporter.simulate_gpus",
      {"type": int, "metavar": "N", "help": "N GPUs from the fake NVML, for machines without"}),
     ("--simulate-scenario", "exporter.simulate_scenario",

@@ -63,7 +63,7 @@ class EnginesCollectorConfig(CollectorConfig):
 class Collectors(Strict):
     gpu: CollectorConfig = CollectorConfig(interval=5.0)
     host: CollectorConfig = CollectorConfig(interval=10.0)
-    engines: EnginesCollectorConfig = EnginesCollectorConfig(interval=10.0)
+    engines: EnginesCollectorConfig = EnginesCollectorConfig(interval=5.0)
 
 
 def _http_url(value: str) -> str:
