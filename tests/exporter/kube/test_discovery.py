@@ -210,3 +210,25 @@ def test_backoff_doubles_to_its_bound_and_resets():
     backoff.reset()
     assert backoff.next() == 0.5
     assert Backoff(1.0, 8.0, jitter=lambda: 0.0).next() == 0.5  # jitter halves at most
+
+
+async def test_lifespan_and_collector_through_the_loop(fake_api, tmp_path):
+    from aiohttp import web
+
+    from exporter.kube.discovery import DiscoveryCollector
+    from exporter.loop import CollectorLoop
+
+    api, url = fake_api
+    await api.put(pod("vllm-0", UID_A, annotations=SCRAPE))
+    watcher = PodWatcher(_client(tmp_path, url), NODE, backoff=Backoff(0.01, 0.05))
+    lifespan = watcher.lifespan(web.Application())
+    await anext(lifespan)
+    await asyncio.wait_for(watcher.synced.wait(), 5)
+    loop = CollectorLoop([DiscoveryCollector(watcher)], dict)
+    await loop.run_once(loop.collectors[0])
+    names = {f.name: f.samples[0].value for f in loop.states["kubernetes"].families}
+    assert names["inferwatch_kubernetes_discovered_targets"] == 1
+    assert names["inferwatch_kubernetes_pods"] == 1
+    with pytest.raises(StopAsyncIteration):
+        await anext(lifespan)
+    assert watcher.client._session is None
