@@ -10,13 +10,15 @@ from collections.abc import Callable
 from inferwatch import __version__
 from inferwatch.config import ConfigError, load_config
 
-# Modules that add their own subcommands: each has `register(subparsers)`.
-SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "dashboards.cli",
-    "alert_rules.cli",
-    "exporter.simulate.cli",
-    "notifier.cli",
-)
+# Subcommands that packages add themselves: name -> (module with `register(subparsers)`,
+# help). Only the module of the command being run is imported, so the exporter process
+# never loads grafanalib, apprise or the rules engine.
+SUBCOMMAND_MODULES: dict[str, tuple[str, str]] = {
+    "dashboards": ("dashboards.cli", "build or push the Grafana dashboards"),
+    "rules": ("alert_rules.cli", "check, compile and run alert rules"),
+    "simulate-engine": ("exporter.simulate.cli", "serve an inference engine's simulated /metrics"),
+    "notifier": ("notifier.cli", "route, group and deliver alerts"),
+}
 
 # A flag that overrides a config-file field: (flag, dotted path, argparse options).
 EXPORTER_FLAGS: list[tuple[str, str, dict]] = [
@@ -45,6 +47,18 @@ EXPORTER_FLAGS: list[tuple[str, str, dict]] = [
     ("--simulate-scenario", "exporter.simulate_scenario",
      {"metavar": "NAME", "help": "fake NVML scenario: load, xid (default: load with Xids), "
       "unsupported, gpu-lost, init-failure, mig"}),
+    ("--kubernetes.discovery", "exporter.kubernetes.enabled",
+     {"action": argparse.BooleanOptionalAction,
+      "help": "engine targets (inferwatch.io/* annotations) and pod names from the API server"}),
+    ("--kubernetes.node-name", "exporter.kubernetes.node_name",
+     {"metavar": "NAME", "help": "this node's name (default $NODE_NAME)"}),
+    ("--kubernetes.api-url", "exporter.kubernetes.api_url",
+     {"metavar": "URL", "help": "API server (default from KUBERNETES_SERVICE_HOST/PORT)"}),
+    ("--collector.pods", "exporter.collectors.pods.enabled",
+     {"action": argparse.BooleanOptionalAction,
+      "help": "GPU memory per pod from NVML processes and /proc/<pid>/cgroup (needs hostPID)"}),
+    ("--collector.pods.interval", "exporter.collectors.pods.interval",
+     {"metavar": "DURATION", "help": "pod attribution interval (default 15s)"}),
     ("--path.procfs", "exporter.paths.procfs", {"metavar": "PATH", "help": "procfs mount"}),
     ("--path.rootfs", "exporter.paths.rootfs", {"metavar": "PATH", "help": "host root mount"}),
     ("--log.level", "exporter.log_level",
@@ -80,7 +94,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; of the package subcommands only the one named in `argv` is loaded."""
     parser = argparse.ArgumentParser(prog="inferwatch", description=__doc__)
     parser.add_argument("--version", action="version", version=f"inferwatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -94,13 +109,18 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a configuration file")
     check.add_argument("file")
     check.set_defaults(func=cmd_check_config)
-    for module in SUBCOMMAND_MODULES:
-        importlib.import_module(module).register(sub)
+    command = next((a for a in (sys.argv[1:] if argv is None else argv)
+                    if not a.startswith("-")), None)
+    for name, (module, help_text) in SUBCOMMAND_MODULES.items():
+        if name == command:
+            importlib.import_module(module).register(sub)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -6,6 +6,7 @@ command-line flag is reported under the flag's name instead of the file's.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -64,6 +65,7 @@ class Collectors(Strict):
     gpu: CollectorConfig = CollectorConfig(interval=5.0)
     host: CollectorConfig = CollectorConfig(interval=10.0)
     engines: EnginesCollectorConfig = EnginesCollectorConfig(interval=5.0)
+    pods: CollectorConfig = CollectorConfig(enabled=False, interval=15.0, timeout=10.0)
 
 
 def _http_url(value: str) -> str:
@@ -114,11 +116,31 @@ class Web(Strict):
     config_file: str | None = None  # exporter-toolkit web config (TLS, basic auth)
 
 
+class Kubernetes(Strict):
+    """Engine targets and pod names from the API server: the pods on this node."""
+
+    enabled: bool = False
+    node_name: str = Field(default_factory=lambda: os.environ.get("NODE_NAME", ""))
+    api_url: str | None = None  # default https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
+    token_file: str = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    ca_file: str = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+    timeout: Duration = 10.0
+    watch_timeout: Duration = 300.0
+
+    @model_validator(mode="after")
+    def _needs_node(self) -> Kubernetes:
+        if self.enabled and not self.node_name:
+            raise ValueError("node_name is required: set NODE_NAME from the downward API "
+                             "(fieldRef: spec.nodeName) or kubernetes.node_name")
+        return self
+
+
 class ExporterConfig(Strict):
     web: Web = Web()
     paths: Paths = Paths()
     collectors: Collectors = Collectors()
     engines: tuple[EngineTarget, ...] = ()
+    kubernetes: Kubernetes = Kubernetes()
     simulate_gpus: int = Field(0, ge=0, le=64)
     simulate_scenario: Literal["load", "unsupported", "gpu-lost", "init-failure", "xid",
                                "mig"] = "xid"

@@ -16,30 +16,56 @@ from inferwatch.logs import setup_logging
 log = logging.getLogger("inferwatch.exporter")
 
 
-def build_collectors(config: ExporterConfig) -> list[Collector]:
+def build_watcher(config: ExporterConfig):
+    """The node's pod watch, or None when Kubernetes discovery is off."""
+    kube = config.kubernetes
+    if not kube.enabled:
+        return None
+    from exporter.kube.client import KubeClient, KubeConfig
+    from exporter.kube.discovery import PodWatcher
+
+    api_url = kube.api_url or KubeConfig.in_cluster().api_url
+    client = KubeClient(KubeConfig(api_url, kube.token_file, kube.ca_file), timeout=kube.timeout)
+    return PodWatcher(client, kube.node_name, watch_timeout_s=int(kube.watch_timeout))
+
+
+def build_collectors(config: ExporterConfig, watcher=None) -> list[Collector]:
     collectors: list[Collector] = []
-    gpu_cfg, host_cfg = config.collectors.gpu, config.collectors.host
-    if gpu_cfg.enabled:
-        from exporter.collectors.gpu import GpuCollector
+    cfg = config.collectors
+    lib = None
+    if cfg.gpu.enabled or cfg.pods.enabled:  # one NVML (or one fake) shared by both
         from exporter.nvml import load_nvml
 
         lib = load_nvml(config.simulate_gpus, config.simulate_scenario)
-        collectors.append(GpuCollector(lib, interval=gpu_cfg.interval, timeout=gpu_cfg.timeout))
-    if host_cfg.enabled:
+    if cfg.gpu.enabled:
+        from exporter.collectors.gpu import GpuCollector
+
+        collectors.append(GpuCollector(lib, interval=cfg.gpu.interval, timeout=cfg.gpu.timeout))
+    if cfg.pods.enabled:
+        from exporter.collectors.pods import PodAttributionCollector
+
+        collectors.append(PodAttributionCollector(
+            lib, watcher.directory if watcher else None, procfs=config.paths.procfs,
+            interval=cfg.pods.interval, timeout=cfg.pods.timeout))
+    if watcher is not None:
+        from exporter.kube.discovery import DiscoveryCollector
+
+        collectors.append(DiscoveryCollector(watcher))
+    if cfg.host.enabled:
         from exporter.collectors.host import HostCollector
 
         collectors.append(HostCollector(procfs=config.paths.procfs, rootfs=config.paths.rootfs,
-                                        interval=host_cfg.interval, timeout=host_cfg.timeout))
-    engines = build_engine_collector(config)
+                                        interval=cfg.host.interval, timeout=cfg.host.timeout))
+    engines = build_engine_collector(config, watcher)
     if engines is not None:
         collectors.append(engines)
     return collectors
 
 
-def build_engine_collector(config: ExporterConfig) -> Collector | None:
-    """One collector for every configured engine target; None when there are none."""
+def build_engine_collector(config: ExporterConfig, watcher=None) -> Collector | None:
+    """One collector for every engine target, static or discovered; None when none can be."""
     cfg = config.collectors.engines
-    if not cfg.enabled or not config.engines:
+    if not cfg.enabled or not (config.engines or watcher):
         return None
     from exporter.collectors.engines.collector import EngineCollector, ScrapeTarget
     from exporter.collectors.engines.targets import Target
@@ -47,11 +73,12 @@ def build_engine_collector(config: ExporterConfig) -> Collector | None:
     targets = [ScrapeTarget(Target(e.kind, e.url), e.interval, e.timeout)
                for e in config.engines]
     return EngineCollector(targets, interval=cfg.interval, timeout=cfg.timeout,
-                           max_body_bytes=cfg.max_body_bytes)
+                           max_body_bytes=cfg.max_body_bytes,
+                           discovered=watcher.targets if watcher else None)
 
 
-def build_loop(config: ExporterConfig) -> CollectorLoop:
-    collectors = build_collectors(config)
+def build_loop(config: ExporterConfig, watcher=None) -> CollectorLoop:
+    collectors = build_collectors(config, watcher)
     gpu = next((c for c in collectors if c.name == "gpu"), None)
     return CollectorLoop(collectors,
                          lambda: build_labels(getattr(gpu, "nvml_version", "") if gpu else ""))
@@ -61,9 +88,19 @@ def run_exporter(config: ExporterConfig) -> int:
     setup_logging(config.log_level)
     web_config = load_web_config(config.web.config_file)
     host, _, port = config.web.listen_address.rpartition(":")
-    loop = build_loop(config)
+    from exporter.kube.client import KubeError
+
+    try:
+        watcher = build_watcher(config)
+    except KubeError as err:  # not in a cluster, or the service account cannot be read
+        log.error("kubernetes discovery: %s", err)
+        return 2
+    loop = build_loop(config, watcher)
+    app = make_app(loop, web_config)
+    if watcher is not None:
+        app.cleanup_ctx.append(watcher.lifespan)
     scheme = "https" if web_config.ssl_context else "http"
     log.info("listening on %s://%s:%s/metrics", scheme, host or "0.0.0.0", port)
-    web.run_app(make_app(loop, web_config), host=host or None, port=int(port),
+    web.run_app(app, host=host or None, port=int(port),
                 ssl_context=web_config.ssl_context, print=None, access_log=None)
     return 0

@@ -18,8 +18,8 @@ from typing import Any
 import pynvml
 from prometheus_client.core import Metric
 
+from exporter import catalog
 from exporter.collectors.base import CollectorFailed
-from exporter.kube import metrics
 from exporter.kube.pods import PodDirectory
 from exporter.kube.procs import ProcResolver
 
@@ -119,12 +119,12 @@ class PodAttributionCollector:
 
 def _families(processes: dict[GpuKey, int], unmapped: dict[GpuKey, int],
               memory: Counter[tuple[str, ...]]) -> list[Metric]:
-    count = metrics.GPU_PROCESSES.family()
-    left = metrics.GPU_ATTRIBUTION_UNMAPPED.family()
+    count = catalog.GPU_PROCESSES.family()
+    left = catalog.GPU_ATTRIBUTION_UNMAPPED.family()
     for gpu, n in processes.items():
         count.add_metric(list(gpu), float(n))
         left.add_metric(list(gpu), float(unmapped[gpu]))
-    used = metrics.GPU_POD_MEMORY_USED.family()
+    used = catalog.GPU_POD_MEMORY_USED.family()
     for labels, value in sorted(memory.items()):
         used.add_metric(list(labels), float(value))
     return [used, count, left]

@@ -19,8 +19,8 @@ from typing import Any
 from aiohttp import web
 from prometheus_client.core import Metric
 
+from exporter import catalog
 from exporter.collectors.engines.targets import Target
-from exporter.kube import metrics
 from exporter.kube.client import Gone, KubeClient, KubeError
 from exporter.kube.pods import BadAnnotations, PodDirectory, target_of
 
@@ -147,16 +147,16 @@ class PodWatcher:
 
     def families(self) -> list[Metric]:
         """Discovery's own state, for the exporter's self-monitoring."""
-        values = ((metrics.KUBERNETES_PODS, len(self.pods)),
-                  (metrics.KUBERNETES_TARGETS, len(self._targets)),
-                  (metrics.KUBERNETES_INVALID_TARGETS, len(self._invalid)),
-                  (metrics.KUBERNETES_SYNCED, float(self.current and self.synced.is_set())))
+        values = ((catalog.KUBERNETES_PODS, len(self.pods)),
+                  (catalog.KUBERNETES_TARGETS, len(self._targets)),
+                  (catalog.KUBERNETES_INVALID_TARGETS, len(self._invalid)),
+                  (catalog.KUBERNETES_SYNCED, float(self.current and self.synced.is_set())))
         families = []
         for spec, value in values:
             family = spec.family()
             family.add_metric([], float(value))
             families.append(family)
-        restarts = metrics.KUBERNETES_WATCH_RESTARTS.family()
+        restarts = catalog.KUBERNETES_WATCH_RESTARTS.family()
         for reason in ("closed", "error", "expired"):
             restarts.add_metric([reason], float(self.restarts[reason]))
         return [*families, restarts]

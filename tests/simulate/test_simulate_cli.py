@@ -62,5 +62,5 @@ def test_subprocess_serves_vllm_metrics() -> None:
 ])
 def test_bad_arguments_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exc:
-        build_parser().parse_args(["simulate-engine", *argv])
+        build_parser(["simulate-engine"]).parse_args(["simulate-engine", *argv])
     assert exc.value.code == 2

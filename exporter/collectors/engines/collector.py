@@ -71,8 +71,13 @@ class EngineCollector:
 
     def __init__(self, targets: Iterable[Target | ScrapeTarget], interval: float = 10.0,
                  timeout: float = 5.0, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 discovered: Callable[[], Iterable[Target]] | None = None):
+        """`discovered`, when given, is read every cycle (Kubernetes discovery) and its
+        targets are scraped beside the static ones."""
         self.default_interval, self.default_timeout = interval, timeout
+        self._static = list(targets)
+        self._discovered = discovered
         self.max_body_bytes = max_body_bytes
         self._clock = clock
         self._states: dict[Target, _State] = {}
@@ -98,6 +103,8 @@ class EngineCollector:
         self._states = states
 
     async def collect(self) -> list[Metric]:
+        if self._discovered is not None:
+            self.set_targets([*self._static, *self._discovered()])
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
                 total=self.timeout), raise_for_status=False)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pynvml
 import pytest
 
+from exporter import catalog
 from exporter.collectors.base import CollectorFailed
 from exporter.collectors.pods import PodAttributionCollector
 from exporter.fakenvml import FakeNVML
-from exporter.kube import metrics
 from exporter.kube.pods import PodDirectory
 from tests.exporter.kube.kubeapi import pod
 
@@ -70,18 +70,18 @@ def test_sums_per_pod_container_and_counts(node):
     nvml, _directory, _procfs, collector = node
     got = _samples(collector.collect())
     g0, g1 = ("0", nvml.uuid(0)), ("1", nvml.uuid(1))
-    assert got[metrics.GPU_POD_MEMORY_USED.name] == {
+    assert got[catalog.GPU_POD_MEMORY_USED.name] == {
         (*g0, "llm", "vllm-0", "vllm"): 30 * GIB,
         (*g0, "llm", "vllm-0", "sidecar"): 2 * GIB,
         (*g1, "llm", "vllm-0", "vllm"): 5 * GIB,
         (*g1, "serve", "tgi-0", "tgi"): 7 * GIB,  # 202's memory not reported: omitted
     }
-    assert got[metrics.GPU_PROCESSES.name] == {g0: 5, g1: 3}
+    assert got[catalog.GPU_PROCESSES.name] == {g0: 5, g1: 3}
     # host process 300, pod 400 unknown to the API yet, PID 999 not in our procfs
-    assert got[metrics.GPU_ATTRIBUTION_UNMAPPED.name] == {g0: 3, g1: 0}
+    assert got[catalog.GPU_ATTRIBUTION_UNMAPPED.name] == {g0: 3, g1: 0}
     # join metrics only: no GPU device series is copied per pod
-    assert set(got) == {metrics.GPU_POD_MEMORY_USED.name, metrics.GPU_PROCESSES.name,
-                        metrics.GPU_ATTRIBUTION_UNMAPPED.name}
+    assert set(got) == {catalog.GPU_POD_MEMORY_USED.name, catalog.GPU_PROCESSES.name,
+                        catalog.GPU_ATTRIBUTION_UNMAPPED.name}
 
 
 def test_cache_per_pid_and_start_time_with_negative_entries(node):
@@ -94,7 +94,7 @@ def test_cache_per_pid_and_start_time_with_negative_entries(node):
     # the API catches up on pod 400: names come without reading its cgroup again
     directory.replace([pod("late", UID_LATE, containers={"x": f"containerd://{CID_C}"})])
     got = _samples(collector.collect())
-    assert got[metrics.GPU_POD_MEMORY_USED.name] == {("0", nvml.uuid(0), "llm", "late", "x"):
+    assert got[catalog.GPU_POD_MEMORY_USED.name] == {("0", nvml.uuid(0), "llm", "late", "x"):
                                                      3 * GIB}
     assert collector.resolver.reads == reads
 
@@ -108,7 +108,7 @@ def test_pid_reuse_is_looked_up_again(node):
                            containers={"job": f"containerd://{CID_C}"})])
     nvml.set_processes(0, compute=[(101, 9 * GIB)])
     got = _samples(collector.collect())
-    assert got[metrics.GPU_POD_MEMORY_USED.name] == {
+    assert got[catalog.GPU_POD_MEMORY_USED.name] == {
         ("0", nvml.uuid(0), "batch", "new-0", "job"): 9 * GIB}
     assert collector.resolver.reads == reads + 1
 
@@ -119,9 +119,9 @@ def test_idle_gpus_report_zero_and_entries_are_dropped(node):
     nvml.set_processes(0)
     nvml.set_processes(1)
     got = _samples(collector.collect())
-    assert metrics.GPU_POD_MEMORY_USED.name not in got
-    assert set(got[metrics.GPU_PROCESSES.name].values()) == {0}
-    assert set(got[metrics.GPU_ATTRIBUTION_UNMAPPED.name].values()) == {0}
+    assert catalog.GPU_POD_MEMORY_USED.name not in got
+    assert set(got[catalog.GPU_PROCESSES.name].values()) == {0}
+    assert set(got[catalog.GPU_ATTRIBUTION_UNMAPPED.name].values()) == {0}
     assert collector.resolver._cache == {}
 
 
@@ -129,7 +129,7 @@ def test_without_a_directory_everything_is_unmapped(node):
     nvml, _directory, procfs, _collector = node
     collector = PodAttributionCollector(nvml, None, procfs=str(procfs))
     got = _samples(collector.collect())
-    assert got[metrics.GPU_ATTRIBUTION_UNMAPPED.name] == {("0", nvml.uuid(0)): 5,
+    assert got[catalog.GPU_ATTRIBUTION_UNMAPPED.name] == {("0", nvml.uuid(0)): 5,
                                                          ("1", nvml.uuid(1)): 3}
     collector.close()
 
@@ -139,12 +139,12 @@ def test_nvml_trouble_on_one_gpu_and_on_all(node):
     nvml.fail(None, "nvmlDeviceGetGraphicsRunningProcesses", pynvml.NVML_ERROR_NOT_SUPPORTED)
     nvml.fail(0, "nvmlDeviceGetComputeRunningProcesses", pynvml.NVML_ERROR_UNKNOWN)
     got = _samples(collector.collect())
-    assert set(got[metrics.GPU_PROCESSES.name]) == {("1", nvml.uuid(1))}
+    assert set(got[catalog.GPU_PROCESSES.name]) == {("1", nvml.uuid(1))}
     nvml.lose(1)
     with pytest.raises(CollectorFailed, match="no GPU's processes"):
         collector.collect()
     nvml.clear()
-    assert _samples(collector.collect())[metrics.GPU_PROCESSES.name][("0", nvml.uuid(0))] == 5
+    assert _samples(collector.collect())[catalog.GPU_PROCESSES.name][("0", nvml.uuid(0))] == 5
 
 
 def test_init_failure_is_a_failed_run(tmp_path):
@@ -153,5 +153,5 @@ def test_init_failure_is_a_failed_run(tmp_path):
     with pytest.raises(CollectorFailed, match="NVML unavailable"):
         collector.collect()
     nvml.set_processes(0)
-    assert _samples(collector.collect())[metrics.GPU_PROCESSES.name] == {("0", nvml.uuid(0)): 0}
+    assert _samples(collector.collect())[catalog.GPU_PROCESSES.name] == {("0", nvml.uuid(0)): 0}
     collector.close()
