@@ -171,11 +171,15 @@ class PodWatcher:
 
 
 class DiscoveryCollector:
-    """Publishes a PodWatcher's state through the collector loop (`async collect`)."""
+    """Publishes a PodWatcher's state through the collector loop (`async collect`).
+
+    It only reads the watcher's memory, so it runs every second: at 15 s the gauges said
+    `synced 0` and `discovered_targets 0` for up to 15 s while the engine collector (which
+    reads the watcher every cycle) already served the discovered targets' series."""
 
     name = "kubernetes"
 
-    def __init__(self, watcher: PodWatcher, interval: float = 15.0, timeout: float = 1.0):
+    def __init__(self, watcher: PodWatcher, interval: float = 1.0, timeout: float = 1.0):
         self.watcher, self.interval, self.timeout = watcher, interval, timeout
 
     async def collect(self) -> list[Metric]:
