@@ -2,9 +2,9 @@
 
 Each query, with its dashboard variables substituted (filters to `.*`, custom variables to their
 defaults, `$__rate_interval` to 15s), must be accepted by Prometheus and return at least one
-series. Engine panels need the exporter's engine collectors (`--engine KIND=URL`) fed by
-`inferwatch simulate-engine`; while the exporter lacks them, those panels are listed as xfail
-with ENGINE_REASON and every other panel must pass.
+series. Engine panels read the exporter's engine collectors (`--engine KIND=URL`, refreshed
+every second so that rate() windows see several refreshes) fed by `inferwatch simulate-engine`
+of several kinds; they are proven like every other panel.
 """
 
 from __future__ import annotations
@@ -24,27 +24,12 @@ from conftest import PYTHON, ROOT, free_port, need_binary, wait_http
 from dashboard_queries import dashboards, metric_names, panels
 
 from exporter import catalog
-from inferwatch.cli import build_parser
 
 pytestmark = pytest.mark.ecosystem
 
-ENGINE_REASON = ("engine panels unproven: the exporter has no engine collectors yet (no "
-                 "`inferwatch exporter --engine KIND=URL`), so no inferwatch_engine_* series")
 ENGINE_KINDS = ("vllm", "sglang", "tgi")
-ENGINE_SERIES = {n for s in catalog.all_specs() if "engine" in s.labels for n in s.series_names}
-# Counters created only when the event happens (omit, don't zero): no Xid in the load scenario.
-EVENT_ONLY = set(catalog.GPU_XID_ERRORS.series_names)
 BUILTINS = {"__rate_interval": "15s", "__range": "1m"}
 SCRAPES = 5
-
-
-def exporter_has_engines() -> bool:
-    """Whether `inferwatch exporter` accepts engine targets yet."""
-    sub = next(a for a in build_parser()._actions if a.dest == "command")
-    return any("--engine" in a.option_strings for a in sub.choices["exporter"]._actions)
-
-
-ENGINES_MISSING = not exporter_has_engines()
 
 
 def substitute(expr: str, dashboard: dict) -> str:
@@ -58,22 +43,16 @@ def substitute(expr: str, dashboard: dict) -> str:
     return re.sub(r"\$\{?(\w+)\}?", lambda m: values[m.group(1)], expr)
 
 
-def cases(xfail_engines: bool) -> Iterator[object]:
+def cases() -> Iterator[object]:
+    """Every panel query, substituted, with an id naming its dashboard, panel and refId."""
     for slug, dashboard in dashboards().items():
         for panel in panels(dashboard):
             for target in panel.get("targets", []):
-                expr = substitute(target["expr"], dashboard)
-                names = metric_names(expr)
-                # a final `or vector(0)` answers without a source; the samples test covers it
-                engine = (bool(names) and names <= ENGINE_SERIES
-                          and not expr.endswith("or vector(0)"))
-                marks = [pytest.mark.xfail(reason=ENGINE_REASON, strict=True)] if (
-                    engine and ENGINES_MISSING and xfail_engines) else []
-                yield pytest.param(expr, marks=marks,
+                yield pytest.param(substitute(target["expr"], dashboard),
                                    id=f"{slug}:{panel['title']}:{target['refId']}")
 
 
-CASES = list(cases(xfail_engines=True))
+CASES = list(cases())
 
 
 def start(args: list[str], log: Path) -> subprocess.Popen:
@@ -109,26 +88,31 @@ def query(base: str, expr: str) -> dict:
 
 
 def wait_for_scrapes(base: str, timeout: float = 30.0) -> None:
-    expr = f'count_over_time({catalog.GPU_UP.name}{{job="inferwatch"}}[1m])'
+    """Until every GPU and every engine target has been scraped SCRAPES times."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = query(base, expr)["data"]["result"]
-        if result and min(float(r["value"][1]) for r in result) >= SCRAPES:
-            return
-        time.sleep(0.5)
-    pytest.fail(f"Prometheus did not scrape GPU series {SCRAPES} times within {timeout}s")
+    for spec in (catalog.GPU_UP, catalog.ENGINE_UP):
+        expr = f'count_over_time({spec.name}{{job="inferwatch"}}[1m])'
+        while not scraped(query(base, expr)["data"]["result"], len(ENGINE_KINDS)):
+            if time.monotonic() > deadline:
+                pytest.fail(f"Prometheus did not scrape {spec.name} {SCRAPES} times "
+                            f"within {timeout}s")
+            time.sleep(0.5)
+
+
+def scraped(result: list[dict], least: int) -> bool:
+    return len(result) >= least and min(float(r["value"][1]) for r in result) >= SCRAPES
 
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory) -> Iterator[str]:
     binary = need_binary("prometheus")
     tmp = tmp_path_factory.mktemp("proof")
-    procs, engine_flags = ([], []) if ENGINES_MISSING else engine_simulators(tmp)
+    procs, engine_flags = engine_simulators(tmp)
     exporter_port, prom_port = free_port(), free_port()
     procs.append(start([PYTHON, "-m", "inferwatch.cli", "exporter", "--simulate-gpus", "8",
                         "--web.listen-address", f"127.0.0.1:{exporter_port}",
                         "--collector.gpu.interval", "1s", "--collector.host.interval", "1s",
-                        *engine_flags], tmp / "exporter.log"))
+                        "--collector.engines.interval", "1s", *engine_flags], tmp / "exporter.log"))
     config = tmp / "prometheus.yml"
     config.write_text(prometheus_config(f"127.0.0.1:{exporter_port}"))
     procs.append(start([binary, f"--config.file={config}", f"--storage.tsdb.path={tmp}/data",
@@ -147,7 +131,7 @@ def prometheus(tmp_path_factory) -> Iterator[str]:
             proc.wait(timeout=10)
 
 
-@pytest.mark.parametrize("expr", list(cases(xfail_engines=False)))
+@pytest.mark.parametrize("expr", CASES)
 def test_panel_query_is_accepted(prometheus: str, expr: str) -> None:
     answer = query(prometheus, expr)
     assert answer["status"] == "success", f"Prometheus refused {expr}: {answer.get('error')}"
@@ -162,7 +146,6 @@ def test_panel_query_returns_series(prometheus: str, expr: str) -> None:
 def test_every_named_metric_has_samples(prometheus: str) -> None:
     """Fallbacks like `or vector(0)` must not hide a metric the exporter never serves."""
     named = {n for case in CASES for n in metric_names(case.values[0])}
-    skip = EVENT_ONLY | (ENGINE_SERIES if ENGINES_MISSING else set())
-    missing = sorted(n for n in named - skip
+    missing = sorted(n for n in named
                      if not query(prometheus, f"count({n})")["data"]["result"])
     assert not missing, f"named by panels but never scraped: {missing}"
