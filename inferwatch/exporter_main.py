@@ -100,7 +100,12 @@ def run_exporter(config: ExporterConfig) -> int:
     if watcher is not None:
         app.cleanup_ctx.append(watcher.lifespan)
     scheme = "https" if web_config.ssl_context else "http"
-    log.info("listening on %s://%s:%s/metrics", scheme, host or "0.0.0.0", port)
-    web.run_app(app, host=host or None, port=int(port),
-                ssl_context=web_config.ssl_context, print=None, access_log=None)
+    listening = f"listening on {scheme}://{host or '0.0.0.0'}:{port}/metrics"
+    try:
+        web.run_app(app, host=host or None, port=int(port),
+                    ssl_context=web_config.ssl_context, access_log=None,
+                    print=lambda _banner: log.info(listening))
+    except OSError as err:  # the address is taken or not ours
+        log.error("cannot listen on %s: %s", config.web.listen_address, err.strerror or err)
+        return 1
     return 0
