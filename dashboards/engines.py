@@ -1,4 +1,4 @@
-"""Inference engines: latency percentiles, queues, KV cache, preemptions, finish reasons, tokens.
+"""Inference engines: latency percentiles, queues, KV cache, preemptions, prefix cache, tokens.
 
 Every engine kind arrives normalised to the catalogue's names and canonical buckets, so one
 query covers vLLM, SGLang, TGI, Triton and the rest; `engine` and `model` split them.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dashboards import board
 from dashboards import panels as p
-from dashboards.promql import Query, agg, mean, quantile, sel, sum_rate
+from dashboards.promql import Query, agg, mean, quantile, ratio, sel, sum_rate
 from exporter import catalog as c
 from exporter.catalog import MetricSpec
 
@@ -51,6 +51,8 @@ def latency() -> p.Row:
         latency_panel("Inter-token latency", c.ENGINE_ITL, "Time between output steps"),
         latency_panel("End-to-end latency", c.ENGINE_REQUEST_DURATION, "Request duration"),
         latency_panel("Queue time", c.ENGINE_QUEUE_DURATION, "Time requests spent queued"),
+        latency_panel("Time per output token", c.ENGINE_TPOT, "Per-request mean time per "
+                      "output token"),
         p.timeseries("TTFT p95 by engine and model", "95th percentile time to first token per "
                      "engine kind and model.",
                      [Query(quantile(0.95, c.ENGINE_TTFT, BY), PER)], p.unit(c.ENGINE_TTFT)),
@@ -83,6 +85,24 @@ def load() -> p.Row:
     ])
 
 
+def prefix_cache() -> p.Row:
+    hits = ratio(sum_rate(c.ENGINE_PREFIX_HIT_TOKENS, BY),
+                 sum_rate(c.ENGINE_PREFIX_QUERIED_TOKENS, BY))
+    return p.Row("Prefix cache", [
+        p.timeseries("Prefix-cache hit ratio", "Prompt tokens found in the prefix cache over "
+                     "prompt tokens looked up, as a rate ratio per engine and model; engines "
+                     "that only publish their own ratio (no token counters) show that ratio.",
+                     [Query(hits, PER),
+                      Query(agg("max", sel(c.ENGINE_PREFIX_HIT_RATIO), BY),
+                            "engine's ratio " + PER)],
+                     p.RATIO, min=0, max=1),
+        p.timeseries("Prompt tokens from the prefix cache", "Prompt tokens per second served "
+                     "from the prefix cache instead of prefill, per engine and model.",
+                     [Query(sum_rate(c.ENGINE_PROMPT_CACHED_TOKENS, BY), PER)],
+                     p.TOKENS_PER_SECOND),
+    ])
+
+
 def per_model() -> p.Row:
     window = "$__range"
     return p.Row("Per model", [
@@ -104,6 +124,6 @@ def build():
     """The inference engines dashboard."""
     return board.dashboard(
         "inferwatch / Inference engines", board.UID_ENGINES,
-        "Latency percentiles, queues, KV cache, preemptions, finish reasons and tokens per "
-        "second, per engine kind and model.",
-        [summary(), latency(), load(), per_model()])
+        "Latency percentiles, queues, KV cache, preemptions, prefix-cache hits, finish reasons "
+        "and tokens per second, per engine kind and model.",
+        [summary(), latency(), load(), prefix_cache(), per_model()])

@@ -1,10 +1,11 @@
-"""Node and GPU: per-GPU utilisation, memory, heat, power, clocks, errors, links; the host."""
+"""Node and GPU: per-GPU utilisation, memory (per pod too), heat, power, clocks, errors, links;
+the host."""
 
 from __future__ import annotations
 
 from dashboards import board
 from dashboards import panels as p
-from dashboards.promql import Query, agg, or_zero, rate, ratio, sel, sum_rate
+from dashboards.promql import Query, agg, or_zero, ratio, sel, sum_rate
 from exporter import catalog as c
 
 GPU = ("cluster", "node", "gpu")
@@ -31,6 +32,26 @@ def utilisation() -> p.Row:
     ])
 
 
+def pods() -> p.Row:
+    """GPU memory per pod from the pods collector's join metrics (needs --collector.pods)."""
+    used = sel(c.GPU_POD_MEMORY_USED, filters=HOST)  # pod namespaces are not engine namespaces
+    return p.Row("GPU memory by pod", [
+        p.timeseries("GPU memory by pod", "Device memory held by each pod's processes, "
+                     "summed over its containers and GPUs (NVML process memory mapped to pods "
+                     "through their cgroups).",
+                     [Query(agg("sum", used, HOST + ("namespace", "pod")),
+                            "{{node}} {{namespace}}/{{pod}}")],
+                     p.unit(c.GPU_POD_MEMORY_USED), min=0, w=12),
+        p.table("GPU memory by pod and GPU", "Device memory per GPU, pod and container.",
+                [Query(agg("sum", used, GPU + ("namespace", "pod", "container")), "Memory")],
+                p.unit(c.GPU_POD_MEMORY_USED), w=8),
+        p.stat("Unattributed GPU processes", "GPU processes no known pod owns: host "
+               "processes, PIDs the exporter cannot see (no hostPID) or pods the API server "
+               "has not reported yet.", Query(agg("sum", sel(c.GPU_ATTRIBUTION_UNMAPPED))),
+               p.COUNT, w=4, h=8),
+    ])
+
+
 def heat_and_power() -> p.Row:
     return p.Row("Temperature, power and clocks", [
         p.timeseries("Temperature", "GPU die and HBM temperature per GPU.",
@@ -53,6 +74,7 @@ def heat_and_power() -> p.Row:
 
 
 def errors() -> p.Row:
+    xid_recent = f"{sel(c.GPU_XID_LAST)} > time() - $__range_s"
     return p.Row("Errors and memory health", [
         p.stat("GPUs lost", "GPUs reporting inferwatch_gpu_up 0 (lifecycle error).",
                Query(or_zero(agg("count", sel(c.GPU_UP) + " == 0"))), p.COUNT,
@@ -63,15 +85,18 @@ def errors() -> p.Row:
         p.stat("Row remap failed", "GPUs whose row remap failed: replace the GPU.",
                Query(or_zero(agg("count", sel(c.GPU_ROW_REMAP_FAILED) + " == 1"))), p.COUNT,
                steps=p.ANY_IS_BAD, w=6),
-        p.stat("Xid errors", "Xid critical errors in the selected time range.",
-               Query(or_zero(agg("sum", rate(c.GPU_XID_ERRORS, window="$__range",
-                                             fn="increase")))), p.COUNT, steps=p.ANY_IS_BAD, w=6),
-        p.timeseries("Xid errors by code", "Xid errors per GPU and Xid code (79: fell off "
-                     "the bus, 48: double-bit ECC, 13/31/43: application faults); a GPU with "
-                     "none shows 0 with no code.",
-                     [Query(f"{sum_rate(c.GPU_XID_ERRORS, GPU + ('xid',), fn='increase')} "
-                            f"or on (cluster, node, gpu) {agg('sum', '0 * ' + sel(c.GPU_UP), GPU)}",
-                            PER_GPU + " Xid {{xid}}")], p.COUNT, w=8),
+        p.stat("GPUs with Xid errors", "GPUs that received an Xid critical error in the "
+               "selected time range, from the time of each code's last Xid (so a GPU's first "
+               "Xid counts too, which increase() on a counter born at 1 would miss). A "
+               "healthy fleet has no Xid series at all, hence 0, not No data.",
+               Query(or_zero(agg("count", agg("max", xid_recent, GPU)))), p.COUNT,
+               steps=p.ANY_IS_BAD, w=6),
+        p.table("Xid errors by GPU and code", "Xid errors per GPU and code since the exporter "
+                "started, and seconds since the last one (79: fell off the bus, 48: "
+                "double-bit ECC, 13/31/43: application faults).",
+                [Query(agg("sum", sel(c.GPU_XID_ERRORS), GPU + ("xid",)), "Xid errors"),
+                 Query(agg("min", f"time() - {sel(c.GPU_XID_LAST)}", GPU + ("xid",)),
+                       "Seconds since the last")], p.COUNT, w=8),
         p.timeseries("ECC errors", "Volatile ECC errors per GPU, corrected and uncorrected.",
                      [Query(sum_rate(c.GPU_ECC_ERRORS, GPU + ("type",), fn="increase"),
                             PER_GPU + " {{type}}")], p.COUNT, w=8),
@@ -134,6 +159,7 @@ def build():
     """The node and GPU dashboard."""
     return board.dashboard(
         "inferwatch / Node and GPU", board.UID_NODE,
-        "Per GPU utilisation, memory, temperature, power, clocks, throttling, Xid and ECC "
+        "Per GPU utilisation, memory (and per pod), temperature, power, clocks, throttling, Xid "
+        "and ECC "
         "errors, row remapping, PCIe and NVLink; host CPU, memory, PSI, disk and network.",
-        [utilisation(), heat_and_power(), errors(), interconnect(), host()])
+        [utilisation(), pods(), heat_and_power(), errors(), interconnect(), host()])

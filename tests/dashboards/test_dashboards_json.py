@@ -24,7 +24,8 @@ UNITS = {"percentunit", "s", "bytes", "watt", "celsius", "hertz", "Bps", "reqps"
          "short", "suffix: tok/s"}
 LEGACY_KEYS = {"rows", "style", "sharedCrosshair", "hideControls", "fieldOptions", "span",
                "minSpan", "height", "intervalFactor"}
-BUILTIN_VARIABLES = {"__rate_interval", "__range", "__url_time_range", "__all_variables"}
+BUILTIN_VARIABLES = {"__rate_interval", "__range", "__range_s", "__url_time_range",
+                     "__all_variables"}
 
 
 def walk(node: object, path: str = "") -> Iterator[tuple[str, object, object]]:

@@ -28,7 +28,7 @@ from exporter import catalog
 pytestmark = pytest.mark.ecosystem
 
 ENGINE_KINDS = ("vllm", "sglang", "tgi")
-BUILTINS = {"__rate_interval": "15s", "__range": "1m"}
+BUILTINS = {"__rate_interval": "15s", "__range": "1m", "__range_s": "60"}
 SCRAPES = 5
 
 
