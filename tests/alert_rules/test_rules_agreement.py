@@ -3,8 +3,8 @@ follow a short scripted incident, and evaluate the same compiled rules: the same
 and labels) must fire and resolve, each within one evaluation plus one scrape interval of the
 other (their scrape and evaluation phases differ). Wall-clock by nature: Prometheus keeps time.
 
-The issue's full version (the exporter over simulated engines in the simulator's incident
-scenario) waits for the exporter's engine collectors; see the module's report."""
+The issue's full version (the real exporter over a simulated engine in the simulator's incident
+scenario) is test_rules_incident_agreement.py; this one keeps a scripted, two-target case."""
 
 from __future__ import annotations
 
