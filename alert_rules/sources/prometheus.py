@@ -37,7 +37,10 @@ class PrometheusSource:
         query = expr if isinstance(expr, str) else render(expr, inline=self.inline)
         if self._session is None:
             raise RuntimeError("use `async with PrometheusSource(...)`")
-        form = {"query": query, "time": f"{ts:.3f}", "timeout": f"{self.timeout}s"}
+        # whole milliseconds: Prometheus reads a unit-suffixed duration only with an integer
+        # ("10.0s" is refused as bad_data)
+        timeout = f"{max(1, round(self.timeout * 1000))}ms"
+        form = {"query": query, "time": f"{ts:.3f}", "timeout": timeout}
         try:
             async with self._session.post(self.url, data=form) as resp:
                 body = await resp.json(content_type=None)

@@ -50,7 +50,7 @@ async def test_condition_samples_come_back_with_their_labels(api) -> None:
     async with PrometheusSource(url) as source:
         result = await outcome(source, ALERTS["inferwatch-engines/KVCacheNearFull"], 1000.0)
     assert fake.queries == [{"query": "avg_over_time(inferwatch_engine_kv_cache_usage_ratio[5m])"
-                             " > 0.95", "time": "1000.000", "timeout": "10.0s"}]
+                             " > 0.95", "time": "1000.000", "timeout": "10000ms"}]
     assert result.samples[0] == ({"target": "a"}, 0.97) and math.isnan(result.samples[1][1])
 
 
