@@ -4,7 +4,10 @@ Each query, with its dashboard variables substituted (filters to `.*`, custom va
 defaults, `$__rate_interval` to 15s), must be accepted by Prometheus and return at least one
 series. Engine panels read the exporter's engine collectors (`--engine KIND=URL`, refreshed
 every second so that rate() windows see several refreshes) fed by `inferwatch simulate-engine`
-of several kinds; they are proven like every other panel.
+of several kinds; they are proven like every other panel. Per-pod GPU memory and discovery
+panels read the pods collector and the pod watch, fed by fake_cluster's loopback API server
+and procfs view; the engine-source-lost panels read a vLLM target whose preemption counter
+disappears after two scrapes (fake_cluster.RenamingProxy).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import fake_cluster
 import pytest
 from conftest import PYTHON, ROOT, free_port, need_binary, wait_http
 from dashboard_queries import dashboards, metric_names, panels
@@ -28,6 +32,10 @@ from exporter import catalog
 pytestmark = pytest.mark.ecosystem
 
 ENGINE_KINDS = ("vllm", "sglang", "tgi")
+NODE = "node-a"
+# A vLLM family served for the first scrapes only, as an upgrade that renames it would: the
+# exporter then reports its concept's source as lost.
+RENAMED = "vllm:num_preemptions"
 BUILTINS = {"__rate_interval": "15s", "__range": "1m", "__range_s": "60"}
 SCRAPES = 5
 
@@ -59,23 +67,39 @@ def start(args: list[str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(args, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT)
 
 
-def engine_simulators(tmp: Path) -> tuple[list[subprocess.Popen], list[str]]:
-    """One simulated engine per kind, and the exporter flags that point at them."""
-    procs, flags = [], []
+def engine_simulators(tmp: Path) -> tuple[list[subprocess.Popen], dict[str, str]]:
+    """One simulated engine per kind, and its /metrics URL by kind."""
+    procs, urls = [], {}
     for kind in ENGINE_KINDS:
         port = free_port()
         procs.append(start([PYTHON, "-m", "inferwatch.cli", "simulate-engine", "--kind", kind,
                             "--web.listen-address", f"127.0.0.1:{port}", "--speed", "10"],
                            tmp / f"engine-{kind}.log"))
-        flags += ["--engine", f"{kind}=http://127.0.0.1:{port}/metrics"]
-    return procs, flags
+        urls[kind] = f"http://127.0.0.1:{port}/metrics"
+    return procs, urls
+
+
+def exporter_args(tmp: Path, port: int, engines: list[str], api_url: str) -> list[str]:
+    """The exporter a GPU node runs: GPUs, host, engines, pods and Kubernetes discovery."""
+    token = tmp / "token"
+    token.write_text(fake_cluster.TOKEN)
+    config = tmp / "exporter.yml"
+    config.write_text(json.dumps({"exporter": {"kubernetes": {"token_file": str(token)}}}))
+    return [PYTHON, "-m", "inferwatch.cli", "exporter", "--config.file", str(config),
+            "--simulate-gpus", "8", "--web.listen-address", f"127.0.0.1:{port}",
+            "--collector.gpu.interval", "1s", "--collector.host.interval", "1s",
+            "--collector.engines.interval", "1s", "--collector.pods",
+            "--collector.pods.interval", "1s", "--path.procfs",
+            str(fake_cluster.procfs(tmp / "proc")), "--kubernetes.discovery",
+            "--kubernetes.node-name", NODE, "--kubernetes.api-url", api_url,
+            *(arg for engine in engines for arg in ("--engine", engine))]
 
 
 def prometheus_config(target: str) -> str:
     return json.dumps({  # YAML is a superset of JSON
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "scrape_configs": [{"job_name": "inferwatch", "static_configs": [
-            {"targets": [target], "labels": {"cluster": "proof", "node": "node-a"}}]}]})
+            {"targets": [target], "labels": {"cluster": "proof", "node": NODE}}]}]})
 
 
 def query(base: str, expr: str) -> dict:
@@ -88,31 +112,43 @@ def query(base: str, expr: str) -> dict:
 
 
 def wait_for_scrapes(base: str, timeout: float = 30.0) -> None:
-    """Until every GPU and every engine target has been scraped SCRAPES times."""
+    """Until every GPU and engine target was scraped SCRAPES times, pods have GPU memory and
+    the renamed engine metric shows as a lost source."""
     deadline = time.monotonic() + timeout
-    for spec in (catalog.GPU_UP, catalog.ENGINE_UP):
+    waits = [(catalog.GPU_UP, 8, SCRAPES), (catalog.ENGINE_UP, len(ENGINE_KINDS) + 1, SCRAPES),
+             (catalog.GPU_POD_MEMORY_USED, 1, 1), (catalog.ENGINE_SOURCE_LOST, 1, 1)]
+    for spec, least, scrapes in waits:
         expr = f'count_over_time({spec.name}{{job="inferwatch"}}[1m])'
-        while not scraped(query(base, expr)["data"]["result"], len(ENGINE_KINDS)):
+        while not scraped(query(base, expr)["data"]["result"], least, scrapes):
             if time.monotonic() > deadline:
-                pytest.fail(f"Prometheus did not scrape {spec.name} {SCRAPES} times "
-                            f"within {timeout}s")
+                pytest.fail(f"Prometheus did not scrape {least} series of {spec.name} "
+                            f"{scrapes} times within {timeout}s")
             time.sleep(0.5)
 
 
-def scraped(result: list[dict], least: int) -> bool:
-    return len(result) >= least and min(float(r["value"][1]) for r in result) >= SCRAPES
+def scraped(result: list[dict], least: int, scrapes: int) -> bool:
+    return len(result) >= least and min(float(r["value"][1]) for r in result) >= scrapes
 
 
 @pytest.fixture(scope="module")
-def prometheus(tmp_path_factory) -> Iterator[str]:
+def cluster() -> Iterator[tuple[str, str]]:
+    """The loopback Kubernetes API server the exporter lists and watches this node's pods on."""
+    api = fake_cluster.ApiServer(NODE)
+    fake_cluster.serve(api)
+    yield api.url
+    api.stop()
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory, cluster: str) -> Iterator[str]:
     binary = need_binary("prometheus")
     tmp = tmp_path_factory.mktemp("proof")
-    procs, engine_flags = engine_simulators(tmp)
+    procs, urls = engine_simulators(tmp)
+    proxy = fake_cluster.RenamingProxy(urls["vllm"], RENAMED)
+    fake_cluster.serve(proxy)
+    engines = [f"{kind}={url}" for kind, url in urls.items()] + [f"vllm={proxy.url}"]
     exporter_port, prom_port = free_port(), free_port()
-    procs.append(start([PYTHON, "-m", "inferwatch.cli", "exporter", "--simulate-gpus", "8",
-                        "--web.listen-address", f"127.0.0.1:{exporter_port}",
-                        "--collector.gpu.interval", "1s", "--collector.host.interval", "1s",
-                        "--collector.engines.interval", "1s", *engine_flags], tmp / "exporter.log"))
+    procs.append(start(exporter_args(tmp, exporter_port, engines, cluster), tmp / "exporter.log"))
     config = tmp / "prometheus.yml"
     config.write_text(prometheus_config(f"127.0.0.1:{exporter_port}"))
     procs.append(start([binary, f"--config.file={config}", f"--storage.tsdb.path={tmp}/data",
@@ -129,6 +165,7 @@ def prometheus(tmp_path_factory) -> Iterator[str]:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=10)
+        proxy.stop()
 
 
 @pytest.mark.parametrize("expr", CASES)
