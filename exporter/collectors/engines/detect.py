@@ -16,15 +16,19 @@ PREFIXES: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
+UNPREFIXED = ("num_requests_running", "time_to_first_token_seconds",
+              "e2e_request_latency_seconds", "request_success")
+
+
 def detect(families: dict[str, Family]) -> str | None:
     """The engine kind, or None when nothing known is served."""
     for prefixes, kind in PREFIXES:
         if any(name.startswith(prefixes) for name in families):
             return kind
-    running = families.get("num_requests_running")
-    if running is None:
-        return None
-    # Unprefixed names: TRT-LLM 1.0/1.1 label them with `engine_type`, NIM does not.
-    if any(k == "engine_type" for _, labels, _ in running.samples for k, _ in labels):
+    # Unprefixed names: TRT-LLM 1.0/1.1 label them with `engine_type`, NIM does not. TRT-LLM
+    # 1.0 served only a few histograms and counters, without `num_requests_running`.
+    unprefixed = [families[n] for n in UNPREFIXED if n in families]
+    if any(k == "engine_type" for fam in unprefixed for _, labels, _ in fam.samples[:8]
+           for k, _ in labels):
         return "trtllm"
-    return "nim"
+    return "nim" if "num_requests_running" in families else None

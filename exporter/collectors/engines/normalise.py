@@ -59,7 +59,8 @@ def normalise(families: dict[str, Family], mapping: Mapping,
     """Map one parsed body with `mapping`."""
     if mapping.rename:
         families = {mapping.rename(name): fam for name, fam in reversed(families.items())}
-    ctx = _Context(families, _default_model(families, default_model))
+    models = MODEL_LABELS + mapping.model_labels
+    ctx = _Context(families, _default_model(families, default_model, models), models)
     out = Normalised()
     for r in mapping.rules:
         for source in r.sources:
@@ -82,10 +83,11 @@ def _dropped(name: str) -> bool:
     return name.startswith(DROP_PREFIXES) or name.endswith(DROP_SUFFIXES)
 
 
-def _default_model(families: dict[str, Family], fallback: str) -> str:
+def _default_model(families: dict[str, Family], fallback: str,
+                   model_labels: tuple[str, ...] = MODEL_LABELS) -> str:
     """The one model a body names, for its samples that carry no model label."""
     models = {v for fam in families.values() for _, labels, _ in fam.samples[:64]
-              for k, v in labels if k in MODEL_LABELS}
+              for k, v in labels if k in model_labels}
     return models.pop() if len(models) == 1 else fallback
 
 
@@ -100,9 +102,11 @@ class _Sample:
 class _Context:
     """The parsed families and the sample selection every op shares."""
 
-    def __init__(self, families: dict[str, Family], default_model: str):
+    def __init__(self, families: dict[str, Family], default_model: str,
+                 model_labels: tuple[str, ...] = MODEL_LABELS):
         self.families = families
         self.default_model = default_model
+        self.model_labels = model_labels
 
     def present(self, source: Source) -> bool:
         """Whether the source's primary part has samples (a histogram: a `_sum`)."""
@@ -125,7 +129,8 @@ class _Context:
                 continue
             for label in part.from_labels:
                 value *= _number(labels.get(label))
-            model = next((labels[k] for k in MODEL_LABELS if k in labels), self.default_model)
+            model = next((labels[k] for k in self.model_labels if k in labels),
+                         self.default_model)
             rank = next((labels[k] for k in RANK_LABELS if k in labels), "")
             yield _Sample(model, rank, labels, value * part.scale * part.sign)
 

@@ -64,6 +64,7 @@ class Mapping:
     known: tuple[str, ...] = ()
     rename: Callable[[str], str] | None = None
     info: tuple[str, str] | None = field(default=None)  # (path, JSON key) naming the model
+    model_labels: tuple[str, ...] = ()  # labels naming the model besides model_name/model
 
     def families(self) -> set[str]:
         """Every native family any rule reads."""

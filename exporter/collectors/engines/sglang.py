@@ -1,7 +1,8 @@
 """SGLang (engines.md §2.3, §7): scheduler gauges per `dp_rank` (non-zero `tp_rank`/`pp_rank`
 duplicates ignored), KV usage weighted by `max_total_num_tokens`, `full_token_usage` preferred
 to `token_usage` (the max over KV, SWA and mamba pools), retractions as preemptions, and
-finished requests as total minus aborted (`other`) plus aborted (`abort`)."""
+finished requests as total minus aborted (`other`) plus aborted (`abort`). Builds of late 2024
+(sglang PR #1853) named the model in a `name` label instead of `model_name`."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ KNOWN = tuple("sglang:" + n for n in (
     "num_used_tokens", "gen_throughput", "num_grammar_queue_reqs", "num_retracted_",
     "num_retractions", "cache_config_info", "swa_token_usage", "mamba_usage", "kv_used_tokens",
     "kv_available_tokens", "per_stage_req_latency_seconds", "num_so_requests",
-    "realtime_tokens", "spec_accept_", "num_prefill_", "num_decode_", "kv_transfer_"))
+    "realtime_tokens", "spec_accept_", "num_prefill_", "num_decode_", "kv_transfer_",
+    "max_prefill_tokens", "max_running_requests", "context_len"))
 
-SGLANG = Mapping("sglang", RULES, KNOWN)
+SGLANG = Mapping("sglang", RULES, KNOWN, model_labels=("name",))

@@ -1,5 +1,10 @@
-"""Golden cases for the engine normalisers: captured bodies and simulated ones, each rendered
-to the exposition text the exporter would publish for it. Shared by the tests and `regen`."""
+"""Golden cases for the engine normalisers: captured bodies, our own fixtures and simulated
+bodies, each rendered to the exposition text the exporter would publish for it. Shared by the
+tests and `regen`.
+
+Captured bodies are read in place from ../shared/testdata/engines (absent there: their cases
+carry None and the tests skip). Our own fixtures, tests/testdata/engines, are written from each
+engine's source (see SOURCES.md there), independently of the simulator."""
 
 from __future__ import annotations
 
@@ -20,6 +25,8 @@ HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden"
 # Verbatim captures from public sources (read in place; see their SOURCES.md).
 CAPTURED = HERE.parents[2].parent / "shared" / "testdata" / "engines"
+# Our own fixtures, one per engine and version (tests/testdata/engines/SOURCES.md).
+OWN = HERE.parents[1] / "testdata" / "engines"
 SIM_TIME = 120.0
 SIM_RANKS = 2
 
@@ -49,10 +56,16 @@ def simulated(kind: str) -> bytes:
     return Simulation(kind, ranks=SIM_RANKS).body(SIM_TIME)
 
 
+def own_fixtures() -> list[Path]:
+    return sorted(OWN.glob("*.prom"))
+
+
 def cases() -> Iterator[tuple[str, bytes | None]]:
     """(golden name, native body) pairs; the body is None where the captures are absent."""
     for kind in sorted(KINDS):
         yield f"sim-{kind}", simulated(kind)
+    for path in own_fixtures():
+        yield f"own-{path.stem}", path.read_bytes()
     for name in ("triton-core-trtllm-backend-readme", "triton-server-docs-queue-summary",
                  "triton-trtllm-backend-readme-ifb", "triton-vllm-backend-readme",
                  "vllm-aibrix-runtime-docs-v0", "vllm-kserve-odc-context-nixl",

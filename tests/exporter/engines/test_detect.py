@@ -1,4 +1,5 @@
-"""`kind: auto` detects every engine kind from what it serves (engines.md §9)."""
+"""`kind: auto` detects every engine kind from what it serves (engines.md §9). The captured
+bodies are read from ../shared/testdata/engines; those cases skip where that folder is absent."""
 
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ def test_captured_bodies(name: str, expected: str) -> None:
     ("trtllm:num_requests_running 1\n", "trtllm"),
     # TRT-LLM 1.0/1.1: unprefixed names with an engine_type label
     ('num_requests_running{engine_type="trtllm"} 1\n', "trtllm"),
+    # TRT-LLM 1.0 served only histograms and counters, no num_requests_running
+    ('time_to_first_token_seconds_sum{engine_type="trtllm",model_name="m"} 1\n', "trtllm"),
+    ('request_success_total{engine_type="trtllm",finished_reason="stop"} 1\n', "trtllm"),
+    ('time_to_first_token_seconds_sum{model_name="m"} 1\n', None),
     ('num_requests_running{model_name="m"} 1\ngpu_cache_usage_perc{model_name="m"} 0.1\n',
      "nim"),
     ("node_load1 0.5\n", None),

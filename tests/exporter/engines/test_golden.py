@@ -1,5 +1,6 @@
-"""Golden tests: each captured engine body (../shared/testdata/engines, skipped where that
-folder is absent) and each simulated kind maps to exactly the normalised series on file.
+"""Golden tests: each captured engine body (read from ../shared/testdata/engines, skipped where
+that folder is absent), each of our own fixtures (tests/testdata/engines) and each simulated
+kind maps to exactly the normalised series on file.
 Regenerate with `python -m tests.exporter.engines.regen` and review the diff."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The transformation rules of engines.md §7: alias precedence, units, ratios weighted by
-capacity, pivots, token counters from histogram sums, sentinels and dropped families."""
+capacity, pivots, token counters from histogram sums, sentinels and dropped families. One test
+reads a capture from ../shared/testdata/engines and skips where that folder is absent."""
 
 from __future__ import annotations
 
