@@ -20,6 +20,14 @@ UNPREFIXED = ("num_requests_running", "time_to_first_token_seconds",
               "e2e_request_latency_seconds", "request_success")
 
 
+def _base(name: str) -> str:
+    """A family name without the suffix an untyped sample keeps (no `# TYPE` line)."""
+    for suffix in ("_total", "_sum", "_count", "_bucket"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
 def detect(families: dict[str, Family]) -> str | None:
     """The engine kind, or None when nothing known is served."""
     for prefixes, kind in PREFIXES:
@@ -27,7 +35,7 @@ def detect(families: dict[str, Family]) -> str | None:
             return kind
     # Unprefixed names: TRT-LLM 1.0/1.1 label them with `engine_type`, NIM does not. TRT-LLM
     # 1.0 served only a few histograms and counters, without `num_requests_running`.
-    unprefixed = [families[n] for n in UNPREFIXED if n in families]
+    unprefixed = [fam for name, fam in families.items() if _base(name) in UNPREFIXED]
     if any(k == "engine_type" for fam in unprefixed for _, labels, _ in fam.samples[:8]
            for k, _ in labels):
         return "trtllm"
