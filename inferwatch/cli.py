@@ -59,6 +59,21 @@ EXPORTER_FLAGS: list[tuple[str, str, dict]] = [
       "help": "GPU memory per pod from NVML processes and /proc/<pid>/cgroup (needs hostPID)"}),
     ("--collector.pods.interval", "exporter.collectors.pods.interval",
      {"metavar": "DURATION", "help": "pod attribution interval (default 15s)"}),
+    ("--otlp.endpoint", "exporter.otlp.endpoint",
+     {"metavar": "URL", "help": "also push the metrics over OTLP/HTTP (protobuf) to this full "
+      "URL, e.g. http://otel-collector:4318/v1/metrics"}),
+    ("--otlp.interval", "exporter.otlp.interval",
+     {"metavar": "DURATION", "help": "OTLP push interval (default 15s)"}),
+    ("--otlp.timeout", "exporter.otlp.timeout",
+     {"metavar": "DURATION", "help": "OTLP push timeout, retries included (default: the "
+      "interval, at most 10s)"}),
+    ("--otlp.header", "exporter.otlp.headers",
+     {"action": "append", "metavar": "NAME=VALUE",
+      "help": "HTTP header on every OTLP push, e.g. Authorization=Bearer ... (repeatable; "
+              "values are never logged); replaces the config file's headers"}),
+    ("--otlp.resource-attributes", "exporter.otlp.resource_attributes",
+     {"metavar": "KEY=VALUE,...", "help": "extra OTLP resource attributes, e.g. "
+      "k8s.cluster.name=prod; over OTEL_RESOURCE_ATTRIBUTES and the defaults"}),
     ("--path.procfs", "exporter.paths.procfs", {"metavar": "PATH", "help": "procfs mount"}),
     ("--path.rootfs", "exporter.paths.rootfs", {"metavar": "PATH", "help": "host root mount"}),
     ("--log.level", "exporter.log_level",

@@ -7,11 +7,20 @@ command-line flag is reported under the flag's name instead of the file's.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from inferwatch.durations import parse_duration
 
@@ -135,12 +144,76 @@ class Kubernetes(Strict):
         return self
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
+
+
+def _headers(value: Any) -> dict[str, str]:
+    """`NAME=VALUE` strings (the repeatable `--otlp.header`) or a mapping. Messages name the
+    header by position, never echo it: a malformed entry may hold a credential."""
+    if isinstance(value, dict):
+        items = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, list | tuple):
+        items = [str(entry).partition("=")[::2] for entry in value]
+        if bad := next((n for n, e in enumerate(value, 1) if "=" not in str(e)), None):
+            raise ValueError(f"header #{bad} is not NAME=VALUE")
+    else:
+        raise ValueError("a mapping of header names to values, or a list of NAME=VALUE")
+    headers: dict[str, str] = {}
+    for n, (name, text) in enumerate(items, 1):
+        name = name.strip()
+        if not _HEADER_NAME.fullmatch(name):
+            raise ValueError(f"header #{n}: the name is not an HTTP token (letters, digits, -)")
+        text = str(text) if isinstance(text, int | float) and not isinstance(text, bool) else text
+        if not isinstance(text, str) or any(c in text for c in "\r\n\0"):
+            raise ValueError(f"header {name}: the value must be text without line breaks")
+        if name.lower() in (h.lower() for h in headers):
+            raise ValueError(f"header {name} is given twice")
+        headers[name] = text.strip()
+    return headers
+
+
+def _resource_attributes(value: Any) -> dict[str, str]:
+    """`k=v,k2=v2` (the `--otlp.resource-attributes` flag, as OTEL_RESOURCE_ATTRIBUTES) or a
+    mapping of strings."""
+    if isinstance(value, str):
+        pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+        if any(not sep for _k, sep, _v in pairs):
+            raise ValueError(f"{value!r} is not KEY=VALUE,... (e.g. k8s.cluster.name=prod)")
+        value = {k.strip(): v.strip() for k, _sep, v in pairs}
+    if not isinstance(value, dict):
+        raise ValueError("a mapping of attribute names to values, or KEY=VALUE,...")
+    for key, text in value.items():
+        if not str(key).strip() or not isinstance(text, str | int | float | bool):
+            raise ValueError(f"attribute {key!r}: a non-empty name and a scalar value")
+    return {str(k).strip(): str(v) for k, v in value.items()}
+
+
+class Otlp(Strict):
+    """Push the exporter's metrics over OTLP/HTTP (protobuf); off without an endpoint.
+    Without a timeout: the interval, at most 10s."""
+
+    endpoint: Annotated[str, BeforeValidator(_http_url)] | None = None  # full URL: .../v1/metrics
+    interval: Annotated[Duration, Field(gt=0)] = 15.0
+    timeout: Duration | None = None
+    headers: Annotated[dict[str, SecretStr], BeforeValidator(_headers)] = {}
+    resource_attributes: Annotated[dict[str, str], BeforeValidator(_resource_attributes)] = {}
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> Otlp:
+        if self.timeout is None:
+            object.__setattr__(self, "timeout", min(self.interval, 10.0))
+        elif not 0 < self.timeout <= self.interval:
+            raise ValueError("timeout must be above 0 and at most the interval")
+        return self
+
+
 class ExporterConfig(Strict):
     web: Web = Web()
     paths: Paths = Paths()
     collectors: Collectors = Collectors()
     engines: tuple[EngineTarget, ...] = ()
     kubernetes: Kubernetes = Kubernetes()
+    otlp: Otlp = Otlp()
     simulate_gpus: int = Field(0, ge=0, le=64)
     simulate_scenario: Literal["load", "unsupported", "gpu-lost", "init-failure", "xid",
                                "mig"] = "xid"

@@ -99,6 +99,11 @@ def run_exporter(config: ExporterConfig) -> int:
     app = make_app(loop, web_config)
     if watcher is not None:
         app.cleanup_ctx.append(watcher.lifespan)
+    if config.otlp.endpoint:  # only then is opentelemetry imported: the process stays lean
+        from exporter.otlp import build_pusher
+
+        pusher = build_pusher(config.otlp, loop, config.kubernetes.node_name)
+        app.cleanup_ctx.append(pusher.lifespan)
     scheme = "https" if web_config.ssl_context else "http"
     listening = f"listening on {scheme}://{host or '0.0.0.0'}:{port}/metrics"
     try:
