@@ -2,6 +2,9 @@
 
 The outbox does the retrying, so each attempt here is a single try. A failure is recoverable
 unless apprise saw an HTTP 4xx other than 408 and 429 (Alertmanager retries 5xx, not 4xx).
+A channel keeps loaded apprise instances for reuse (parsing a URL costs more than sending to a
+loopback webhook); one instance serves one attempt at a time, and gets that attempt's key header.
+json:// and jsons:// URLs go out through notifier.webhook: the same request, kept-alive.
 """
 
 from __future__ import annotations
@@ -9,12 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import apprise
 
 from notifier.redact import REDACTOR
 from notifier.templates import Template
+from notifier.webhook import JsonWebhook, fits
 
 KEY_HEADER = "X-Inferwatch-Notification-Key"
 # Schemes that take `+Header=value` arguments, so each notification can carry its key.
@@ -43,6 +47,8 @@ class Channel:
     type: str  # the apprise scheme, for metric labels
     send_resolved: bool
     template: Template = field(repr=False)
+    fast: JsonWebhook | None = field(default=None, repr=False, compare=False)
+    _idle: list[apprise.Apprise] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -51,21 +57,43 @@ class Channel:
     async def send(self, title: str, body: str, body_format: str, notify_type: str,
                    key: str, timeout: float) -> None:
         """One attempt; raises ChannelError on failure."""
-        notifier = apprise.Apprise(asset=ASSET)
-        if not notifier.add(self._url_with_key(key)):
-            raise ChannelError(f"{self.name}: apprise cannot load this URL", recoverable=False)
-        for service in notifier:
-            service.retry = 0
-        result = await notifier.async_notify(body=body, title=title, notify_type=notify_type,
-                                             body_format=body_format, timeout=timeout)
+        if self.fast is not None:
+            return await self._send_fast(self.fast, title, body, notify_type, key, timeout)
+        notifier = self._idle.pop() if self._idle else self._load()
+        if urlsplit(self.url).scheme.lower() in HEADER_SCHEMES:
+            for service in notifier:
+                service.headers[KEY_HEADER] = key
+        try:
+            result = await notifier.async_notify(body=body, title=title, notify_type=notify_type,
+                                                 body_format=body_format, timeout=timeout)
+        finally:
+            self._idle.append(notifier)
         if not result:
             raise _failure(self.name, result)
 
-    def _url_with_key(self, key: str) -> str:
-        if urlsplit(self.url).scheme.lower() not in HEADER_SCHEMES:
-            return self.url
-        joiner = "&" if "?" in self.url else "?"
-        return f"{self.url}{joiner}{quote('+' + KEY_HEADER)}={key}"
+    async def _send_fast(self, fast: JsonWebhook, title: str, body: str, notify_type: str,
+                         key: str, timeout: float) -> None:
+        outcome = await fast.send(title, body, notify_type, {KEY_HEADER: key}, timeout)
+        if isinstance(outcome, str):
+            raise ChannelError(f"{self.name}: {outcome}", recoverable=True)
+        if not 200 <= outcome < 300:
+            permanent = 400 <= outcome < 500 and outcome not in (408, 429)
+            raise ChannelError(f"{self.name}: HTTP error={outcome}", recoverable=not permanent)
+
+    async def close(self) -> None:
+        """Close kept-alive connections."""
+        if self.fast is not None:
+            await self.fast.close()
+
+    def _load(self) -> apprise.Apprise:
+        """A fresh apprise instance for this URL: no retries, no throttling between uses."""
+        notifier = apprise.Apprise(asset=ASSET)
+        if not notifier.add(self.url):
+            raise ChannelError(f"{self.name}: apprise cannot load this URL", recoverable=False)
+        for service in notifier:
+            service.retry = 0
+            service.request_rate_per_sec = 0  # as when each attempt had its own instance
+        return notifier
 
 
 def _failure(name: str, result: apprise.AppriseResult) -> ChannelError:
@@ -90,4 +118,5 @@ def make_channel(receiver: str, index: int, url: str, send_resolved: bool | None
     kind = KINDS.get(type(plugin).__name__, "default")
     scheme = urlsplit(plugin.url(privacy=True)).scheme.lower() or "unknown"
     resolved = send_resolved if send_resolved is not None else kind == "default"
-    return Channel(receiver, index, url, kind, scheme, resolved, pick_template(kind))
+    fast = JsonWebhook(plugin) if fits(plugin) else None
+    return Channel(receiver, index, url, kind, scheme, resolved, pick_template(kind), fast)

@@ -99,6 +99,8 @@ class Notifier:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.deliverer.stop()
+        for channel in self.channels.values():
+            await channel.close()
         self.db.close()
 
     async def receive(self, alerts: Sequence[Alert], source: str = "rules") -> None:

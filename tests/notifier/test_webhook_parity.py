@@ -1,0 +1,85 @@
+"""The kept-alive json:// sender sends exactly the request apprise's JSON plugin would send."""
+
+from __future__ import annotations
+
+import apprise
+import pytest
+from aiohttp import web
+
+from notifier.channels import ASSET, KEY_HEADER, ChannelError, make_channel
+from notifier.templates import DEFAULTS
+from notifier.webhook import JsonWebhook, fits
+
+TRANSPORT = {"host", "content-length", "accept", "accept-encoding", "connection"}
+Seen = tuple[str, str, dict[str, str], bytes]
+
+
+async def _recorder(aiohttp_server) -> tuple[list[Seen], int]:
+    seen: list[Seen] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        headers = {k.lower(): v for k, v in request.headers.items() if k.lower() not in TRANSPORT}
+        seen.append((request.method, request.path_qs, headers, await request.read()))
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    server = await aiohttp_server(app)
+    return seen, server.port
+
+
+@pytest.mark.parametrize("tail", [
+    "/hook",
+    "/a/b?-team=ml&-x=1&+X-Token=abc&:type=kind&:version=&:extra=yes",
+    "/p?method=PUT&+Authorization=Bearer%20zzz",
+])
+async def test_same_request_as_apprise(aiohttp_server, tail: str) -> None:
+    seen, port = await _recorder(aiohttp_server)
+    url = f"json://user:pass@127.0.0.1:{port}{tail}"
+    plugin = apprise.Apprise.instantiate(url, asset=ASSET)
+    assert fits(plugin)
+    plugin.retry = 0
+    plugin.headers[KEY_HEADER] = "k1"
+    via_apprise = apprise.Apprise(asset=ASSET)
+    via_apprise.add(plugin)
+    title, body = "[FIRING:2] HighTTFT", "ünïcode *body*\nline two"
+    assert await via_apprise.async_notify(body=body, title=title, notify_type="failure",
+                                          body_format="markdown")
+    fast = JsonWebhook(apprise.Apprise.instantiate(url, asset=ASSET))
+    try:
+        assert await fast.send(title, body, "failure", {KEY_HEADER: "k1"}, 5.0) == 200
+    finally:
+        await fast.close()
+    assert len(seen) == 2 and seen[0] == seen[1], seen
+    assert seen[0][2][KEY_HEADER.lower()] == "k1" and b"HighTTFT" in seen[0][3]
+
+
+async def test_statuses_and_connection_errors_are_classified(aiohttp_server) -> None:
+    statuses = [404, 429, 503]
+
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(status=statuses.pop(0))
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    server = await aiohttp_server(app)
+    channel = make_channel("r", 0, f"json://127.0.0.1:{server.port}/hook", None,
+                           lambda kind: DEFAULTS[kind])
+    assert channel.fast is not None
+    outcomes = []
+    for _ in range(3):
+        with pytest.raises(ChannelError) as caught:
+            await channel.send("t", "b", "text", "info", "k", 5.0)
+        outcomes.append((caught.value.recoverable, "error=" in str(caught.value)))
+    await server.close()
+    with pytest.raises(ChannelError) as caught:
+        await channel.send("t", "b", "text", "info", "k", 5.0)
+    await channel.close()
+    assert outcomes == [(False, True), (True, True), (True, True)]
+    assert caught.value.recoverable and "127.0.0.1" not in str(caught.value).split(": ", 1)[0]
+
+
+def test_other_urls_keep_going_through_apprise() -> None:
+    for url in ("form://127.0.0.1/hook", "xml://127.0.0.1/hook", "json://127.0.0.1/h?emojis=yes",
+                "mailto://u:p@example.com", "json://127.0.0.1/h?overflow=split"):
+        assert not fits(apprise.Apprise.instantiate(url, asset=ASSET)), url
