@@ -142,11 +142,16 @@ class CollectorLoop:
                         for c in self.collectors]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        """Cancel the loop's tasks and close the collectors. A cancel that lands while
+        `wait_for` completes can be swallowed (Python 3.11), so cancel until done."""
+        pending = set(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _done, pending = await asyncio.wait(pending, timeout=0.1)
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                task.result()
         for c in self.collectors:
             try:
                 c.close()
