@@ -1,4 +1,10 @@
-"""The notifier's one SQLite database (WAL): alerts, silences, outbox and notification log."""
+"""The notifier's one SQLite database (WAL): alerts, silences, outbox and notification log.
+
+WAL with synchronous=NORMAL: a commit is in the WAL file (the OS page cache) when it returns, so
+it survives the process dying, kill -9 included; only an OS crash or power loss can lose the
+last commits before a checkpoint syncs them. FULL fsynced every commit on the event loop's
+thread, a few ms each, which capped delivery throughput.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +47,7 @@ class Database:
         self.conn = sqlite3.connect(self.path, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
         self.conn.execute("PRAGMA busy_timeout=5000")
         self.conn.executescript(SCHEMA)
 
