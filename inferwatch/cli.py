@@ -18,6 +18,8 @@ SUBCOMMAND_MODULES: dict[str, tuple[str, str]] = {
     "rules": ("alert_rules.cli", "check, compile and run alert rules"),
     "simulate-engine": ("exporter.simulate.cli", "serve an inference engine's simulated /metrics"),
     "notifier": ("notifier.cli", "route, group and deliver alerts"),
+    "demo": ("inferwatch.demo.cli", "run everything on this machine: simulated engines and GPUs, "
+             "exporter, rules, notifier"),
 }
 
 # A flag that overrides a config-file field: (flag, dotted path, argparse options).
