@@ -4,9 +4,10 @@ the deployment the issue asks for: checked on the rendered objects, not on the s
 from __future__ import annotations
 
 import os
+import tomllib
 
 import pytest
-from conftest import COMPONENTS, DEPLOY, OVERLAYS, build, find
+from conftest import COMPONENTS, DEPLOY, OVERLAYS, ROOT, build, find
 
 
 def test_every_overlay_is_found():
@@ -190,3 +191,11 @@ def test_dashboards_are_grafana_sidecar_configmaps(rendered, overlay):
     for board in boards:
         ((name, body),) = board["data"].items()
         assert name.endswith(".json") and body.lstrip().startswith("{")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_images_are_the_release_image(rendered, overlay):
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    images = {c["image"] for w in rendered[overlay] if w["kind"] in ("DaemonSet", "Deployment")
+              for c in w["spec"]["template"]["spec"]["containers"]}
+    assert images == {f"ghcr.io/inferwatch/inferwatch:{version}"}
