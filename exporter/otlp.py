@@ -146,10 +146,12 @@ def to_metric(family: Family, start_ns: int, now_ns: int) -> Metric | None:
 
 
 def to_metrics_data(snapshot: Snapshot, resource: Resource, start_ns: int) -> MetricsData:
-    """The whole snapshot as one OTLP request's worth of data, stamped with its render time."""
+    """The whole snapshot as one OTLP request's worth of data, stamped with its render time;
+    a family without samples is left out."""
     now_ns = int(snapshot.created * 1e9)
     start_ns = min(start_ns, now_ns)
-    metrics = [m for f in snapshot.families if (m := to_metric(f, start_ns, now_ns)) is not None]
+    metrics = [m for f in snapshot.families
+               if (m := to_metric(f, start_ns, now_ns)) is not None and m.data.data_points]
     scope = ScopeMetrics(scope=SCOPE, metrics=metrics, schema_url="")
     return MetricsData([ResourceMetrics(resource=resource, scope_metrics=[scope], schema_url="")])
 

@@ -52,7 +52,8 @@ def every_type_snapshot() -> Snapshot:
         ttft.add_metric(["vllm", "llama", target], cumulative + [("+Inf", 99.0 * scale)],
                         sum_value=12.5 * scale)
     process = list(ProcessCollector(registry=None).collect())
-    return Snapshot([*families, clock, gpus, ttft, *process])
+    empty = c.COLLECTOR_UP.family()  # no samples: left out of the push
+    return Snapshot([*families, clock, gpus, ttft, *process, empty])
 
 
 async def real_snapshot() -> Snapshot:
@@ -100,8 +101,9 @@ async def test_the_receiver_decodes_the_snapshot(receiver, source) -> None:
     (got,) = await rx.wait_for(1)
     assert (pusher.pushes, pusher.failures) == (1, 0)
     assert as_prometheus(got.metrics()) == prometheus_samples(snapshot)
-    assert sorted(got.metrics()) == sorted(f.name for f in snapshot.families)
-    for fam in snapshot.families:
+    families = [f for f in snapshot.families if f.samples]
+    assert sorted(got.metrics()) == sorted(f.name for f in families)
+    for fam in families:
         m = got.metrics()[fam.name]
         assert m.description == fam.documentation
         kind = m.WhichOneof("data")
@@ -119,6 +121,7 @@ async def test_units_types_and_bounds(receiver) -> None:
     await pusher_for(url, every_type_snapshot()).push_once()
     metrics = (await rx.wait_for(1))[0].metrics()
     assert {n: metrics[n].unit for n in UNITS} == UNITS
+    assert c.COLLECTOR_UP.name not in metrics  # a family without samples
     ttft = metrics[c.ENGINE_TTFT.name].histogram.data_points
     assert [list(p.explicit_bounds) for p in ttft] == [list(c.TTFT_BUCKETS)] * 2
     a = next(p for p in ttft if any(x.value.string_value == "a" for x in p.attributes))
