@@ -57,6 +57,19 @@ class E2eProcs:
     async def inferwatch(self, name: str, *args: str) -> E2eProc:
         return await self.start(name, PYTHON, "-m", "inferwatch.cli", *args)
 
+    async def run_inferwatch(self, name: str, *args: str, timeout: float = 30) -> str:
+        """Run a one-shot `inferwatch` command to completion; its output. Fails on rc != 0."""
+        p = await self.inferwatch(name, *args)
+        self.running.remove(p)
+        try:
+            rc = await asyncio.wait_for(p.proc.wait(), timeout)
+        except TimeoutError:
+            p.proc.kill()
+            await p.proc.wait()
+            raise AssertionError(f"{name} ran over {timeout}s\n{p.tail()}") from None
+        assert rc == 0, p.tail()
+        return p.log.read_text(encoding="utf-8", errors="replace")
+
     def check_alive(self) -> None:
         dead = [p for p in self.running if p.proc.returncode is not None]
         if dead:
