@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
 
 from alert_rules.evaluate import Sample
 from alert_rules.promql import Node
 from alert_rules.sources import SourceError
-from alert_rules.sources.promql_eval import EvalError, Evaluator, Vector
-from alert_rules.sources.window import Window
+from alert_rules.sources.promql_eval import EvalError, Evaluator, Labels, Vector
+from alert_rules.sources.window import Keyed, LabelKey, Window
+from exporter.collectors.engines.parser import parse
 
 ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
 
@@ -35,17 +35,33 @@ class Target:
         return urlsplit(self.url).netloc
 
 
-def parse(text: str, target: Target) -> list[tuple[dict[str, str], float]]:
-    """Samples of a text exposition, with the target's job and instance labels."""
-    out = []
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = {"__name__": sample.name}
-            for name, value in sample.labels.items():
-                labels[f"exported_{name}" if name in ("job", "instance") else name] = value
-            labels.update(job=target.job, instance=target.instance)
-            out.append((labels, float(sample.value)))
-    return out
+class Labeller:
+    """One target's parsed samples as the window's (key, labels, value): Prometheus's target
+    labels added once per series, not once per scrape (a series' labels are cached while the
+    target keeps returning it)."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[LabelKey, Labels]] = {}
+
+    def samples(self, text: str) -> list[Keyed]:
+        """Samples of a text exposition (ParseError, a ValueError, when it is not one)."""
+        old, new = self._cache, {}
+        out: list[Keyed] = []
+        for family in parse(text).values():
+            for name, pairs, value in family.samples:
+                made = old.get((name, pairs)) or self._make(name, pairs)
+                new[(name, pairs)] = made
+                out.append((made[0], made[1], value))
+        self._cache = new
+        return out
+
+    def _make(self, name: str, pairs: tuple[tuple[str, str], ...]) -> tuple[LabelKey, Labels]:
+        labels = {"__name__": name}
+        for label, value in pairs:
+            labels[f"exported_{label}" if label in ("job", "instance") else label] = value
+        labels.update(job=self.target.job, instance=self.target.instance)
+        return tuple(sorted(labels.items())), labels
 
 
 class EmbeddedSource:
@@ -55,6 +71,7 @@ class EmbeddedSource:
         self.targets = targets
         self.window = Window(int(retention * 1000))
         self.timeout = timeout
+        self._labellers = {t.url: Labeller(t) for t in targets}
         self._session: aiohttp.ClientSession | None = None
         self._memo_t: int | None = None
         self._memo: dict[Node, Vector] = {}
@@ -72,16 +89,18 @@ class EmbeddedSource:
         t = int(now * 1000)
         await asyncio.gather(*(self._scrape_one(target, t) for target in self.targets))
         self.window.prune(t)
+        self._memo_t = None  # the window changed: results memoised at any time are void
 
     async def _scrape_one(self, target: Target, t: int) -> None:
         up = {"__name__": "up", "job": target.job, "instance": target.instance}
+        up_key = tuple(sorted(up.items()))
         try:
             text = await self._fetch(target.url)
-            samples = parse(text, target)
+            samples = self._labellers[target.url].samples(text)
         except (aiohttp.ClientError, TimeoutError, ValueError):
-            self.window.ingest(target.url, [(up, 0.0)], t)  # all else goes stale
+            self.window.ingest_keyed(target.url, [(up_key, up, 0.0)], t)  # all else goes stale
             return
-        self.window.ingest(target.url, [*samples, (up, 1.0)], t)
+        self.window.ingest_keyed(target.url, [*samples, (up_key, up, 1.0)], t)
 
     async def _fetch(self, url: str) -> str:
         if self._session is None:

@@ -47,7 +47,10 @@ def drop_name(labels: Labels) -> Labels:
 
 
 class Evaluator:
-    """Instant evaluation at one time `t` (ms); recorded series are computed once per time."""
+    """Instant evaluation at one time `t` (ms). Every subexpression is computed once per time
+    and window content (`memo`, which the caller clears when either changes): a rule's
+    condition and its no-data check, and rules sharing a selector or a rate, share the work.
+    Vectors in the memo are shared, never modified."""
 
     def __init__(self, window: Window, t: int, memo: dict[Node, Vector] | None = None):
         self.window, self.t = window, t
@@ -56,6 +59,12 @@ class Evaluator:
     def eval(self, node: Node) -> Vector | float:
         if isinstance(node, Number):
             return float(node.value)
+        result = self.memo.get(node)
+        if result is None:
+            result = self.memo[node] = self._compute(node)
+        return result
+
+    def _compute(self, node: Node) -> Vector:
         if isinstance(node, Selector):
             return self.instant(node)
         if isinstance(node, Call):
@@ -64,10 +73,8 @@ class Evaluator:
             return aggregate(node.op, node.by, self.vector(node.expr))
         if isinstance(node, Binary):
             return self.binary(node)
-        if node not in self.memo:
-            extra = {"__name__": node.name, **dict(node.labels)}
-            self.memo[node] = [({**lb, **extra}, v) for lb, v in self.vector(node.expr)]
-        return self.memo[node]
+        extra = {"__name__": node.name, **dict(node.labels)}
+        return [({**lb, **extra}, v) for lb, v in self.vector(node.expr)]
 
     def vector(self, node: Node) -> Vector:
         result = self.eval(node)
@@ -93,11 +100,12 @@ class Evaluator:
         if not isinstance(sel, Selector) or not sel.range:
             raise EvalError(f"{node.func} needs a range selector")
         start, out = self.t - int(sel.range * 1000), []
+        func = RANGE_FUNCTIONS[node.func]
         for series in self.window.select(sel.metric, sel.matchers):
             times, values = series.range(start, self.t)
-            value = RANGE_FUNCTIONS[node.func](times, values, start, self.t)
+            value = func(times, values, start, self.t)
             if value is not None:
-                out.append((drop_name(series.labels), value))
+                out.append((series.plain, value))
         return out
 
     def binary(self, node: Binary) -> Vector:

@@ -20,16 +20,23 @@ class Series:
     labels: dict[str, str]
     times: list[int] = field(default_factory=list)
     values: list[float | None] = field(default_factory=list)  # None: a stale marker
+    stale: int = 0  # stale markers among `values`
+    plain: dict[str, str] = field(init=False)  # the labels without __name__ (shared: read-only)
+
+    def __post_init__(self) -> None:
+        self.plain = {k: v for k, v in self.labels.items() if k != "__name__"}
 
     def append(self, t: int, value: float | None) -> None:
         if self.times and t <= self.times[-1]:
             return  # out of order or duplicate: Prometheus rejects it too
         self.times.append(t)
         self.values.append(value)
+        self.stale += value is None
 
     def prune(self, before: int) -> None:
         cut = bisect.bisect_left(self.times, before)
         if cut:
+            self.stale -= sum(v is None for v in self.values[:cut]) if self.stale else 0
             del self.times[:cut]
             del self.values[:cut]
 
@@ -43,60 +50,98 @@ class Series:
     def range(self, start: int, end: int) -> tuple[list[int], list[float]]:
         """Samples with start <= t <= end, stale markers left out (Prometheus 2.x bounds;
         Prometheus 3 leaves `start` itself out)."""
-        lo = bisect.bisect_left(self.times, start)
-        hi = bisect.bisect_right(self.times, end)
-        pairs = [(t, v) for t, v in zip(self.times[lo:hi], self.values[lo:hi], strict=True)
+        times = self.times
+        lo = bisect.bisect_left(times, start)
+        hi = len(times) if times and times[-1] <= end else bisect.bisect_right(times, end)
+        if not self.stale:
+            return times[lo:hi], self.values[lo:hi]  # type: ignore[return-value]
+        pairs = [(t, v) for t, v in zip(times[lo:hi], self.values[lo:hi], strict=True)
                  if v is not None]
         return [t for t, _ in pairs], [v for _, v in pairs]
 
 
+Keyed = tuple[LabelKey, dict[str, str], float]  # (label key, labels, value)
+
+
 class Window:
-    """Every series of every target, trimmed to `retention` milliseconds."""
+    """Every series of every target, trimmed to `retention` milliseconds, indexed by metric
+    name and by (metric name, label, value) for equality matchers."""
 
     def __init__(self, retention_ms: int):
         self.retention_ms = retention_ms
+        self.series: dict[LabelKey, Series] = {}
         self.by_name: dict[str, dict[LabelKey, Series]] = {}
-        self._last_seen: dict[str, set[tuple[str, LabelKey]]] = {}  # target → its series
+        self.postings: dict[tuple[str, str, str], dict[LabelKey, Series]] = {}
+        self._last_seen: dict[str, set[LabelKey]] = {}  # target → its series
 
     def ingest(self, target: str, samples: list[tuple[dict[str, str], float]], t: int) -> None:
         """One scrape of one target at time t; series it no longer returns go stale."""
-        seen: set[tuple[str, LabelKey]] = set()
-        for labels, value in samples:
-            name = labels["__name__"]
-            key = tuple(sorted(labels.items()))
-            series = self.by_name.setdefault(name, {}).get(key)
+        self.ingest_keyed(target, [(tuple(sorted(labels.items())), labels, value)
+                                   for labels, value in samples], t)
+
+    def ingest_keyed(self, target: str, samples: list[Keyed], t: int) -> None:
+        """`ingest` with each sample's label key already made (`tuple(sorted(labels))`)."""
+        seen: set[LabelKey] = set()
+        for key, labels, value in samples:
+            series = self.series.get(key)
             if series is None:
-                series = self.by_name[name][key] = Series(labels)
+                series = self._add(key, labels)
             series.append(t, value)
-            seen.add((name, key))
+            seen.add(key)
         self._mark_stale(self._last_seen.get(target, set()) - seen, t)
         self._last_seen[target] = seen
+
+    def _add(self, key: LabelKey, labels: dict[str, str]) -> Series:
+        series = self.series[key] = Series(labels)
+        name = labels["__name__"]
+        self.by_name.setdefault(name, {})[key] = series
+        for label, value in labels.items():
+            self.postings.setdefault((name, label, value), {})[key] = series
+        return series
+
+    def _remove(self, key: LabelKey) -> None:
+        series = self.series.pop(key)
+        name = series.labels["__name__"]
+        for label, value in series.labels.items():
+            table = self.postings[(name, label, value)]
+            del table[key]
+            if not table:
+                del self.postings[(name, label, value)]
+        del self.by_name[name][key]
+        if not self.by_name[name]:
+            del self.by_name[name]
 
     def fail(self, target: str, t: int) -> None:
         """A failed scrape: every series of the target goes stale."""
         self._mark_stale(self._last_seen.pop(target, set()), t)
 
-    def _mark_stale(self, gone: set[tuple[str, LabelKey]], t: int) -> None:
-        for name, key in gone:
-            series = self.by_name.get(name, {}).get(key)
+    def _mark_stale(self, gone: set[LabelKey], t: int) -> None:
+        for key in gone:
+            series = self.series.get(key)
             if series is not None:
                 series.append(t, None)
 
     def prune(self, now: int) -> None:
         """Drop samples older than the retention, and series left with none."""
-        for name, table in list(self.by_name.items()):
-            for key, series in list(table.items()):
-                series.prune(now - self.retention_ms)
+        before = now - self.retention_ms
+        for key, series in list(self.series.items()):
+            if series.times and series.times[0] < before:
+                series.prune(before)
                 if not series.times:
-                    del table[key]
-            if not table:
-                del self.by_name[name]
+                    self._remove(key)
 
     def select(self, name: str, matchers: tuple[tuple[str, str, str], ...]) -> list[Series]:
-        return [s for s in self.by_name.get(name, {}).values() if matches(s.labels, matchers)]
+        """The series of `name` that the matchers select; the smallest posting list of the
+        equality matchers (to a non-empty value) is the starting set."""
+        pool = self.by_name.get(name, {})
+        for label, op, value in matchers:
+            if op == "=" and value != "":
+                posting = self.postings.get((name, label, value), {})
+                pool = posting if len(posting) < len(pool) else pool
+        return [s for s in pool.values() if matches(s.labels, matchers)]
 
     def series_count(self) -> int:
-        return sum(len(t) for t in self.by_name.values())
+        return len(self.series)
 
 
 _REGEX: dict[str, re.Pattern[str]] = {}
