@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import sys
 
 from aiohttp import web
 
@@ -84,6 +86,14 @@ def build_loop(config: ExporterConfig, watcher=None) -> CollectorLoop:
                          lambda: build_labels(getattr(gpu, "nvml_version", "") if gpu else ""))
 
 
+def tune_for_scrapes() -> None:
+    """Keep scrape latency low beside busy worker threads: hand the GIL back every 0.5 ms
+    (default 5 ms), and move start-up objects out of the garbage collector's way."""
+    sys.setswitchinterval(0.0005)
+    gc.collect()
+    gc.freeze()
+
+
 def run_exporter(config: ExporterConfig) -> int:
     setup_logging(config.log_level)
     web_config = load_web_config(config.web.config_file)
@@ -97,6 +107,7 @@ def run_exporter(config: ExporterConfig) -> int:
         return 2
     loop = build_loop(config, watcher)
     app = make_app(loop, web_config)
+    tune_for_scrapes()
     if watcher is not None:
         app.cleanup_ctx.append(watcher.lifespan)
     if config.otlp.endpoint:  # only then is opentelemetry imported: the process stays lean
