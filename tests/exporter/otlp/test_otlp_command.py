@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from conftest import PYTHON, ROOT, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 from inferwatch.cli import EXPORTER_FLAGS, build_parser, overrides
 from inferwatch.config import ConfigError, load_config
+from tests.conftest import PYTHON, ROOT, free_port
 from tests.exporter.otlp.receiver import FAIL, HANG, Receiver
 
 SECRET = "s3cr3t-token-value"
