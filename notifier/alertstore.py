@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict
 
 from notifier.alerts import StoredAlert
 from notifier.db import Database
@@ -15,7 +14,7 @@ class AlertStore:
         self.db = db
 
     def put(self, alerts: Iterable[StoredAlert]) -> None:
-        rows = [(a.fingerprint, json.dumps(asdict(a)), a.updated_at) for a in alerts]
+        rows = [(a.fingerprint, _encode(a), a.updated_at) for a in alerts]
         with self.db.tx() as conn:
             conn.executemany("INSERT OR REPLACE INTO alerts VALUES (?,?,?)", rows)
 
@@ -27,3 +26,11 @@ class AlertStore:
         with self.db.tx() as conn:
             conn.executemany("DELETE FROM alerts WHERE fingerprint=?",
                              [(fp,) for fp in fingerprints])
+
+
+def _encode(a: StoredAlert) -> str:
+    """The alert as JSON (dataclasses.asdict deep-copies every map first: ten times slower)."""
+    return json.dumps({
+        "fingerprint": a.fingerprint, "labels": a.labels, "annotations": a.annotations,
+        "starts_at": a.starts_at, "ends_at": a.ends_at, "generator_url": a.generator_url,
+        "updated_at": a.updated_at, "timeout": a.timeout})

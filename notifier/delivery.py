@@ -32,6 +32,7 @@ class Deliverer:
         self.wake = asyncio.Event()
         self.busy: set[int] = set()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.done: list[tuple[Row, Channel, float]] = []  # delivered, to be marked
 
     async def run(self) -> None:
         while True:
@@ -55,8 +56,22 @@ class Deliverer:
             return
 
     async def _deliver(self, row: Row) -> None:
+        channel = self.channels.get((row.note.receiver, row.note.channel))
+        delivered = False
+        try:
+            delivered = await self._attempt(row, channel)
+        finally:
+            if delivered:  # stays busy until marked, so that no one picks the row meanwhile
+                self.done.append((row, channel, self.clock()))
+                if len(self.done) == 1:
+                    asyncio.get_running_loop().call_soon(self.mark_done)
+            else:
+                self.busy.discard(row.id)
+                self.wake.set()
+
+    async def _attempt(self, row: Row, channel: Channel | None) -> bool:
+        """One delivery attempt; whether it went through (a failure is handled here)."""
         note = row.note
-        channel = self.channels.get((note.receiver, note.channel))
         try:
             if channel is None:
                 raise ChannelError(f"{note.receiver}/{note.channel}: not configured any more",
@@ -69,14 +84,25 @@ class Deliverer:
             log.exception("delivery of notification %s crashed", row.key)
             self._failed(row, channel, ChannelError(f"{type(err).__name__}", recoverable=True))
         else:
-            now = self.clock()
-            self.outbox.delivered(row, now)
-            self.metrics.sent.labels(note.receiver, channel.type).inc()
-            self.metrics.latency.labels(note.receiver, channel.type).observe(now - row.created_at)
-            log.info("delivered notification %s to %s", row.key, channel.name)
+            return True
+        return False
+
+    def mark_done(self) -> None:
+        """Mark the deliveries that ended in this loop tick, in one transaction."""
+        done, self.done = self.done, []
+        if not done:
+            return
+        try:
+            self.outbox.delivered((row, at) for row, _, at in done)
         finally:
-            self.busy.discard(row.id)
+            for row, _, _ in done:
+                self.busy.discard(row.id)
             self.wake.set()
+        for row, channel, at in done:
+            note = row.note
+            self.metrics.sent.labels(note.receiver, channel.type).inc()
+            self.metrics.latency.labels(note.receiver, channel.type).observe(at - row.created_at)
+            log.debug("delivered notification %s to %s", row.key, channel.name)
 
     def _failed(self, row: Row, channel: Channel | None, err: ChannelError) -> None:
         now = self.clock()
@@ -99,3 +125,4 @@ class Deliverer:
             await asyncio.wait(self.tasks, timeout=grace)
         for task in self.tasks:
             task.cancel()
+        self.mark_done()

@@ -34,7 +34,7 @@ class Inhibition:
     def __init__(self, rules: Iterable[Rule], alerts: Iterable[StoredAlert], now: float):
         self.rules = tuple(rules)
         self._sources: list[dict[tuple[str, ...], list[StoredAlert]]] = []
-        firing = [a for a in alerts if not a.resolved(now)]
+        firing = [a for a in alerts if not a.resolved(now)] if self.rules else []
         for rule in self.rules:
             index: dict[tuple[str, ...], list[StoredAlert]] = defaultdict(list)
             for alert in firing:

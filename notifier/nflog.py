@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Set
 from dataclasses import dataclass
 
 from notifier.db import Database
@@ -55,19 +56,13 @@ class NotificationLog:
         return Entry(frozenset(json.loads(row["firing"])), frozenset(json.loads(row["resolved"])),
                      row["at"])
 
-    def log(self, receiver: str, channel: int, group_key: str, firing: set[str],
-            resolved: set[str], at: float, outbox_id: int = 0) -> None:
-        """Record a confirmed notification unless a newer one is already recorded."""
-        with self.db.tx() as conn:
-            log_confirmed(conn, receiver, channel, group_key, firing, resolved, at, outbox_id)
-
     def gc(self, before: float) -> int:
         with self.db.tx() as conn:
             return conn.execute("DELETE FROM nflog WHERE at < ?", (before,)).rowcount
 
 
 def log_confirmed(conn: sqlite3.Connection, receiver: str, channel: int, group_key: str,
-                  firing: set[str], resolved: set[str], at: float, outbox_id: int) -> None:
+                  firing: Set[str], resolved: Set[str], at: float, outbox_id: int) -> None:
     """Upsert inside an open transaction; an older notification never overwrites a newer one."""
     conn.execute(
         "INSERT INTO nflog VALUES (?,?,?,?,?,?,?) ON CONFLICT (receiver, channel, group_key) "

@@ -45,8 +45,10 @@ class Outbox:
     def __init__(self, db: Database):
         self.db = db
 
-    def enqueue(self, notes: Iterable[Notification], now: float, deadline: float) -> int:
-        """Record notifications (one transaction), superseding older pending ones."""
+    def enqueue(self, notes: Iterable[Notification], now: float, deadline: float,
+                quiet: Iterable[Notification] = ()) -> int:
+        """Record notifications, superseding older pending ones, and log the `quiet` ones
+        (decided, nothing to send) in the nflog: all in one transaction."""
         count = 0
         with self.db.tx() as conn:
             for n in notes:
@@ -61,6 +63,9 @@ class Outbox:
                      n.body_format, n.notify_type, json.dumps(sorted(n.firing)),
                      json.dumps(sorted(n.resolved)), now, now + deadline, now))
                 count += 1
+            for n in quiet:
+                log_confirmed(conn, n.receiver, n.channel, n.group_key, n.firing, n.resolved,
+                              now, 0)
         return count
 
     def due(self, now: float, limit: int, busy: set[int]) -> list[Row]:
@@ -76,14 +81,16 @@ class Outbox:
             f"SELECT MIN(next_attempt) FROM outbox WHERE state='pending' AND id NOT IN ({marks})",
             tuple(busy)).fetchone()[0]
 
-    def delivered(self, row: Row, now: float) -> None:
-        """Mark the row and log it in the nflog, in one transaction."""
-        n = row.note
+    def delivered(self, done: Iterable[tuple[Row, float]]) -> None:
+        """Mark delivered rows (each with its delivery time) and log them in the nflog, in one
+        transaction for all of them."""
         with self.db.tx() as conn:
-            conn.execute("UPDATE outbox SET state='delivered', done_at=?, attempts=? WHERE id=?",
-                         (now, row.attempts + 1, row.id))
-            log_confirmed(conn, n.receiver, n.channel, n.group_key, set(n.firing),
-                          set(n.resolved), row.created_at, row.id)
+            for row, now in done:
+                n = row.note
+                conn.execute("UPDATE outbox SET state='delivered', done_at=?, attempts=? "
+                             "WHERE id=?", (now, row.attempts + 1, row.id))
+                log_confirmed(conn, n.receiver, n.channel, n.group_key, n.firing, n.resolved,
+                              row.created_at, row.id)
 
     def retry(self, row: Row, at: float, error: str) -> None:
         with self.db.tx() as conn:

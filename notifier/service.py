@@ -153,11 +153,10 @@ class Notifier:
             self.metrics.silenced.inc(plan.silenced)
             self.metrics.inhibited.inc(plan.inhibited)
             sent.append((group, list(group.alerts.values())))
+        if notes or quiet:
+            self.outbox.enqueue(notes, now, self.cfg.delivery.retry_deadline, quiet)
         if notes:
-            self.outbox.enqueue(notes, now, self.cfg.delivery.retry_deadline)
             self.deliverer.wake.set()
-        for n in quiet:
-            self.nflog.log(n.receiver, n.channel, n.group_key, set(n.firing), set(n.resolved), now)
         for group, alerts in sent:
             self.groups.flushed(group, now, alerts)
 

@@ -10,48 +10,16 @@ Label maps allow `{labels[severity]}` (empty when absent); attribute access is r
 
 from __future__ import annotations
 
-import _string  # the parser behind str.format, to resolve fields without attribute access
-import string
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from notifier.alerts import StoredAlert
+from notifier.formatting import LabelMap, TemplateError, fill, parse
 
-
-class TemplateError(ValueError):
-    """A template that names an unknown field or uses attribute access."""
-
-
-class LabelMap(dict):
-    """A label map that reads as `a=b, c=d` and answers "" for a missing key."""
-
-    def __missing__(self, key: str) -> str:
-        return ""
-
-    def __format__(self, spec: str) -> str:
-        return format(", ".join(f"{k}={v}" for k, v in sorted(self.items())), spec)
-
-
-class _Formatter(string.Formatter):
-    def get_value(self, key: int | str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
-        if isinstance(key, int) or key not in kwargs:
-            raise TemplateError(f"unknown field {{{key}}}")
-        return kwargs[key]
-
-    def get_field(self, field_name: str, args: Sequence[Any],
-                  kwargs: Mapping[str, Any]) -> tuple[Any, str]:
-        first, rest = _string.formatter_field_name_split(field_name)
-        obj = self.get_value(first, args, kwargs)
-        for is_attr, key in rest:
-            if is_attr or not isinstance(obj, LabelMap):
-                raise TemplateError(f"{{{field_name}}}: only label[key] lookups are allowed")
-            obj = obj[key]
-        return obj, first
-
-
-_FORMATTER = _Formatter()
+__all__ = ["DEFAULTS", "Group", "LabelMap", "Template", "TemplateError", "check", "render"]
 
 
 @dataclass(frozen=True)
@@ -95,23 +63,48 @@ def _iso(ts: float | None) -> str:
     return "" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
 
 
-def alert_fields(a: StoredAlert, now: float, fmt: str) -> dict[str, Any]:
-    style = _STYLE["text" if fmt == "text" else "markdown"]
-    labels, ann = LabelMap(a.labels), LabelMap(a.annotations)
-    urls = [("Runbook", ann["runbook_url"]), ("Dashboard", ann["dashboard_url"]),
-            ("Source", a.generator_url)]
-    pattern, joiner = style["link"]
-    links = joiner.join(pattern.format(name=n, url=u) for n, u in urls if u)
-    shown = LabelMap({k: v for k, v in a.labels.items() if k != "alertname"})
-    return {
-        "status": a.status(now), "alertname": labels["alertname"], "labels": labels,
-        "annotations": ann, "summary": ann["summary"], "fingerprint": a.fingerprint,
-        "description": _wrap(ann["description"], style["description"]),
-        "labels_text": _wrap(format(shown).replace(", ", " "), style["labels_text"]),
-        "runbook_url": ann["runbook_url"], "dashboard_url": ann["dashboard_url"],
-        "generator_url": a.generator_url, "links": ("\n" + links) if links else "",
-        "starts_at": _iso(a.starts_at), "ends_at": _iso(a.ends_at if a.resolved(now) else None),
-    }
+@dataclass(frozen=True)
+class AlertView:
+    """One alert as the `alert` template sees it: fields computed only when named."""
+
+    alert: StoredAlert
+    now: float
+    style: dict[str, tuple[str, str]]
+
+    def field(self, name: str) -> Any:
+        """The value of a field; KeyError for an unknown one."""
+        return _ALERT_FIELDS[name](self)
+
+    def labels_text(self) -> str:
+        shown = LabelMap({k: v for k, v in self.alert.labels.items() if k != "alertname"})
+        return _wrap(format(shown).replace(", ", " "), self.style["labels_text"])
+
+    def links(self) -> str:
+        a, ann = self.alert, self.alert.annotations
+        urls = [("Runbook", ann.get("runbook_url", "")),
+                ("Dashboard", ann.get("dashboard_url", "")), ("Source", a.generator_url)]
+        pattern, joiner = self.style["link"]
+        links = joiner.join(pattern.format(name=n, url=u) for n, u in urls if u)
+        return ("\n" + links) if links else ""
+
+
+_ALERT_FIELDS: dict[str, Callable[[AlertView], Any]] = {
+    "status": lambda v: v.alert.status(v.now),
+    "alertname": lambda v: v.alert.labels.get("alertname", ""),
+    "labels": lambda v: LabelMap(v.alert.labels),
+    "annotations": lambda v: LabelMap(v.alert.annotations),
+    "labels_text": AlertView.labels_text,
+    "summary": lambda v: v.alert.annotations.get("summary", ""),
+    "description": lambda v: _wrap(v.alert.annotations.get("description", ""),
+                                   v.style["description"]),
+    "runbook_url": lambda v: v.alert.annotations.get("runbook_url", ""),
+    "dashboard_url": lambda v: v.alert.annotations.get("dashboard_url", ""),
+    "generator_url": lambda v: v.alert.generator_url,
+    "links": AlertView.links,
+    "starts_at": lambda v: _iso(v.alert.starts_at),
+    "ends_at": lambda v: _iso(v.alert.ends_at if v.alert.resolved(v.now) else None),
+    "fingerprint": lambda v: v.alert.fingerprint,
+}
 
 
 def _wrap(text: str, affixes: tuple[str, str]) -> str:
@@ -129,39 +122,76 @@ class Group:
     external_url: str = ""
 
 
+class GroupView:
+    """A group as the title and body templates see it: fields computed only when named."""
+
+    def __init__(self, tpl: Template, group: Group, now: float):
+        self.tpl, self.group, self.now = tpl, group, now
+        self.firing = [a for a in group.alerts if not a.resolved(now)]
+        self.resolved = [a for a in group.alerts if a.resolved(now)]
+        self.status = "firing" if self.firing else "resolved"
+
+    def field(self, name: str) -> Any:
+        """The value of a field; KeyError for an unknown one."""
+        return _GROUP_FIELDS[name](self)
+
+    @cached_property
+    def common(self) -> dict[str, str]:
+        return _common([a.labels for a in self.group.alerts])
+
+    @cached_property
+    def shown_firing(self) -> str:
+        return _render_alerts(self.tpl, self.firing, self.now)
+
+    @cached_property
+    def shown_resolved(self) -> str:
+        return _render_alerts(self.tpl, self.resolved, self.now)
+
+    def subject(self) -> str:
+        labels = self.group.group_labels
+        extra = [v for k, v in sorted(self.common.items()) if k not in labels]
+        count = f":{len(self.firing)}" if self.firing else ""
+        return (f"[{self.status.upper()}{count}] "
+                + " ".join(v for _, v in sorted(labels.items()))
+                + (f" ({' '.join(extra)})" if extra else ""))
+
+    def firing_text(self) -> str:
+        return self.tpl.heading_firing + self.shown_firing if self.firing else ""
+
+    def resolved_text(self) -> str:
+        if not self.resolved:
+            return ""
+        return ("\n" if self.firing else "") + self.tpl.heading_resolved + self.shown_resolved
+
+
+_GROUP_FIELDS: dict[str, Callable[[GroupView], Any]] = {
+    "subject": GroupView.subject,
+    "status": lambda v: v.status,
+    "STATUS": lambda v: v.status.upper(),
+    "receiver": lambda v: v.group.receiver,
+    "group_key": lambda v: v.group.group_key,
+    "alertname": lambda v: v.common.get("alertname", ""),
+    "num_firing": lambda v: len(v.firing),
+    "num_resolved": lambda v: len(v.resolved),
+    "group_labels": lambda v: LabelMap(v.group.group_labels),
+    "common_labels": lambda v: LabelMap(v.common),
+    "common_annotations": lambda v: LabelMap(_common([a.annotations for a in v.group.alerts])),
+    "external_url": lambda v: v.group.external_url,
+    "alerts": lambda v: v.shown_firing + v.shown_resolved,
+    "firing": GroupView.firing_text,
+    "resolved": GroupView.resolved_text,
+}
+
+
+def _render_alerts(tpl: Template, alerts: Sequence[StoredAlert], now: float) -> str:
+    parts, style = parse(tpl.alert), _STYLE["text" if tpl.format == "text" else "markdown"]
+    return "".join(fill(parts, AlertView(a, now, style).field) for a in alerts)
+
+
 def render(tpl: Template, group: Group, now: float) -> tuple[str, str]:
     """(title, body) for a group; TemplateError for a bad template."""
-    firing = [a for a in group.alerts if not a.resolved(now)]
-    resolved = [a for a in group.alerts if a.resolved(now)]
-    fields = _group_fields(group, firing, resolved)
-    part = {"firing": firing, "resolved": resolved}
-    rendered = {k: "".join(_FORMATTER.vformat(tpl.alert, (), alert_fields(a, now, tpl.format))
-                           for a in v) for k, v in part.items()}
-    fields["alerts"] = rendered["firing"] + rendered["resolved"]
-    fields["firing"] = tpl.heading_firing + rendered["firing"] if firing else ""
-    fields["resolved"] = (("\n" if firing else "") + tpl.heading_resolved + rendered["resolved"]
-                          if resolved else "")
-    return (_FORMATTER.vformat(tpl.title, (), fields).strip(),
-            _FORMATTER.vformat(tpl.body, (), fields))
-
-
-def _group_fields(group: Group, firing: list[StoredAlert],
-                  resolved: list[StoredAlert]) -> dict[str, Any]:
-    common = _common([a.labels for a in group.alerts])
-    status = "firing" if firing else "resolved"
-    extra = [v for k, v in sorted(common.items()) if k not in group.group_labels]
-    subject = (f"[{status.upper()}{':' + str(len(firing)) if firing else ''}] "
-               + " ".join(v for _, v in sorted(group.group_labels.items()))
-               + (f" ({' '.join(extra)})" if extra else ""))
-    return {
-        "subject": subject, "status": status, "STATUS": status.upper(),
-        "receiver": group.receiver, "group_key": group.group_key,
-        "alertname": common.get("alertname", ""), "num_firing": len(firing),
-        "num_resolved": len(resolved), "group_labels": LabelMap(group.group_labels),
-        "common_labels": LabelMap(common),
-        "common_annotations": LabelMap(_common([a.annotations for a in group.alerts])),
-        "external_url": group.external_url,
-    }
+    view = GroupView(tpl, group, now)
+    return fill(parse(tpl.title), view.field).strip(), fill(parse(tpl.body), view.field)
 
 
 def _common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
@@ -176,3 +206,4 @@ def check(tpl: Template) -> None:
     sample = StoredAlert("0" * 16, {"alertname": "Sample", "severity": "page"},
                          {"summary": "s", "runbook_url": "http://r"}, 0.0, None, "http://g", 0.0)
     render(tpl, Group("r", "{}:{}", {"alertname": "Sample"}, [sample]), 1.0)
+    _render_alerts(tpl, [sample], 1.0)  # even when the body leaves the alerts out
