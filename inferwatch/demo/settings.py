@@ -27,7 +27,8 @@ FAST_SPEED = 4.0
 AFTER_INCIDENT = 60.0  # simulated seconds shown after the incident is over
 # The console's message: one line per alert (the webhook gets the notifier's default).
 CONSOLE_TEMPLATE = {"title": "{subject}", "body": "{alerts}", "format": "text",
-                    "alert": "{status:<8} {alertname} {labels[engine]}{labels[gpu]}: {summary}\n"}
+                    "alert": "{status:<8} {alertname} {labels[engine]}{labels[gpu]} "
+                             "{labels[severity]}: {summary}\n"}
 
 
 @dataclass(frozen=True)
