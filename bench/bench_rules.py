@@ -9,12 +9,10 @@ memory). Values move with time. 500 threshold rules: 24 templates (last and *_ov
 gauges, rate/increase of the counters, p50..p99 of both histograms, aggregations) for each of
 the 20 models, and 20 fleet-wide rules on the gauges. Prometheus (Debian's, loading the rules
 as `inferwatch rules compile` writes them) and the embedded source scrape the app every second
-and evaluate the one group every 2 s. After the window has filled, the embedded cycle
-(`Engine.tick`, every rule queried and stepped) and Prometheus's
-`prometheus_rule_group_last_duration_seconds` are sampled for `--cycles` cycles; the script
-prints the median and worst of both and the ratio of the medians. Target: embedded at most
-2x Prometheus and at most 250 ms.
-"""
+and evaluate the one group every 2 s. Once the window has filled, `--cycles` embedded cycles
+(`Engine.tick`: every rule queried and stepped) and Prometheus's group duration
+(`prometheus_rule_group_last_duration_seconds`) are timed; printed: median and worst of both,
+ratio of the medians. Target: embedded at most 2x Prometheus and at most 250 ms."""
 
 from __future__ import annotations
 
@@ -28,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -183,7 +182,7 @@ async def wait_ok(session: aiohttp.ClientSession, url: str, timeout: float = 30)
 
 def start_prometheus(tmp: Path, rules: Path, data_port: int, port: int) -> subprocess.Popen:
     binary = shutil.which("prometheus") or sys.exit("prometheus not installed (Debian package)")
-    config = tmp / "prometheus.yml"
+    config = tmp / "prometheus.yml"  # the global intervals; the group sets its own (EVAL)
     config.write_text(yaml.safe_dump({
         "global": {"scrape_interval": f"{SCRAPE:g}s", "evaluation_interval": f"{EVAL:g}s"},
         "rule_files": [str(rules)],
@@ -195,39 +194,53 @@ def start_prometheus(tmp: Path, rules: Path, data_port: int, port: int) -> subpr
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def prometheus_duration(session: aiohttp.ClientSession, url: str) -> float | None:
+async def prometheus_duration(session: aiohttp.ClientSession, url: str) -> float:
+    """Prometheus's prometheus_rule_group_last_duration_seconds of the group."""
     async with session.get(url + "/metrics") as resp:
         for line in (await resp.text()).splitlines():
             if line.startswith("prometheus_rule_group_last_duration_seconds{") and \
                     f';{GROUP}"' in line:
                 return float(line.rsplit(" ", 1)[1])
-    return None
+    sys.exit("Prometheus has no prometheus_rule_group_last_duration_seconds for the group")
+
+
+async def eval_phase(session: aiohttp.ClientSession, prom: str) -> float:
+    """When Prometheus last evaluated the group (Unix seconds), once it has."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        async with session.get(prom + "/api/v1/rules") as resp:
+            stamp = (await resp.json())["data"]["groups"][0]["lastEvaluation"]
+        if not stamp.startswith("0001"):
+            head, _, frac = stamp.rstrip("Z").partition(".")
+            return datetime.fromisoformat(head + "+00:00").timestamp() + float("0." + frac)
+        await asyncio.sleep(0.2)
+    sys.exit("Prometheus did not evaluate the rules within 30 s")
 
 
 async def measure(engine: Engine, source: EmbeddedSource, prom: str, warmup: float,
                   cycles: int) -> tuple[list[float], list[float], list[float]]:
-    """Scrape every SCRAPE s, tick every EVAL s; after `warmup` s, time `cycles` ticks."""
+    """Scrape every SCRAPE s; tick every EVAL s, half an interval after Prometheus evaluates
+    (the two do not compete for the CPU); after `warmup` s, time `cycles` ticks."""
     ours: list[float] = []
     scrapes: list[float] = []
     theirs: list[float] = []
-    start = time.time()
-    next_eval = start + EVAL
     async with aiohttp.ClientSession() as session:
+        start = scrape_at = time.time()
+        eval_at = await eval_phase(session, prom) + EVAL / 2
+        eval_at += math.ceil((start - eval_at) / EVAL) * EVAL
         while len(ours) < cycles:
-            now = time.time()
+            await asyncio.sleep(max(0.0, min(scrape_at, eval_at) - time.time()))
             t0 = time.perf_counter()
-            await source.scrape(now)
-            scrapes.append(time.perf_counter() - t0)
-            if now >= next_eval:
-                next_eval += EVAL
-                t0 = time.perf_counter()
-                await engine.tick(now)
-                if now - start >= warmup:
-                    ours.append(time.perf_counter() - t0)
-                    last = await prometheus_duration(session, prom)
-                    if last is not None:
-                        theirs.append(last)
-            await asyncio.sleep(max(0.0, now + SCRAPE - time.time()))
+            if scrape_at <= eval_at:
+                await source.scrape(scrape_at)
+                scrapes.append(time.perf_counter() - t0)
+                scrape_at += SCRAPE
+                continue
+            await engine.tick(eval_at)
+            if eval_at - start >= warmup:
+                ours.append(time.perf_counter() - t0)
+                theirs.append(await prometheus_duration(session, prom))
+            eval_at += EVAL
     return ours, theirs, scrapes
 
 
@@ -263,11 +276,9 @@ def report(rules: int, series: int, ours: list[float], theirs: list[float],
     print(f"{rules} rules over {series} series, {len(ours)} cycles after the window filled")
     print(f"embedded cycle:   median {mine * 1000:7.1f} ms   worst {max(ours) * 1000:7.1f} ms")
     print(f"prometheus group: median {prom * 1000:7.1f} ms   worst {max(theirs) * 1000:7.1f} ms")
-    print(f"embedded scrape (fetch, parse, ingest): median "
-          f"{statistics.median(scrapes) * 1000:.1f} ms")
-    ratio = mine / prom
-    ok = ratio <= 2 and mine <= 0.25
-    print(f"ratio embedded/prometheus: {ratio:.2f}  (target <= 2 and <= 250 ms: "
+    print(f"embedded scrape (fetch, parse, ingest): {statistics.median(scrapes) * 1000:.1f} ms")
+    ok = mine / prom <= 2 and mine <= 0.25
+    print(f"ratio embedded/prometheus: {mine / prom:.2f}  (target <= 2 and <= 250 ms: "
           f"{'met' if ok else 'MISSED'})")
     return 0 if ok else 1
 

@@ -151,7 +151,12 @@ def arithmetic(op: str, lhs: Vector | float, rhs: Vector | float) -> Vector:
 def aggregate(op: str, by: tuple[str, ...], vector: Vector) -> Vector:
     groups: dict[tuple[str, ...], list[float]] = {}
     for labels, value in vector:
-        groups.setdefault(tuple(labels.get(b, "") for b in by), []).append(value)
+        key = tuple([labels.get(b, "") for b in by])
+        values = groups.get(key)
+        if values is None:
+            groups[key] = [value]
+        else:
+            values.append(value)
     out = []
     for key, values in groups.items():
         labels = {b: v for b, v in zip(by, key, strict=True) if v != ""}
@@ -160,7 +165,7 @@ def aggregate(op: str, by: tuple[str, ...], vector: Vector) -> Vector:
 
 
 def _min_max(values: list[float], pick: Callable[..., float]) -> float:
-    real = [v for v in values if not math.isnan(v)]
+    real = [v for v in values if v == v]  # NaN is the one value unequal to itself
     return pick(real) if real else math.nan
 
 
@@ -219,7 +224,7 @@ def histogram_quantile(q: float, vector: Vector) -> Vector:
             bound = float(labels.get("le", ""))
         except ValueError:
             continue
-        key = signature({k: v for k, v in labels.items() if k != "le"})
+        key = tuple(sorted((k, v) for k, v in labels.items() if k != "le" and k != "__name__"))
         groups.setdefault(key, []).append((bound, value))
     return [(dict(key), bucket_quantile(q, buckets)) for key, buckets in groups.items()]
 
