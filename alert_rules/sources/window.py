@@ -111,10 +111,6 @@ class Window:
         if not self.by_name[name]:
             del self.by_name[name]
 
-    def fail(self, target: str, t: int) -> None:
-        """A failed scrape: every series of the target goes stale."""
-        self._mark_stale(self._last_seen.pop(target, set()), t)
-
     def _mark_stale(self, gone: set[LabelKey], t: int) -> None:
         for key in gone:
             series = self.series.get(key)
