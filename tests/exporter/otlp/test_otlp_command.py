@@ -46,13 +46,14 @@ async def exporter(endpoint: str, *flags: str) -> AsyncIterator[tuple[str, list[
 
 
 async def scrape(url: str, timeout: float = 10.0) -> str:
+    """The body of `url` once it answers 200."""
     async with aiohttp.ClientSession() as session, asyncio.timeout(timeout):
         while True:
-            try:
+            with contextlib.suppress(aiohttp.ClientConnectionError):
                 async with session.get(url) as resp:
-                    return await resp.text()
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.1)
+                    if resp.status == 200:
+                        return await resp.text()
+            await asyncio.sleep(0.1)
 
 
 async def test_the_command_pushes_what_it_serves(aiohttp_server) -> None:
@@ -85,7 +86,7 @@ async def test_a_broken_receiver_leaves_metrics_alone(aiohttp_server, mode) -> N
     server = await aiohttp_server(rx.app(), host="127.0.0.1")
     endpoint = str(server.make_url("/v1/metrics"))
     async with exporter(endpoint, "--otlp.timeout", "500ms") as (url, stderr):
-        await scrape(url)
+        await scrape(url.replace("/metrics", "/readyz"))  # the collectors' first round is in
         while rx.attempts < 3:
             start = time.monotonic()
             assert "inferwatch_gpu_up" in await scrape(url)
