@@ -48,7 +48,7 @@ RECEIVER = "ml-oncall"
 
 @dataclass
 class Expected:
-    """The notifications' exact content; only the KV cache percentage varies (>= 90%)."""
+    """The notifications' exact content; only the KV cache percentage varies (over 90%)."""
 
     target: str
     instance: str
@@ -220,7 +220,7 @@ class Chain:
                             self.rule["annotations"]["description"])
         expected.check_webhook(hook.calls[0], firing=True)
         expected.check_email(box.mails[0], firing=True)
-        assert len(hook.calls) == 1 and len(box.mails) == 1
+        assert (len(hook.calls), len(box.mails)) == (1, 1), self.deliveries()
 
         # resolution: once the cache drains, one more call and one more email
         await e2e_until(lambda: len(hook.calls) >= 2 and len(box.mails) >= 2, 40,
@@ -245,7 +245,15 @@ class Chain:
         other = {"webhook": "api", "api": "webhook"}[received_from]
         assert nf[received.format(received_from)] >= 2
         assert nf.get(received.format(other), 0) == 0
-        assert len(hook.calls) == 2 and len(box.mails) == 2  # no flapping, no repeat
+        # no flapping, no repeat
+        assert (len(hook.calls), len(box.mails)) == (2, 2), self.deliveries()
+
+    def deliveries(self) -> str:
+        """What the receivers got, when (s after the engine started), and the logs."""
+        t0 = self.sim_started
+        lines = [f"webhook {c.at - t0:6.2f} {c.body['title']}" for c in self.hook.calls]
+        lines += [f"email   {m.at - t0:6.2f} {m.msg['Subject']}" for m in self.box.mails]
+        return "\n".join(lines) + "\n" + self.procs.report()
 
     async def stop(self) -> None:
         await self.procs.stop()
