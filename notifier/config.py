@@ -122,7 +122,7 @@ class DeliveryConfig(Strict):
     initial_backoff: Duration = 1.0
     max_backoff: Duration = 60.0
     retry_deadline: Duration = 3600.0
-    concurrency: int = Field(8, ge=1, le=256)
+    concurrency: int = Field(32, ge=1, le=256)
 
 
 class WebConfig(Strict):

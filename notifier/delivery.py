@@ -22,7 +22,7 @@ def backoff(attempt: int, cfg: DeliveryConfig, rng: random.Random) -> float:
 
 
 class Deliverer:
-    """Sends pending outbox rows, at most `concurrency` at once, oldest first."""
+    """Sends pending outbox rows, at most `concurrency` at once, longest due first."""
 
     def __init__(self, outbox: Outbox, channels: dict[tuple[str, int], Channel],
                  cfg: DeliveryConfig, metrics: Metrics, clock: Callable[[], float],

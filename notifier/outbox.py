@@ -69,9 +69,12 @@ class Outbox:
         return count
 
     def due(self, now: float, limit: int, busy: set[int]) -> list[Row]:
+        """Due pending rows not in `busy`, longest due first (then oldest), at most `limit`.
+
+        The order follows the (state, next_attempt) index: no sort of every pending row."""
         rows = self.db.conn.execute(
-            "SELECT * FROM outbox WHERE state='pending' AND next_attempt <= ? ORDER BY id "
-            "LIMIT ?", (now, limit + len(busy))).fetchall()
+            "SELECT * FROM outbox WHERE state='pending' AND next_attempt <= ? "
+            "ORDER BY next_attempt, id LIMIT ?", (now, limit + len(busy))).fetchall()
         return [_row(r) for r in rows if r["id"] not in busy][:limit]
 
     def next_attempt(self, busy: set[int]) -> float | None:
