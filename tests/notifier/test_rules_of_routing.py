@@ -108,6 +108,9 @@ def test_group_key_uses_group_labels_only(tmp_path) -> None:
      "templates.t: unknown field {nope}"),
     ("route: {receiver: a}\nreceivers: [{name: a}]\ntemplates: {t: {title: '{x.y}', body: ''}}",
      "templates.t: unknown field {x}"),
+    ("route: {receiver: a}\nreceivers: [{name: a}]\n"
+     "templates: {t: {title: '{num_firing}', body: '', alert: '{nope}'}}",
+     "templates.t: unknown field {nope}"),
     ("route: {receiver: a}\nreceivers: [{name: a, urls: [{url_file: /nonexistent/u}]}]",
      "receivers.0.urls.0.url_file: cannot read /nonexistent/u"),
 ])
