@@ -54,6 +54,9 @@ class CollectorLoop:
         self._process = ProcessCollector(registry=None)
         self._tasks: list[asyncio.Task] = []
         self._dirty = asyncio.Event()
+        # parts of the exporter that are not collectors (the OTLP pusher) add their own
+        # metrics here; called at each render
+        self.reporters: list[Callable[[], list[Metric]]] = []
         self.snapshot = Snapshot(self._self_families())
         self.first_round = asyncio.Event()
         self.openmetrics_wanted = False  # set once a scraper asks for OpenMetrics
@@ -134,7 +137,8 @@ class CollectorLoop:
         build = catalog.BUILD_INFO.family()
         labels = self._build_labels()
         build.add_metric([labels.get(k, "") for k in catalog.BUILD_INFO.labels], 1)
-        return [up, duration, last, build, *self._process.collect()]
+        extra = [f for report in self.reporters for f in report()]
+        return [up, duration, last, build, *extra, *self._process.collect()]
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._renderer(), name="render")]

@@ -64,6 +64,7 @@ from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from prometheus_client.core import Metric as Family
 
+from exporter import catalog
 from exporter.loop import CollectorLoop
 from exporter.snapshot import Snapshot
 from inferwatch import __version__
@@ -183,6 +184,14 @@ class OtlpPusher:
         self.start_ns = int(psutil.Process().create_time() * 1e9)
         self.pushes = 0
         self.failures = 0
+        loop.reporters.append(self.families)
+
+    def families(self) -> list[Family]:
+        """The push counts, rendered with the loop's own metrics."""
+        exports = catalog.OTLP_EXPORTS.family()
+        exports.add_metric(["success"], self.pushes)
+        exports.add_metric(["failure"], self.failures)
+        return [exports]
 
     def _export(self, snapshot: Snapshot) -> MetricExportResult:
         data = to_metrics_data(snapshot, self.resource, self.start_ns)

@@ -78,7 +78,7 @@ def prometheus_samples(snapshot: Snapshot) -> dict[SampleKey, float]:
 
 
 def pusher_for(url: str, snapshot: Snapshot, **otlp) -> OtlpPusher:
-    loop = SimpleNamespace(snapshot=snapshot, first_round=asyncio.Event())
+    loop = SimpleNamespace(snapshot=snapshot, first_round=asyncio.Event(), reporters=[])
     config = Otlp(endpoint=url, headers={"Authorization": SECRET, "X-Scope-OrgID": "tenant-1"},
                   resource_attributes="k8s.cluster.name=lab, deployment.environment=test",
                   **otlp)
@@ -166,6 +166,10 @@ async def test_a_500_is_counted_and_logged_without_the_secret(receiver, caplog) 
     assert all("s3cr3t" not in r.getMessage() for r in caplog.records)
     rx.mode = "ok"
     assert await pusher.push_once() and pusher.pushes == 1
+    assert pusher.loop.reporters == [pusher.families]
+    [exports] = pusher.families()
+    assert exports.name == c.OTLP_EXPORTS.name.removesuffix("_total")
+    assert {s.labels["result"]: s.value for s in exports.samples} == {"success": 1, "failure": 2}
 
 
 async def test_a_hanging_receiver_is_bounded_and_never_stalls_the_loop(receiver) -> None:
