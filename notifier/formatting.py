@@ -43,6 +43,12 @@ class Field:
     conversion: str | None
     spec: str | tuple[Field, ...]  # a spec with fields in it is itself a format
 
+    @functools.cached_property
+    def plain(self) -> bool:
+        """A bare `{name}`: no lookup, conversion or spec to apply."""
+        return isinstance(self.first, str) and not self.rest and self.conversion is None \
+            and self.spec == ""
+
 
 @functools.lru_cache(maxsize=512)
 def parse(text: str) -> tuple[Field, ...]:
@@ -67,6 +73,9 @@ def fill(parts: tuple[Field, ...], lookup: Lookup) -> str:
         if part.text is None:
             continue
         value = _resolve(part, lookup)
+        if part.plain:
+            out.append(value if type(value) is str else format(value, ""))
+            continue
         if part.conversion is not None:
             value = _convert(value, part.conversion)
         spec = part.spec if isinstance(part.spec, str) else fill(part.spec, lookup)
@@ -75,6 +84,11 @@ def fill(parts: tuple[Field, ...], lookup: Lookup) -> str:
 
 
 def _resolve(part: Field, lookup: Lookup) -> Any:
+    if part.plain:
+        try:
+            return lookup(part.first)
+        except KeyError:
+            raise TemplateError(f"unknown field {{{part.first}}}") from None
     if isinstance(part.first, int):
         raise TemplateError(f"unknown field {{{part.first}}}")
     try:
