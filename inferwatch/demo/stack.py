@@ -121,6 +121,8 @@ class Stack:
             self.engines.append(EngineInfo(kind, sim.model_name, url, app[SIM_KEY]))
 
     async def _start_exporter(self) -> None:
+        """Engines and simulated GPUs; host metrics off, as on a laptop without procfs or PSI
+        its collector would fail and fire ExporterCollectorFailing."""
         interval = self.timing.collect_interval
         flags = {"exporter.engines": [f"{e.kind}={e.url}" for e in self.engines],
                  "exporter.simulate_gpus": GPUS, "exporter.simulate_scenario": "load",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 from collections import Counter, deque
 from typing import TextIO
 
@@ -62,8 +63,8 @@ class Tally:
         firing = [describe(labels) for state, labels in stack.alert_states()
                   if state == "firing"]
         if firing:
-            lines.append(f"still firing: {'; '.join(firing)} (an SLO's slow-burn windows "
-                         "outlast the demo)")
+            lines.append(f"still firing: {'; '.join(firing)} (SLO burn-rate alerts read windows "
+                         "of hours, compressed to minutes, that outlast the demo)")
         out = stack.out
         lines.append(f"output: {out / 'dashboards'} (Grafana), {out / 'rules'} (Prometheus "
                      f"rules), {out / 'webhook.jsonl'}, {out / 'notifier.yml'}, "
@@ -128,19 +129,23 @@ class LiveView:
                 await asyncio.wait_for(stop.wait(), 0.5)
 
     def draw(self, stack: Stack) -> None:
-        lines = [*self.header(stack), "", *self.metrics(stack.readings()), "",
-                 *self.alerts(stack), "", "deliveries (console:// and the local webhook)",
-                 *(f"  {e.at:6.1f}s  {e.text}" for e in self.deliveries)]
-        frame = "".join(f"{line}\x1b[K\n" for line in lines)
+        size = shutil.get_terminal_size()
+        top = [*self.header(stack), "", *self.metrics(stack.readings()), ""]
+        alerts = self.alerts(stack)
+        deliveries = [f"  {e.at:6.1f}s  {e.text}" for e in self.deliveries]
+        room = max(6, size.lines - 1 - len(top) - 2)  # two headings
+        shown = deliveries[-max(2, room - len(alerts)):]
+        lines = [*top, "alerts", *fit(alerts, room - len(shown)),
+                 "deliveries (console:// and the local webhook)", *shown]
+        frame = "".join(f"{clip(line, size.columns)}\x1b[K\n" for line in lines)
         self.stream.write(f"\x1b[H{frame}\x1b[J")
         self.stream.flush()
 
     def header(self, stack: Stack) -> list[str]:
         phase, sim_t = stack.phase()
         wall = stack.elapsed()
-        return [f"\x1b[1minferwatch demo\x1b[0m  incident scenario at {self.speed:g}x  "
-                f"phase \x1b[1m{phase}\x1b[0m (simulated {sim_t:.0f}s)  "
-                f"{wall:.0f}s of {self.duration:.0f}s  Ctrl-C stops",
+        return [f"inferwatch demo  {self.speed:g}x  phase {phase.upper()} (simulated "
+                f"{sim_t:.0f}s)  {wall:.0f}s of {self.duration:.0f}s  Ctrl-C stops",
                 f"exporter {stack.exporter_url}/metrics   output {stack.out}"]
 
     def metrics(self, r: Readings) -> list[str]:
@@ -150,11 +155,10 @@ class LiveView:
         return [*rows, f"GPUs (simulated) utilization {ratio(r.gpu_utilization)}"]
 
     def alerts(self, stack: Stack) -> list[str]:
-        rows = ["alerts"]
-        for state, labels in stack.alert_states():
-            shown = "resolved" if state == "inactive" else state
-            rows.append(f"  {paint(shown, f'{shown:<9}')} {describe(labels)}")
-        return rows if len(rows) > 1 else [*rows, "  none yet"]
+        rows = [f"  {paint(shown, f'{shown:<9}')} {describe(labels)}"
+                for state, labels in stack.alert_states()
+                for shown in ["resolved" if state == "inactive" else state]]
+        return rows or ["  none yet"]
 
     def finish(self, stack: Stack, reason: str) -> None:
         self.draw(stack)
@@ -163,6 +167,19 @@ class LiveView:
         for line in self.tally.summary(stack):
             print(line, file=self.stream)
         self.stream.flush()
+
+
+def fit(rows: list[str], room: int) -> list[str]:
+    """At most `room` rows (at least one), the last saying how many were left out."""
+    room = max(1, room)
+    if len(rows) <= room:
+        return rows
+    return [*rows[:room - 1], f"  ... {len(rows) - room + 1} more"]
+
+
+def clip(line: str, width: int) -> str:
+    """Cut a plain line to the terminal's width (coloured lines are short already)."""
+    return line if "\x1b[" in line or len(line) < width else line[:width - 1]
 
 
 def paint(kind: str, text: str) -> str:
