@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 
 from alert_rules.compile import compile_group
@@ -14,6 +17,7 @@ from alert_rules.runconfig import DEFAULT_PACK
 from inferwatch.demo.channels import Delivery, WebhookReceiver
 from inferwatch.demo.rules import demo_groups
 from inferwatch.demo.settings import Timing, notifier_yaml
+from inferwatch.demo.stack import Stack
 from notifier.config import load_notifier_config
 from notifier.service import build_channels
 
@@ -79,3 +83,20 @@ async def test_webhook_receiver_records_and_reports_each_post(aiohttp_client,
     assert [json.loads(x) for x in lines] == [post] == receiver.records
     assert [(d.channel, d.title, d.body, d.notify_type) for d in got] == [
         ("webhook", "[FIRING:1] X", "m", "warning")]
+
+
+async def test_stop_releases_every_port(tmp_path: Path) -> None:
+    stack = Stack(tmp_path, Timing(8.0), 0, lambda e: None)
+    try:
+        await stack.start()
+        urls = [e.url for e in stack.engines] + [stack.exporter_url + "/metrics"]
+        async with aiohttp.ClientSession() as session:
+            for url in urls:
+                async with session.get(url) as resp:
+                    assert resp.status == 200, url
+    finally:
+        await stack.stop()
+    for url in [*urls, stack.webhook_url]:
+        with pytest.raises(ConnectionRefusedError), socket.create_connection(
+                (urlsplit(url).hostname, urlsplit(url).port), timeout=2):
+            pass
