@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import json
 import logging
@@ -102,6 +103,7 @@ async def serve(loaded: Loaded, listen: str, storage: str) -> int:
 
     notifier = Notifier(loaded, storage)
     await notifier.start()
+    gc.freeze()  # the startup heap (apprise, aiohttp, pydantic) out of every full collection
     runner = web.AppRunner(make_app(notifier), handle_signals=False)
     await runner.setup()
     host, _, port = listen.rpartition(":")
