@@ -50,6 +50,11 @@ class Database:
         self.conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
         self.conn.execute("PRAGMA busy_timeout=5000")
         self.conn.executescript(SCHEMA)
+        # (receiver, channel, group key) of every group with a pending or logged notification;
+        # kept by Outbox.enqueue, so that a new group costs no nflog or supersede query
+        self.notified: set[tuple[str, int, str]] = {tuple(r) for r in self.conn.execute(
+            "SELECT receiver, channel, group_key FROM outbox WHERE state='pending' "
+            "UNION SELECT receiver, channel, group_key FROM nflog")}
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:

@@ -43,6 +43,8 @@ class NotificationLog:
         self.db = db
 
     def last(self, receiver: str, channel: int, group_key: str) -> Entry | None:
+        if (receiver, channel, group_key) not in self.db.notified:
+            return None
         row = self.db.conn.execute(
             "SELECT firing, resolved, created_at AS at FROM outbox WHERE receiver=? AND "
             "channel=? AND group_key=? AND state='pending' ORDER BY id DESC LIMIT 1",

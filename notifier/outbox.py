@@ -52,9 +52,11 @@ class Outbox:
         count = 0
         with self.db.tx() as conn:
             for n in notes:
-                conn.execute("UPDATE outbox SET state='superseded', done_at=? WHERE receiver=? "
-                             "AND channel=? AND group_key=? AND state='pending'",
-                             (now, n.receiver, n.channel, n.group_key))
+                group = (n.receiver, n.channel, n.group_key)
+                if group in self.db.notified:  # else no pending row to supersede
+                    conn.execute("UPDATE outbox SET state='superseded', done_at=? WHERE "
+                                 "receiver=? AND channel=? AND group_key=? AND state='pending'",
+                                 (now, n.receiver, n.channel, n.group_key))
                 conn.execute(
                     "INSERT INTO outbox (key, receiver, channel, group_key, title, body, "
                     "body_format, notify_type, firing, resolved, created_at, deadline, "
@@ -62,8 +64,10 @@ class Outbox:
                     (secrets.token_hex(12), n.receiver, n.channel, n.group_key, n.title, n.body,
                      n.body_format, n.notify_type, json.dumps(sorted(n.firing)),
                      json.dumps(sorted(n.resolved)), now, now + deadline, now))
+                self.db.notified.add(group)
                 count += 1
             for n in quiet:
+                self.db.notified.add((n.receiver, n.channel, n.group_key))
                 log_confirmed(conn, n.receiver, n.channel, n.group_key, n.firing, n.resolved,
                               now, 0)
         return count

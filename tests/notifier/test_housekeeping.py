@@ -62,3 +62,26 @@ async def test_firing_alert_without_end_resolves_after_resolve_timeout(tmp_path)
     alert = n.active[next(iter(n.active))]
     assert (alert.resolved(59.9), alert.resolved(60)) == (False, True)
     n.db.close()
+
+
+def test_groups_notified_before_a_restart_are_known_after_it(tmp_path) -> None:
+    from notifier.db import Database
+    from notifier.nflog import NotificationLog
+    from notifier.outbox import Notification, Outbox
+
+    def note(group: str) -> Notification:
+        return Notification("hook", 0, group, "t", "b", "text", "info", frozenset({"f1"}),
+                            frozenset())
+
+    db = Database(tmp_path)
+    Outbox(db).enqueue([note("pending")], 10.0, 60.0, quiet=[note("quiet")])
+    assert NotificationLog(db).last("hook", 0, "new") is None
+    db.close()
+    db = Database(tmp_path)  # a restart: the set comes back from the pending rows and the nflog
+    log, outbox = NotificationLog(db), Outbox(db)
+    assert {g for _, _, g in db.notified} == {"pending", "quiet"}
+    entries = [log.last("hook", 0, group) for group in ("pending", "quiet")]
+    assert all(e is not None and e.firing == {"f1"} for e in entries)
+    outbox.enqueue([note("pending")], 20.0, 60.0)  # supersedes the pending one
+    assert outbox.counts() == {"pending": 1, "superseded": 1}
+    db.close()
