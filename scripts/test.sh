@@ -17,6 +17,9 @@ fi
 
 python3 -m pip install -q -e '.[test]'
 # Prometheus Operator CRD validators for tests/deploy, from the npm registry (cached).
-command -v npm >/dev/null 2>&1 && npm install --silent --no-audit --no-fund --prefix .pytest_cache/d/npm-prometheus-operator @kubernetes-models/prometheus-operator@6.0.0
+if command -v npm >/dev/null 2>&1; then
+  npm install --silent --no-audit --no-fund --prefix .pytest_cache/d/npm-prometheus-operator \
+    @kubernetes-models/prometheus-operator@6.0.0
+fi
 ruff check .
 python3 -m pytest -q "$@"

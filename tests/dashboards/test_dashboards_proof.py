@@ -24,10 +24,10 @@ from pathlib import Path
 
 import fake_cluster
 import pytest
-from conftest import PYTHON, ROOT, free_port, need_binary, wait_http
 from dashboard_queries import dashboards, metric_names, panels
 
 from exporter import catalog
+from tests.conftest import PYTHON, ROOT, free_port, need_binary, wait_http
 
 pytestmark = pytest.mark.ecosystem
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from conftest import free_port
 
 from dashboards.build import build_all
 from inferwatch.cli import main
+from tests.conftest import free_port
 
 TOKEN = "glsa_s3cr3t-token-value"
 

@@ -10,10 +10,10 @@ from pathlib import PurePosixPath
 
 import pytest
 import yaml
-from conftest import DEPLOY, ROOT, find
 
 from alert_rules.runconfig import load_run_config
 from notifier import load_notifier_config
+from tests.deploy.conftest import DEPLOY, ROOT, find
 
 
 def _mounts(resources: list[dict], container: str) -> dict[str, str]:

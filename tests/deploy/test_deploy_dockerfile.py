@@ -9,7 +9,8 @@ import re
 import tomllib
 
 import pytest
-from conftest import ROOT, find
+
+from tests.deploy.conftest import ROOT, find
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 

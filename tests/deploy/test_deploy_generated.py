@@ -9,7 +9,8 @@ import sys
 
 import pytest
 import yaml
-from conftest import DEPLOY, ROOT
+
+from tests.deploy.conftest import DEPLOY, ROOT
 
 spec = importlib.util.spec_from_file_location("deploy_generate", DEPLOY / "generate.py")
 generate = importlib.util.module_from_spec(spec)

@@ -7,7 +7,8 @@ import os
 import tomllib
 
 import pytest
-from conftest import COMPONENTS, DEPLOY, OVERLAYS, ROOT, build, find
+
+from tests.deploy.conftest import COMPONENTS, DEPLOY, OVERLAYS, ROOT, build, find
 
 
 def test_every_overlay_is_found():

@@ -8,7 +8,8 @@ import copy
 
 import pytest
 import yaml
-from conftest import DEPLOY, OVERLAYS, find
+
+from tests.deploy.conftest import DEPLOY, OVERLAYS, find
 
 kubernetes_validate = pytest.importorskip(
     "kubernetes_validate", reason="pip install -e '.[test]' installs kubernetes-validate")

@@ -12,13 +12,13 @@ import time
 
 import pytest
 from aiohttp import web
-from conftest import free_port
 
 from exporter import catalog as c
 from exporter.collectors.engines.collector import EngineCollector, ScrapeTarget
 from exporter.collectors.engines.targets import Target
 from exporter.simulate.app import make_app
 from exporter.simulate.sim import Simulation
+from tests.conftest import free_port
 
 TIMEOUT = 0.5
 CAP = 256 * 1024

@@ -8,10 +8,10 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from conftest import PYTHON, ROOT, free_port, wait_http
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import catalog as c
+from tests.conftest import PYTHON, ROOT, free_port, wait_http
 
 FIXED = (c.ENGINE_UP, c.ENGINE_KV_CACHE_USAGE, c.ENGINE_REQUESTS_WAITING,
          c.ENGINE_REQUESTS_RUNNING, c.ENGINE_TTFT, c.ENGINE_ITL, c.ENGINE_REQUEST_DURATION,
