@@ -23,8 +23,10 @@ the alerts are in the database. `make_app(notifier)` in notifier.api gives the H
 
 Pipeline (one module each): routing (tree, matchers), grouping (group_wait, group_interval),
 inhibit, silences, nflog (dedup reasons), pipeline (a flush as a pure function), outbox (SQLite
-WAL; recorded before delivery, marked after), delivery (backoff with jitter up to a deadline),
-channels (apprise, one try per attempt), templates, redact (no secret in any log line).
+WAL; recorded before delivery, marked after, marks batched per loop turn), delivery (backoff with
+jitter up to a deadline), channels (apprise, one try per attempt; json:// through webhook and
+httpclient, kept-alive), templates (over formatting: parsed once, fields computed on demand),
+redact (no secret in any log line).
 """
 
 from notifier.alerts import Alert
