@@ -235,9 +235,14 @@ class ConfigError(Exception):
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """The file's top-level mapping, or ConfigError naming the file and line."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as err:
         raise ConfigError([f"{path}: cannot read: {err.strerror or err}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise ConfigError([f"{path}: line {line}: not UTF-8 text"]) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:

@@ -101,3 +101,15 @@ def test_missing_file_is_a_clear_error(tmp_path):
                           str(tmp_path / "nope.yml")], capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert "nope.yml: cannot read" in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("command", [["check-config"], ["exporter", "--config.file"],
+                                     ["exporter", "--web.config.file"]])
+def test_a_file_that_is_not_utf8_is_a_clear_error(tmp_path, command):
+    f = tmp_path / "latin1.yml"
+    f.write_bytes(b"exporter:\n  log_level: d\xe9bug\n")
+    run = subprocess.run([PYTHON, "-m", "inferwatch.cli", *command, str(f)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert f"{f}: line 2: not UTF-8 text" in run.stderr
