@@ -41,7 +41,6 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import psutil
 from aiohttp import web
@@ -67,6 +66,7 @@ from prometheus_client.core import Metric as Family
 from exporter import catalog
 from exporter.loop import CollectorLoop
 from exporter.snapshot import Snapshot
+from exporter.urls import redact
 from inferwatch import __version__
 from inferwatch.config import Otlp
 
@@ -165,12 +165,6 @@ def build_resource(attributes: dict[str, str], node_name: str = "") -> Resource:
         defaults["k8s.node.name"] = node_name
     from_env = OTELResourceDetector().detect().attributes
     return Resource.create({**defaults, **from_env, **attributes})
-
-
-def redact(url: str) -> str:
-    """The URL without user info, for logs."""
-    parts = urlsplit(url)
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="").geturl()
 
 
 class OtlpPusher:

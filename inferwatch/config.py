@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from exporter.urls import redact
 from inferwatch.durations import parse_duration
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
@@ -80,7 +81,7 @@ class Collectors(Strict):
 def _http_url(value: str) -> str:
     text = str(value)
     if not text.startswith(("http://", "https://")) or len(text.split("://", 1)[1]) == 0:
-        raise ValueError(f"{text!r} is not an http:// or https:// URL")
+        raise ValueError(f"{redact(text)!r} is not an http:// or https:// URL")
     return text
 
 
@@ -101,7 +102,7 @@ class EngineTarget(Strict):
             return data
         kind, sep, url = data.partition("=")
         if not sep or not kind or "://" in kind:
-            raise ValueError(f"{data!r} is not KIND=URL (e.g. vllm=http://127.0.0.1:8000)")
+            raise ValueError(f"{redact(data)!r} is not KIND=URL (e.g. vllm=http://127.0.0.1:8000)")
         return {"kind": kind, "url": url}
 
     @model_validator(mode="after")

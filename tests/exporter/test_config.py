@@ -113,3 +113,20 @@ def test_a_file_that_is_not_utf8_is_a_clear_error(tmp_path, command):
     assert run.returncode == 2
     assert "Traceback" not in run.stderr
     assert f"{f}: line 2: not UTF-8 text" in run.stderr
+
+
+def test_a_rejected_url_is_echoed_without_its_credentials(tmp_path):
+    f = tmp_path / "creds.yml"
+    f.write_text("exporter:\n  engines:\n    - {kind: vllm, url: 'ftp://u:hunter2@h/m?t=s3cr3t'}\n"
+                 "  otlp: {endpoint: 'otel://u:hunter2@h'}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(f, {"exporter.engines": ("--engine", ["http://u:hunter2@h:8000"])})
+    text = "\n".join(err.value.problems)
+    assert "--engine #1: 'http://h:8000' is not KIND=URL" in text
+    assert f"{f}: exporter.otlp.endpoint: 'otel://h' is not an http" in text
+    assert "hunter2" not in text
+    f.write_text("exporter:\n  engines:\n    - {kind: vllm, url: 'ftp://u:hunter2@h/m?t=s3cr3t'}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(f)
+    assert err.value.problems == [f"{f}: exporter.engines.0.url: 'ftp://h/m' is not an http:// "
+                                  "or https:// URL"]

@@ -28,6 +28,7 @@ from exporter.collectors.engines.normalise import Normalised, normalise
 from exporter.collectors.engines.parser import Family, ParseError, parse
 from exporter.collectors.engines.scrape import NotFound, ScrapeError, fetch, fetch_json
 from exporter.collectors.engines.targets import Target
+from exporter.urls import redact
 
 log = logging.getLogger("inferwatch.exporter.engines")
 
@@ -53,6 +54,7 @@ class _State:
     interval: float
     timeout: float
     engine: str
+    shown: str  # the target URL as labels and logs show it: without credentials
     url: str = ""  # the URL that served metrics last (after trying the candidate paths)
     info_model: str = ""
     info_tries: int = 0
@@ -99,7 +101,7 @@ class EngineCollector:
             st = item if isinstance(item, ScrapeTarget) else ScrapeTarget(item)
             states[st.target] = self._states.get(st.target) or _State(
                 st.target, st.interval or self.default_interval,
-                st.timeout or self.default_timeout, st.target.kind)
+                st.timeout or self.default_timeout, st.target.kind, redact(st.target.url))
         self._states = states
 
     async def collect(self) -> list[Metric]:
@@ -126,7 +128,7 @@ class EngineCollector:
             norm, error = None, str(err)
         duration = time.perf_counter() - start
         self._report(state, error)
-        ident = publish.Identity(state.engine, state.target.url, _extra(state.target))
+        ident = publish.Identity(state.engine, state.shown, _extra(state.target))
         if norm is None:
             state.families = publish.health(ident, _model(state.sources), False, duration)
             return
@@ -146,7 +148,7 @@ class EngineCollector:
         norm = await asyncio.to_thread(normalise, families, mapping, state.info_model or
                                        "unknown")
         for problem in norm.problems:
-            log.warning("engine target=%s: %s", state.target.url, problem)
+            log.warning("engine target=%s: %s", state.shown, problem)
         return norm
 
     async def _fetch_metrics(self, session: aiohttp.ClientSession, state: _State) -> bytes:
@@ -171,7 +173,8 @@ class EngineCollector:
         try:
             doc = await fetch_json(session, url, state.timeout, self.max_body_bytes)
         except ScrapeError as err:
-            log.info("engine target=%s: no model name from %s: %s", state.target.url, url, err)
+            log.info("engine target=%s: no model name from %s: %s", state.shown, redact(url),
+                     err)
             return ""
         value = doc.get(key) if isinstance(doc, dict) else None
         return value if isinstance(value, str) else ""
@@ -179,9 +182,9 @@ class EngineCollector:
     def _report(self, state: _State, error: str) -> None:
         """Log a target going down (with the reason) or coming back, once per change."""
         if error and error != state.error:
-            log.warning("engine target=%s down: %s", state.target.url, error)
+            log.warning("engine target=%s down: %s", state.shown, error)
         elif not error and state.up is False:
-            log.info("engine target=%s is up again", state.target.url)
+            log.info("engine target=%s is up again", state.shown)
         state.up, state.error = not error, error
 
     def close(self) -> None:
@@ -209,7 +212,7 @@ def _engine(state: _State, families: dict[str, Family]) -> str:
     if kind is None:
         raise ScrapeError("kind auto: no known engine metric in the body")
     if kind != state.engine:
-        log.info("engine target=%s detected as %s", state.target.url, kind)
+        log.info("engine target=%s detected as %s", state.shown, kind)
         state.engine, state.sources, state.lost = kind, {}, {}
     return kind
 
@@ -226,7 +229,7 @@ def _model(sources: publish.Provenance) -> str:
 
 def _track(state: _State, norm: Normalised) -> None:
     """Log and remember concepts that lost their source, found it again or changed it."""
-    url = state.target.url
+    url = state.shown
     for key, old in state.sources.items():
         new = norm.sources.get(key)
         if new is None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import aiohttp
 
+from exporter.urls import redact
+
 ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
 CHUNK = 64 * 1024
 
@@ -32,11 +34,11 @@ async def fetch(session: aiohttp.ClientSession, url: str, timeout: float,
     except TimeoutError:
         raise ScrapeError(f"timed out after {timeout:g}s") from None
     except aiohttp.ClientConnectorError as err:
-        raise ScrapeError(f"cannot connect: {err.os_error or err}") from None
+        raise ScrapeError(redact(f"cannot connect: {err.os_error or err}")) from None
     except aiohttp.ClientPayloadError as err:
-        raise ScrapeError(f"truncated body: {err}") from None
+        raise ScrapeError(redact(f"truncated body: {err}")) from None
     except aiohttp.ClientError as err:
-        raise ScrapeError(f"{type(err).__name__}: {err}") from None
+        raise ScrapeError(redact(f"{type(err).__name__}: {err}")) from None
 
 
 async def _read(session: aiohttp.ClientSession, url: str, timeout: float,
@@ -66,4 +68,4 @@ async def fetch_json(session: aiohttp.ClientSession, url: str, timeout: float,
     try:
         return json.loads(body)
     except ValueError as err:
-        raise ScrapeError(f"invalid JSON at {url}: {err}") from None
+        raise ScrapeError(f"invalid JSON: {err}") from None

@@ -181,3 +181,39 @@ async def test_kubernetes_labels_path_probing_and_info_model(sim_server) -> None
     assert frozenset({("engine", "tgi"), ("model", "meta-llama/Llama-3.1-8B-Instruct"),
                       ("target", str(tgi))}) in running
     assert collector.interval == 1.0
+
+
+async def test_credentials_in_a_target_url_reach_no_label_and_no_log(
+        aiohttp_server, bad_server, caplog) -> None:
+    secret = "hunter2-secret"
+    state = {"body": Simulation("vllm").body(60.0)}
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=state["body"], content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    good = server.make_url("/metrics").with_user("scraper").with_password(secret)
+    good = good.with_query(token=secret)
+    bad = [bad_server.make_url(p).with_user("scraper").with_password(secret)
+           for p in ("/500", "/garbage", "/hang")]
+    refused = f"http://scraper:{secret}@127.0.0.1:{free_port()}/metrics"
+    targets = [Target("vllm", str(good)), *(Target("vllm", str(u)) for u in bad),
+               Target("auto", refused)]
+    collector = EngineCollector(targets, timeout=TIMEOUT, clock=fake_clock())
+    caplog.set_level(logging.DEBUG, "inferwatch.exporter.engines")
+    try:
+        first = await collector.collect()
+        state["body"] = b"\n".join(line for line in state["body"].splitlines()
+                                   if b"kv_cache_usage_perc" not in line)
+        second = await collector.collect()
+    finally:
+        await collector.aclose()
+    shown = str(server.make_url("/metrics"))
+    assert up(first, shown) == 1
+    assert any(r.message.startswith(f"engine target={shown} concept=") for r in caplog.records)
+    for found in (samples(first), samples(second)):
+        for (_name, labels), _value in found.items():
+            assert not any(secret in v for _k, v in labels), labels
+    assert caplog.records and not any(secret in r.getMessage() for r in caplog.records)
