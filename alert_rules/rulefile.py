@@ -42,8 +42,9 @@ def load_file(path: str | Path) -> list[LoadedGroup]:
     except ValidationError as err:
         raise ConfigError(describe(err, source, {})) from None
     problems: list[str] = []
-    groups = [_load_group(g, source, problems) for g in parsed.groups]
-    names = [g.name for g in parsed.groups]
+    groups = [g for i, raw in enumerate(parsed.groups)
+              if (g := _load_group(raw, i, source, problems)) is not None]
+    names = [_group_title(raw, i) for i, raw in enumerate(parsed.groups)]
     problems += [f"{source}: {n}: group name used twice" for n in sorted(set(names))
                  if names.count(n) > 1]
     if problems:
@@ -65,13 +66,31 @@ def load_files(paths: list[str] | list[Path]) -> list[LoadedGroup]:
     return groups
 
 
-def _load_group(group: Group, source: str, problems: list[str]) -> LoadedGroup:
+def _group_title(raw: Any, index: int) -> str:
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return name if isinstance(name, str) and name else f"groups[{index}]"
+
+
+def _load_group(raw: Any, index: int, source: str, problems: list[str]) -> LoadedGroup | None:
+    """The group with its rules parsed, or None; its problems, and those of each of its rules
+    (even when the group itself is broken), appended under `FILE: group/rule`."""
+    title = _group_title(raw, index)
+    if not isinstance(raw, dict):
+        problems.append(f"{source}: {title}: .: a group must be a mapping")
+        return None
+    try:
+        group: Group | None = Group.model_validate(raw)
+    except ValidationError as err:
+        problems += describe(err, f"{source}: {title}", {})
+        group = None
+    raw_rules = raw.get("rules")
     rules: list[Rule] = []
-    for index, raw in enumerate(group.rules):
-        where = f"{source}: {group.name}/{rule_title(raw, index)}"
-        rule = _parse_rule(raw, where, problems)
+    for i, raw_rule in enumerate(raw_rules if isinstance(raw_rules, list) else []):
+        rule = _parse_rule(raw_rule, f"{source}: {title}/{rule_title(raw_rule, i)}", problems)
         if rule is not None:
             rules.append(rule)
+    if group is None:
+        return None
     _check_unique(group, rules, source, problems)
     return LoadedGroup(name=group.name, interval=group.interval, labels=group.labels,
                        rules=rules, source=source)

@@ -122,7 +122,7 @@ class Group(Strict):
     name: Annotated[str, Field(min_length=1)]
     interval: Duration = 30.0
     labels: Labels = {}
-    rules: list[dict[str, Any]]
+    rules: list[Any]  # each checked by alert_rules.rulefile, named by group and rule
 
     @field_validator("interval")
     @classmethod
@@ -133,7 +133,7 @@ class Group(Strict):
 
 
 class RuleFile(Strict):
-    groups: list[Group]
+    groups: list[Any]  # each validated on its own, so that its problems name it
 
 
 def check_rule(rule: Rule) -> list[tuple[str, str]]:

@@ -102,3 +102,29 @@ def test_cli_check_exits_2_with_the_problems(tmp_path: Path,
 def test_cli_check_ok(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "check", str(PACK)]) == 0
     assert capsys.readouterr().out.startswith("ok: 1 file(s)")
+
+
+def test_cli_check_names_a_file_that_is_not_utf8(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "rules.yml"
+    path.write_bytes(b"\xff\xfegroups: []\n")
+    assert main(["rules", "check", str(path)]) == 2
+    assert f"{path}: line 1: not UTF-8 text" in capsys.readouterr().err
+
+
+def test_group_problems_name_the_group_and_its_rules_are_still_checked(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [
+        {"name": "g", "interval": "soon", "rules": [{**KV, "metric": "inferwatch_nope"}, 5]},
+        {"name": "h", "rules": None},
+        "not a group",
+    ]}))
+    with pytest.raises(ConfigError) as err:
+        load_file(path)
+    assert err.value.problems == [
+        f"{path}: g: interval: 'soon' is not a duration such as 15s, 1m or 500ms",
+        f"{path}: g/KV: metric: 'inferwatch_nope' is not in the metric catalogue",
+        f"{path}: g/rules[1]: .: a rule must be a mapping",
+        f"{path}: h: rules: Input should be a valid list",
+        f"{path}: groups[2]: .: a group must be a mapping",
+    ]
