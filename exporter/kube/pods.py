@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from exporter.collectors.engines.kinds import AUTO, MAPPINGS
 from exporter.collectors.engines.targets import Target
 
 PREFIX = "inferwatch.io/"
 SCRAPE, PORT, PATH, KIND, SCHEME = (PREFIX + k for k in ("scrape", "port", "path", "kind",
                                                          "scheme"))
 MIRROR = "kubernetes.io/config.mirror"  # a static pod's own UID, as its cgroup names it
-_KIND = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+KINDS = (AUTO, *MAPPINGS)
 _RUNTIME_ID = re.compile(r"^[a-z0-9-]+://([0-9a-f]{64})$")
 
 
@@ -48,9 +49,9 @@ def target_of(pod: Mapping[str, Any]) -> Target | None:
     scheme = str(notes.get(SCHEME) or "http").strip().lower()
     if scheme not in ("http", "https"):
         raise BadAnnotations(f"{SCHEME} {scheme!r} is not http or https")
-    kind = str(notes.get(KIND) or "auto").strip().lower()
-    if not _KIND.match(kind):
-        raise BadAnnotations(f"{KIND} {kind!r} is not an engine kind")
+    kind = str(notes.get(KIND) or AUTO).strip().lower()
+    if kind not in KINDS:
+        raise BadAnnotations(f"{KIND} {kind[:64]!r} is not an engine kind ({', '.join(KINDS)})")
     host = f"[{ip}]" if ":" in ip else ip
     return Target(kind=kind, url=f"{scheme}://{host}:{port}{path}",
                   namespace=str(meta.get("namespace", "")), pod=str(meta.get("name", "")))

@@ -58,6 +58,7 @@ def test_not_targets(annotations, kwargs):
     (_scrape(path="/a b"), "not an absolute path"),
     (_scrape(scheme="ftp"), "not http or https"),
     (_scrape(kind="../etc"), "not an engine kind"),
+    (_scrape(kind="vllm2"), "not an engine kind"),  # would crash every engine scrape
 ])
 def test_bad_annotations(annotations, error):
     with pytest.raises(BadAnnotations, match=error):
