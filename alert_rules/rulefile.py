@@ -47,6 +47,7 @@ def load_file(path: str | Path) -> list[LoadedGroup]:
     names = [_group_title(raw, i) for i, raw in enumerate(parsed.groups)]
     problems += [f"{source}: {n}: group name used twice" for n in sorted(set(names))
                  if names.count(n) > 1]
+    problems += duplicate_slos(groups)
     if problems:
         raise ConfigError(problems)
     return groups
@@ -61,6 +62,7 @@ def load_files(paths: list[str] | list[Path]) -> list[LoadedGroup]:
             groups += load_file(path)
         except ConfigError as err:
             problems += err.problems
+    problems += duplicate_slos(groups)
     if problems:
         raise ConfigError(problems)
     return groups
@@ -91,7 +93,6 @@ def _load_group(raw: Any, index: int, source: str, problems: list[str]) -> Loade
             rules.append(rule)
     if group is None:
         return None
-    _check_unique(group, rules, source, problems)
     return LoadedGroup(name=group.name, interval=group.interval, labels=group.labels,
                        rules=rules, source=source)
 
@@ -119,7 +120,19 @@ def _parse_rule(raw: Any, where: str, problems: list[str]) -> Rule | None:
     return rule
 
 
-def _check_unique(group: Group, rules: list[Rule], source: str, problems: list[str]) -> None:
-    slos = [r.slo for r in rules if isinstance(r, SLORule)]
-    for name in sorted({n for n in slos if slos.count(n) > 1}):
-        problems.append(f"{source}: {group.name}/{name}: slo: name used twice in the group")
+def duplicate_slos(groups: list[LoadedGroup]) -> list[str]:
+    """An SLO name used twice, in any groups or files: both would record the same series
+    (`inferwatch:slo_errors:ratio_rate5m{slo=NAME}`), and each one's alerts would read both."""
+    first: dict[str, str] = {}
+    problems = []
+    for group in groups:
+        for rule in group.rules:
+            if not isinstance(rule, SLORule):
+                continue
+            where = f"{group.source}: {group.name}/{rule.slo}"
+            if rule.slo in first:
+                problems.append(f"{where}: slo: name already used by {first[rule.slo]}; SLO "
+                                "names must be unique across all rule files")
+            else:
+                first[rule.slo] = where
+    return problems

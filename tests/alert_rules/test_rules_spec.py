@@ -128,3 +128,22 @@ def test_group_problems_name_the_group_and_its_rules_are_still_checked(tmp_path:
         f"{path}: h: rules: Input should be a valid list",
         f"{path}: groups[2]: .: a group must be a mapping",
     ]
+
+
+def test_an_slo_name_is_unique_across_groups_and_files(tmp_path: Path) -> None:
+    """Two SLOs of one name would record the same `...ratio_rate5m{slo=NAME}` series."""
+    from alert_rules.rulefile import load_files
+
+    one = tmp_path / "one.yml"
+    one.write_text(yaml.safe_dump({"groups": [{"name": "a", "rules": [TTFT]},
+                                              {"name": "b", "rules": [TTFT]}]}))
+    with pytest.raises(ConfigError) as err:
+        load_file(one)
+    assert err.value.problems == [f"{one}: b/ttft: slo: name already used by {one}: a/ttft; "
+                                  "SLO names must be unique across all rule files"]
+    two = write(tmp_path, TTFT)
+    with pytest.raises(ConfigError) as err:
+        load_files([PACK, two])
+    assert err.value.problems == [f"{two}: g/ttft: slo: name already used by {PACK}: "
+                                  "inferwatch-slos/ttft; SLO names must be unique across all "
+                                  "rule files"]
