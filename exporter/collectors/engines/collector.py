@@ -126,6 +126,9 @@ class EngineCollector:
             norm, error = None, f"timed out after {state.timeout:g}s"
         except (ScrapeError, ParseError) as err:
             norm, error = None, str(err)
+        except Exception as err:  # a bug on one target's input must not fail the others
+            norm, error = None, redact(f"crashed: {type(err).__name__}: {err}")
+            log.debug("engine target=%s crashed", state.shown, exc_info=True)
         duration = time.perf_counter() - start
         self._report(state, error)
         ident = publish.Identity(state.engine, state.shown, _extra(state.target))

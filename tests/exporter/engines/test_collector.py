@@ -217,3 +217,20 @@ async def test_credentials_in_a_target_url_reach_no_label_and_no_log(
         for (_name, labels), _value in found.items():
             assert not any(secret in v for _k, v in labels), labels
     assert caplog.records and not any(secret in r.getMessage() for r in caplog.records)
+
+
+async def test_a_target_that_crashes_its_scrape_is_down_alone(sim_server, caplog) -> None:
+    url = str((await sim_server("vllm")).make_url("/metrics"))
+    # a kind without a mapping fails inside the scrape (KeyError), as a normaliser bug would
+    collector = EngineCollector([Target("vllm", url), Target("no-such-engine", url)],
+                                timeout=TIMEOUT, clock=fake_clock())
+    caplog.set_level(logging.INFO, "inferwatch.exporter.engines")
+    try:
+        families = await collector.collect()
+    finally:
+        await collector.aclose()
+    assert up(families, url) == 1
+    down = [s for f in families for s in f.samples
+            if s.name == c.ENGINE_UP.name and s.labels["engine"] == "no-such-engine"]
+    assert [s.value for s in down] == [0.0]
+    assert any("down: crashed: KeyError" in r.message for r in caplog.records)
