@@ -100,6 +100,9 @@ def _ssl_context(tls: TLSServerConfig, base: Path, source: str) -> ssl.SSLContex
     return ctx
 
 
+BCRYPT_MAX_PASSWORD = 72  # bytes
+
+
 class BasicAuth:
     """Checks `Authorization: Basic`. bcrypt runs off the event loop; a pass is cached."""
 
@@ -112,6 +115,8 @@ class BasicAuth:
         if credentials is None or credentials[0] not in self._users:
             return False
         user, password = credentials
+        if len(password) > BCRYPT_MAX_PASSWORD:  # bcrypt refuses (raises), so never a match
+            return False
         hashed = self._users[user]
         key = hashlib.sha256(hashed + b"\0" + password).digest()
         if key in self._passed:

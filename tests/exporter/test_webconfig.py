@@ -115,3 +115,10 @@ def test_command_with_a_bad_web_config_exits_2(tmp_path):
                           f"127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert f"{bad}: basic_auth_users:" in run.stderr and "Traceback" not in run.stderr
+
+
+async def test_a_password_longer_than_bcrypt_allows_is_refused_not_an_error():
+    hashed = bcrypt.hashpw(b"p" * 72, bcrypt.gensalt(rounds=4))
+    auth = BasicAuth({"u": hashed})
+    assert await auth.allows(basic("u", "p" * 72))
+    assert not await auth.allows(basic("u", "p" * 73))  # bcrypt itself raises ValueError
