@@ -59,8 +59,9 @@ class Engine:
                 self.next_due[group.name] = now + group.interval
                 await self.evaluate(group, now)
                 sent += await self.send(group, now)
-        if self.state_file is not None:
-            saved.save(self.state_file, self.states, now)
+        if self.state_file is not None:  # serialised here, written and synced off the loop
+            await asyncio.to_thread(saved.write_atomic, self.state_file,
+                                    saved.dump(self.states, now))
         return sent
 
     async def run(self, scraper: Scraper | None, scrape_interval: float,

@@ -25,12 +25,22 @@ def dump(states: dict[str, RuleState], saved_at: float) -> str:
     return json.dumps({"version": VERSION, "saved_at": saved_at, "rules": rules}, indent=1)
 
 
-def save(path: Path, states: dict[str, RuleState], saved_at: float) -> None:
-    """Write to a temporary file beside `path`, then rename over it (atomic on POSIX)."""
+def write_atomic(path: Path, text: str) -> None:
+    """Write a temporary file beside `path`, fsync it, rename it over `path` and fsync the
+    folder: after a crash or power loss the file holds the old state or the new, never a torn
+    or empty one (a rename can reach the disk before unsynced data does)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(dump(states, saved_at), encoding="utf-8")
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
     os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def restore(path: Path, states: dict[str, RuleState]) -> int:
@@ -38,22 +48,19 @@ def restore(path: Path, states: dict[str, RuleState]) -> int:
     An unreadable file is logged and ignored: alerting must start even without history."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("version") != VERSION:
-            raise ValueError(f"unknown state version {data.get('version')!r}")
-        saved = data["rules"]
-        restored = 0
-        for rule_id, entry in saved.items():
-            state = states.get(rule_id)
-            if state is None:
-                continue
-            state.health, state.last_error = entry["health"], entry["last_error"]
-            state.last_evaluation = entry["last_evaluation"]
-            alerts = [Alert(**a) for a in entry["alerts"]]
-            state.active = {key_of(a.labels): a for a in alerts}
-            restored += len(alerts)
+        if not isinstance(data, dict) or data.get("version") != VERSION:
+            version = data.get("version") if isinstance(data, dict) else None
+            raise ValueError(f"unknown state version {version!r}")
+        loaded = {rule_id: (entry["health"], entry["last_error"], entry["last_evaluation"],
+                            [Alert(**a) for a in entry["alerts"]])
+                  for rule_id, entry in data["rules"].items() if rule_id in states}
     except FileNotFoundError:
         return 0
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         log.warning("ignoring alert state file %s: %s", path, err)
         return 0
-    return restored
+    for rule_id, (health, last_error, last_evaluation, alerts) in loaded.items():
+        state = states[rule_id]
+        state.health, state.last_error, state.last_evaluation = health, last_error, last_evaluation
+        state.active = {key_of(a.labels): a for a in alerts}
+    return sum(len(alerts) for *_, alerts in loaded.values())

@@ -169,3 +169,51 @@ def test_payload_converts_to_the_notifiers_in_process_alert_fields() -> None:
          "generatorURL": "http://x/graph"}
     assert as_unix(p) == {"labels": {"alertname": "A"}, "annotations": {"summary": "s"},
                           "starts_at": 30.0, "ends_at": 270.5, "generator_url": "http://x/graph"}
+
+
+@pytest.mark.parametrize("text", ["[]", '{"version": 1, "rules": []}', '"x"',
+                                  '{"version": 1, "rules": {"g/KVFull": {"health": "ok"}}}'])
+def test_a_state_file_of_the_wrong_shape_is_ignored(tmp_path: Path, text: str,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "s.json").write_text(text)
+    engine = Engine(groups(tmp_path), None, [], state_file=tmp_path / "s.json")  # type: ignore
+    with caplog.at_level(logging.WARNING, "alert_rules.state"):
+        assert engine.restore() == 0
+    assert "ignoring alert state file" in caplog.text
+    assert all(not s.active and s.health == "unknown" for s in engine.states.values())
+
+
+def test_state_is_synced_before_the_rename(tmp_path: Path, monkeypatch) -> None:
+    """A rename can reach the disk before unsynced data: the file is fsynced first."""
+    import os
+
+    from alert_rules import state
+
+    calls: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (calls.append("replace"),
+                                                     real_replace(a, b))[1])
+    state.write_atomic(tmp_path / "d" / "s.json", '{"version": 1}')
+    assert calls == ["fsync", "replace", "fsync"]
+    assert json.loads((tmp_path / "d" / "s.json").read_text()) == {"version": 1}
+    assert [p.name for p in (tmp_path / "d").iterdir()] == ["s.json"]
+
+
+async def test_state_is_written_off_the_event_loop(loop_back, tmp_path: Path,
+                                                   monkeypatch) -> None:
+    import threading
+
+    from alert_rules import state
+
+    _fake, base = loop_back
+    threads: list[int] = []
+    real = state.write_atomic
+    monkeypatch.setattr(state, "write_atomic",
+                        lambda path, text: (threads.append(threading.get_ident()),
+                                            real(path, text))[1])
+    async with EmbeddedSource([Target(base + "/metrics")], 3600) as source:
+        engine = Engine(groups(tmp_path), source, [], state_file=tmp_path / "s.json")
+        await drive(engine, source, range(0, 30, 15))
+    assert len(threads) == 2 and threading.get_ident() not in threads
+    assert json.loads((tmp_path / "s.json").read_text())["saved_at"] == 15.0
