@@ -87,7 +87,10 @@ class KubeClient:
         params = {"fieldSelector": field_selector, "limit": str(limit)}
         while True:
             body = await self._get_json(params)
-            items += body.get("items") or []
+            page = body.get("items") or []
+            if not isinstance(page, list) or not all(isinstance(i, dict) for i in page):
+                raise KubeError("list: items is not a list of objects")
+            items += page
             meta = body.get("metadata") or {}
             if not meta.get("continue"):
                 return items, str(meta.get("resourceVersion", ""))
@@ -214,7 +217,8 @@ def _event(line: bytes) -> tuple[str, dict]:
     if not isinstance(obj, dict):
         raise KubeError("watch: event object is not a JSON object")
     if kind == "ERROR":
-        code = int(obj.get("code") or 500)
+        code = obj.get("code")
+        code = code if isinstance(code, int) else 500
         cls = Gone if code == 410 else ApiError
         raise cls(code, str(obj.get("message") or obj.get("reason") or "watch error"))
     return kind, obj

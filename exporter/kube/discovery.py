@@ -83,6 +83,11 @@ class PodWatcher:
             except KubeError as err:
                 reason = "error"
                 log.warning("pod list/watch failed: %s", err)
+            except Exception as err:  # an object we cannot read must not end discovery
+                reason, need_list = "error", True
+                log.warning("pod list/watch failed on an unexpected answer: %s: %s",
+                            type(err).__name__, err)
+                log.debug("pod list/watch crashed", exc_info=True)
             self.current = False
             self.restarts[reason] += 1
             await asyncio.sleep(self.backoff.next())

@@ -232,3 +232,34 @@ async def test_lifespan_and_collector_through_the_loop(fake_api, tmp_path):
     with pytest.raises(StopAsyncIteration):
         await anext(lifespan)
     assert watcher.client._session is None
+
+
+async def test_an_unreadable_answer_backs_off_and_lists_again(aiohttp_server, tmp_path, caplog):
+    from aiohttp import web
+
+    answers = [{"items": ["not-a-pod"], "metadata": {"resourceVersion": "1"}},
+               {"items": [{"metadata": "not-an-object"}], "metadata": {"resourceVersion": "2"}},
+               {"items": [pod("vllm-0", UID_A, annotations=SCRAPE)],
+                "metadata": {"resourceVersion": "3"}}]
+
+    async def pods(request: web.Request) -> web.StreamResponse:
+        if request.query.get("watch") == "1":
+            await asyncio.sleep(30)
+        return web.json_response(answers.pop(0) if len(answers) > 1 else answers[0])
+
+    app = web.Application()
+    app.router.add_get("/api/v1/pods", pods)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    watcher = PodWatcher(_client(tmp_path, str(server.make_url(""))), NODE,
+                         backoff=Backoff(0.01, 0.02))
+    task = asyncio.create_task(watcher.run())
+    try:
+        await asyncio.wait_for(watcher.synced.wait(), 5)
+        assert not task.done()
+        assert watcher.restarts["error"] == 2
+        assert len(watcher.targets()) == 1
+        assert "items is not a list of objects" in caplog.text
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await watcher.client.close()
