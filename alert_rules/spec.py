@@ -62,7 +62,7 @@ class ThresholdRule(AlertFields, Selector):
     aggregate: Literal["sum", "avg", "min", "max", "count"] | None = None
     by: tuple[str, ...] = ()
     op: Literal[">", ">=", "<", "<=", "==", "!="]
-    threshold: float
+    threshold: float = Field(allow_inf_nan=False)  # a comparison with NaN never fires
 
 
 class RawRule(AlertFields):

@@ -59,6 +59,7 @@ def test_valid_threshold_rule_parses(tmp_path: Path) -> None:
     ({**KV, "threshold": 1.5}, "g/KV: threshold: inferwatch_engine_kv_cache_usage_ratio is a "
      "ratio: the threshold 1.5 is outside 0..1"),
     ({**KV, "function": "rate", "window": "5m"}, "g/KV: function: rate is for counters"),
+    ({**KV, "threshold": float("nan")}, "g/KV: threshold: Input should be a finite number"),
     ({**KV, "function": "avg_over_time"}, "g/KV: window: avg_over_time needs a window"),
     ({**KV, "colour": "red"}, "g/KV: colour: unknown field"),
     ({**KV, "annotations": {"summary": "{{ .Labels.x }}"}},
