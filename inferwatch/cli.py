@@ -106,7 +106,12 @@ def cmd_exporter(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    load_config(args.file)
+    """The file, and the web config file it names (what the exporter would refuse)."""
+    config = load_config(args.file)
+    if config.exporter.web.config_file:
+        from exporter.webconfig import load_web_config
+
+        load_web_config(config.exporter.web.config_file)
     print(f"{args.file}: ok")
     return 0
 

@@ -130,3 +130,15 @@ def test_a_rejected_url_is_echoed_without_its_credentials(tmp_path):
         load_config(f)
     assert err.value.problems == [f"{f}: exporter.engines.0.url: 'ftp://h/m' is not an http:// "
                                   "or https:// URL"]
+
+
+def test_check_config_checks_the_web_config_file_it_names(tmp_path):
+    web = tmp_path / "web.yml"
+    web.write_text("basic_auth_users:\n  alice: plaintext\n")
+    f = tmp_path / "exporter.yml"
+    f.write_text(f"exporter:\n  web:\n    config_file: {web}\n")
+    run = subprocess.run([PYTHON, "-m", "inferwatch.cli", "check-config", str(f)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stdout
+    assert f"{web}: basic_auth_users.alice: not a bcrypt hash" in run.stderr
+    assert "Traceback" not in run.stderr
