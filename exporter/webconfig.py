@@ -109,13 +109,20 @@ class BasicAuth:
     def __init__(self, users: dict[str, bytes]):
         self._users = users
         self._passed: set[bytes] = set()
+        # an unknown user is checked against this hash of the same cost, so the answer's
+        # timing does not tell which user names exist (as exporter-toolkit does)
+        cost = int(next(iter(users.values()))[4:6]) if users else 4
+        self._dummy = bcrypt.hashpw(b"inferwatch", bcrypt.gensalt(rounds=cost))
 
     async def allows(self, header: str | None) -> bool:
         credentials = _credentials(header)
-        if credentials is None or credentials[0] not in self._users:
+        if credentials is None:
             return False
         user, password = credentials
         if len(password) > BCRYPT_MAX_PASSWORD:  # bcrypt refuses (raises), so never a match
+            return False
+        if user not in self._users:
+            await asyncio.to_thread(bcrypt.checkpw, password, self._dummy)
             return False
         hashed = self._users[user]
         key = hashlib.sha256(hashed + b"\0" + password).digest()
