@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dashboards import board, slos
 from dashboards import panels as p
-from dashboards.promql import Query, agg, or_zero, quantile, ratio, sel, sum_rate
+from dashboards.promql import Query, agg, count_where, quantile, ratio, sel, sum_rate
 from exporter import catalog as c
 
 KV_STEPS = (("green", None), ("orange", 0.9), ("red", 0.98))
@@ -20,15 +20,15 @@ def fleet() -> p.Row:
         p.stat("GPUs up", "GPUs whose last NVML reads succeeded.",
                Query(agg("sum", sel(c.GPU_UP))), p.COUNT, links=[node]),
         p.stat("GPUs down", "GPUs lost after an NVML lifecycle error (0 is healthy).",
-               Query(or_zero(agg("count", sel(c.GPU_UP) + " == 0"))), p.COUNT,
+               Query(count_where(c.GPU_UP, "== 0")), p.COUNT,
                steps=p.ANY_IS_BAD, links=[node]),
         p.stat("Engines up", "Engine targets whose last scrape succeeded.",
                Query(agg("sum", sel(c.ENGINE_UP))), p.COUNT, links=[engines]),
         p.stat("Engines down", "Engine targets whose last scrape failed (0 is healthy).",
-               Query(or_zero(agg("count", sel(c.ENGINE_UP) + " == 0"))), p.COUNT,
+               Query(count_where(c.ENGINE_UP, "== 0")), p.COUNT,
                steps=p.ANY_IS_BAD, links=[engines]),
         p.stat("Collectors failing", "Exporter collectors whose last run failed or timed out.",
-               Query(or_zero(agg("count", sel(c.COLLECTOR_UP) + " == 0"))), p.COUNT,
+               Query(count_where(c.COLLECTOR_UP, "== 0")), p.COUNT,
                steps=p.ANY_IS_BAD, links=[health]),
     ])
 

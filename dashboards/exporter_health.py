@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dashboards import board
 from dashboards import panels as p
-from dashboards.promql import Query, agg, or_zero, sel, sum_rate
+from dashboards.promql import Query, agg, count_where, sel, sum_rate
 from exporter import catalog as c
 
 PER = "{{node}} {{collector}}"
@@ -23,10 +23,10 @@ def collectors() -> p.Row:
         p.stat("Nodes reporting", "Exporters Prometheus currently scrapes.",
                Query(agg("count", sel(c.BUILD_INFO))), p.COUNT, w=6),
         p.stat("Collectors failing", "Collectors whose last run failed or timed out.",
-               Query(or_zero(agg("count", sel(c.COLLECTOR_UP) + " == 0"))), p.COUNT,
+               Query(count_where(c.COLLECTOR_UP, "== 0")), p.COUNT,
                steps=p.ANY_IS_BAD, w=6),
         p.stat("Engine targets down", "Engine targets whose last scrape failed.",
-               Query(or_zero(agg("count", sel(c.ENGINE_UP) + " == 0"))), p.COUNT,
+               Query(count_where(c.ENGINE_UP, "== 0")), p.COUNT,
                steps=p.ANY_IS_BAD, w=6),
         p.stat("Oldest collector success", "Age of the stalest collector's last success; "
                "it grows while a collector keeps failing.",
@@ -49,7 +49,7 @@ def targets() -> p.Row:
         p.stat("Engine sources lost", "Concepts whose native source metric disappeared from "
                "an engine (a rename or removal in an upgrade): the panels fed by them go "
                "blank. 0 is healthy.",
-               Query(or_zero(agg("count", sel(c.ENGINE_SOURCE_LOST) + " == 1"))), p.COUNT,
+               Query(count_where(c.ENGINE_SOURCE_LOST, "== 1")), p.COUNT,
                steps=p.ANY_IS_BAD, w=6),
         p.stat("Unmapped engine families", "Native metric families in the engines' last "
                "scrapes that no mapping knows: new or renamed engine metrics.",

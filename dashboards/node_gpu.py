@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dashboards import board
 from dashboards import panels as p
-from dashboards.promql import Query, agg, or_zero, ratio, sel, sum_rate
+from dashboards.promql import Query, agg, count_where, or_zero, ratio, sel, sum_rate
 from exporter import catalog as c
 
 GPU = ("cluster", "node", "gpu")
@@ -77,13 +77,13 @@ def errors() -> p.Row:
     xid_recent = f"{sel(c.GPU_XID_LAST)} > time() - $__range_s"
     return p.Row("Errors and memory health", [
         p.stat("GPUs lost", "GPUs reporting inferwatch_gpu_up 0 (lifecycle error).",
-               Query(or_zero(agg("count", sel(c.GPU_UP) + " == 0"))), p.COUNT,
+               Query(count_where(c.GPU_UP, "== 0")), p.COUNT,
                steps=p.ANY_IS_BAD, w=6),
         p.stat("Row remap pending", "GPUs waiting for a reset to apply a row remap.",
-               Query(or_zero(agg("count", sel(c.GPU_ROW_REMAP_PENDING) + " == 1"))), p.COUNT,
+               Query(count_where(c.GPU_ROW_REMAP_PENDING, "== 1")), p.COUNT,
                steps=p.ANY_IS_BAD, w=6),
         p.stat("Row remap failed", "GPUs whose row remap failed: replace the GPU.",
-               Query(or_zero(agg("count", sel(c.GPU_ROW_REMAP_FAILED) + " == 1"))), p.COUNT,
+               Query(count_where(c.GPU_ROW_REMAP_FAILED, "== 1")), p.COUNT,
                steps=p.ANY_IS_BAD, w=6),
         p.stat("GPUs with Xid errors", "GPUs that received an Xid critical error in the "
                "selected time range, from the time of each code's last Xid (so a GPU's first "

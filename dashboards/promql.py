@@ -96,6 +96,11 @@ def or_zero(expr: str) -> str:
     return f"({expr}) or vector(0)"
 
 
+def count_where(spec: MetricSpec, condition: str) -> str:
+    """How many of the spec's series meet `condition` (e.g. `== 0`): 0, not absent, for none."""
+    return or_zero(agg("count", f"{sel(spec)} {condition}"))
+
+
 def label_values(spec: MetricSpec, label: str, filters: Sequence[str] = ()) -> str:
     """A Grafana variable query listing the values of one label of a spec."""
     if label not in allowed_labels(spec):
