@@ -34,8 +34,8 @@ async def metrics(request: web.Request) -> web.Response:
     loop = request.app[LOOP]
     snapshot = loop.snapshot
     om = wants_openmetrics(request.headers.get("Accept", ""))
-    loop.openmetrics_wanted |= om
     gz = wants_gzip(request.headers.get("Accept-Encoding", ""))
+    loop.wanted.add((om, gz))
     headers = {"Content-Type": OPENMETRICS_CONTENT_TYPE if om else TEXT_CONTENT_TYPE,
                "Vary": "Accept, Accept-Encoding"}
     if gz:

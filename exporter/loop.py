@@ -59,7 +59,9 @@ class CollectorLoop:
         self.reporters: list[Callable[[], list[Metric]]] = []
         self.snapshot = Snapshot(self._self_families())
         self.first_round = asyncio.Event()
-        self.openmetrics_wanted = False  # set once a scraper asks for OpenMetrics
+        # the forms (openmetrics, gzipped) scrapers have asked for since the start: each
+        # new snapshot renders them up front (Prometheus asks for gzipped OpenMetrics only)
+        self.wanted: set[tuple[bool, bool]] = set()
 
     async def run_once(self, collector: Collector) -> None:
         """One run of one collector, bounded by its timeout; never raises."""
@@ -119,7 +121,7 @@ class CollectorLoop:
             families = [f for s in self.states.values() for f in s.families]
             families += self._self_families()
             self.snapshot = await asyncio.to_thread(Snapshot, families, None,
-                                                    self.openmetrics_wanted)
+                                                    tuple(self.wanted))
             if all(s.runs for s in self.states.values()):
                 self.first_round.set()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import time
 from collections.abc import Iterable
-from functools import cached_property
 
 from prometheus_client import exposition
 from prometheus_client.core import Metric
@@ -43,27 +42,32 @@ def merge(families: Iterable[Metric]) -> tuple[Metric, ...]:
 
 
 class Snapshot:
-    """The bytes one scrape gets. The OpenMetrics form is rendered up front when scrapers
-    have asked for it before (`openmetrics=True`), else on its first request."""
+    """The bytes one scrape gets, in the four forms (text or OpenMetrics, plain or gzip).
+    Each form is rendered once: up front for the forms in `wanted` (those scrapers asked
+    for before, so a scrape never waits on rendering), else on its first request."""
 
     def __init__(self, families: Iterable[Metric], created: float | None = None,
-                 openmetrics: bool = False):
+                 wanted: Iterable[tuple[bool, bool]] = ()):
         self.families = merge(families)
         self.created = time.time() if created is None else created
-        self.text = exposition.generate_latest(_Families(self.families))
-        self.text_gzip = gzip.compress(self.text, GZIP_LEVEL)
-        if openmetrics:
-            _ = self.openmetrics_gzip, self.openmetrics
+        self._bodies: dict[tuple[bool, bool], bytes] = {}
+        for openmetrics, gzipped in wanted:
+            self.body(openmetrics, gzipped)
 
-    @cached_property
-    def openmetrics(self) -> bytes:
-        return om.generate_latest(_Families(self.families))
-
-    @cached_property
-    def openmetrics_gzip(self) -> bytes:
-        return gzip.compress(self.openmetrics, GZIP_LEVEL)
+    @property
+    def text(self) -> bytes:
+        return self.body(False, False)
 
     def body(self, openmetrics: bool, gzipped: bool) -> bytes:
-        if openmetrics:
-            return self.openmetrics_gzip if gzipped else self.openmetrics
-        return self.text_gzip if gzipped else self.text
+        key = (openmetrics, gzipped)
+        if key not in self._bodies:
+            if gzipped:
+                self._bodies[key] = gzip.compress(self.body(openmetrics, False), GZIP_LEVEL)
+            else:
+                render = om.generate_latest if openmetrics else exposition.generate_latest
+                self._bodies[key] = render(_Families(self.families))
+        return self._bodies[key]
+
+    def rendered(self) -> set[tuple[bool, bool]]:
+        """The forms rendered so far, as (openmetrics, gzipped) pairs."""
+        return set(self._bodies)
