@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,23 @@ def need_binary(name: str) -> str:
     if path is None:
         pytest.skip(f"{name} not installed (Debian package; .ci/run installs it)")
     return path
+
+
+def spawn(*args: str) -> subprocess.Popen:
+    """`inferwatch ARGS` as a subprocess of the checkout, its output discarded."""
+    return subprocess.Popen([PYTHON, "-m", "inferwatch.cli", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen]]:
+    """A list to append subprocesses to; each is terminated (then killed) afterwards."""
+    procs: list[subprocess.Popen] = []
+    yield procs
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()

@@ -20,7 +20,6 @@ import asyncio
 import math
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from alert_rules.engine import Engine
 from alert_rules.evaluate import FIRING
 from alert_rules.rulefile import load_file
 from alert_rules.sources.embedded import EmbeddedSource, Target
-from tests.conftest import PYTHON, ROOT, free_port, need_binary, wait_http
+from tests.conftest import PYTHON, ROOT, free_port, need_binary, spawn, wait_http
 
 SPEED = 8.0
 INTERVAL = 1.0
@@ -77,24 +76,6 @@ def derived_pack(path: Path) -> None:
     assert sorted(r["alert"] for r in rules) == sorted(SCALED)
     group = {"name": "incident", "interval": f"{INTERVAL:g}s", "rules": rules}
     path.write_text(yaml.safe_dump({"groups": [group]}, sort_keys=False))
-
-
-def spawn(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([PYTHON, "-m", "inferwatch.cli", *args], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen]]:
-    procs: list[subprocess.Popen] = []
-    yield procs
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 def unix(stamp: str) -> float:

@@ -4,37 +4,15 @@ with its labels."""
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
-
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import catalog as c
-from tests.conftest import PYTHON, ROOT, free_port, wait_http
+from tests.conftest import free_port, spawn, wait_http
 
 FIXED = (c.ENGINE_UP, c.ENGINE_KV_CACHE_USAGE, c.ENGINE_REQUESTS_WAITING,
          c.ENGINE_REQUESTS_RUNNING, c.ENGINE_TTFT, c.ENGINE_ITL, c.ENGINE_REQUEST_DURATION,
          c.ENGINE_QUEUE_DURATION, c.ENGINE_PROMPT_TOKENS, c.ENGINE_GENERATION_TOKENS,
          c.ENGINE_PREEMPTIONS, c.ENGINE_REQUESTS_FINISHED)
-
-
-def spawn(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([PYTHON, "-m", "inferwatch.cli", *args], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen]]:
-    procs: list[subprocess.Popen] = []
-    yield procs
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 def test_exporter_over_simulated_engines(processes) -> None:
