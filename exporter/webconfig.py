@@ -154,7 +154,11 @@ def middleware(config: WebConfig):
             response = web.Response(status=401, text="Unauthorized\n",
                                     headers={"WWW-Authenticate": 'Basic realm="inferwatch"'})
         else:
-            response = await handler(request)
+            try:
+                response = await handler(request)
+            except web.HTTPException as err:  # aiohttp's own answers (404, 405) get them too
+                err.headers.update(config.headers)
+                raise
         response.headers.update(config.headers)
         return response
 

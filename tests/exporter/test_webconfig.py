@@ -11,7 +11,9 @@ import urllib.request
 import bcrypt
 import pytest
 
-from exporter.webconfig import BasicAuth, load_web_config
+from exporter.app import make_app
+from exporter.loop import CollectorLoop, build_labels
+from exporter.webconfig import BasicAuth, WebConfig, load_web_config
 from inferwatch.config import ConfigError
 from tests.conftest import PYTHON, free_port, need_binary, wait_http
 
@@ -122,3 +124,13 @@ async def test_a_password_longer_than_bcrypt_allows_is_refused_not_an_error():
     auth = BasicAuth({"u": hashed})
     assert await auth.allows(basic("u", "p" * 72))
     assert not await auth.allows(basic("u", "p" * 73))  # bcrypt itself raises ValueError
+
+
+async def test_configured_headers_are_on_every_answer(aiohttp_client):
+    config = WebConfig(headers={"X-Content-Type-Options": "nosniff"})
+    client = await aiohttp_client(make_app(CollectorLoop([], build_labels), config))
+    for path, status in (("/metrics", 200), ("/healthz", 200), ("/nowhere", 404)):
+        resp = await client.get(path)
+        assert (resp.status, resp.headers.get("X-Content-Type-Options")) == (status, "nosniff")
+    resp = await client.post("/metrics")
+    assert (resp.status, resp.headers.get("X-Content-Type-Options")) == (405, "nosniff")
