@@ -83,6 +83,8 @@ def _load(body: bytes) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise PayloadError(f"body is not JSON: {err}") from None
+    except RecursionError:  # a few thousand '[' fit under the size cap
+        raise PayloadError("body is not JSON: nested too deeply") from None
 
 
 def _validate(model: Any, data: Any) -> Any:

@@ -24,6 +24,7 @@ async def api(sink, start_notifier, monkeypatch):
 
 @pytest.mark.parametrize(("body", "reason"), [
     (b"{nope", "body is not JSON"),
+    (b"[" * 2000 + b"]" * 2000, "nested too deeply"),
     (b'{"labels": {}}', "body: Input should be a valid list"),
     (b'[{"labels": {}}]', "0.labels: Dictionary should have at least 1 item"),
     (b'[{"annotations": {}}]', "0.labels: Field required"),
@@ -47,6 +48,14 @@ async def test_oversized_body_is_refused(api) -> None:
     resp = await client.post("/api/v2/alerts", json=big, headers=AUTH)
     assert resp.status == 413
     assert notifier.active == {}
+
+
+@pytest.mark.parametrize("path", ["/api/v2/silences", "/webhook"])
+async def test_deeply_nested_body_gets_400(api, path) -> None:
+    _, client = api
+    resp = await client.post(path, data=b"[" * 2000 + b"]" * 2000, headers=AUTH)
+    assert resp.status == 400
+    assert "nested too deeply" in (await resp.json())["error"]
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong", "tok-123", "Basic dG9rLTEyMw=="])
