@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 
 from notifier.alerts import Alert
 from notifier.matchers import Matcher, MatcherError
@@ -23,6 +31,23 @@ class PayloadError(ValueError):
     """A request body that cannot be accepted; the message says why."""
 
 
+def _in_utc_range(ts: datetime) -> datetime:
+    """A time we can store and write back as RFC 3339 UTC (9999-12-31T23:59:59-12:00 is not)."""
+    try:
+        ts.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("time out of range in UTC") from None
+    return ts
+
+
+def _alert_time(ts: datetime) -> datetime:
+    return ts if ts.year <= ZERO_YEAR else _in_utc_range(ts)  # Go's zero time: unset
+
+
+AlertTime = Annotated[AwareDatetime, AfterValidator(_alert_time)]
+SilenceTime = Annotated[AwareDatetime, AfterValidator(_in_utc_range)]
+
+
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -30,8 +55,8 @@ class _Lenient(BaseModel):
 class PostableAlert(_Lenient):
     labels: dict[str, str] = Field(min_length=1)
     annotations: dict[str, str] = {}
-    startsAt: AwareDatetime | None = None  # noqa: N815 - Alertmanager's field names
-    endsAt: AwareDatetime | None = None  # noqa: N815
+    startsAt: AlertTime | None = None  # noqa: N815 - Alertmanager's field names
+    endsAt: AlertTime | None = None  # noqa: N815
     generatorURL: str = ""  # noqa: N815
 
 
@@ -57,8 +82,8 @@ class PostableMatcher(_Lenient):
 class PostableSilence(_Lenient):
     id: str = ""
     matchers: list[PostableMatcher] = Field(min_length=1)
-    startsAt: AwareDatetime  # noqa: N815
-    endsAt: AwareDatetime  # noqa: N815
+    startsAt: SilenceTime  # noqa: N815
+    endsAt: SilenceTime  # noqa: N815
     createdBy: str = Field(min_length=1)  # noqa: N815
     comment: str = Field(min_length=1)
 

@@ -31,6 +31,7 @@ async def api(sink, start_notifier, monkeypatch):
     (b'[{"labels": {"a": 1}}]', "0.labels.a: Input should be a valid string"),
     (b'[{"labels": {"a": "b"}, "startsAt": "yesterday"}]', "0.startsAt: Input should be"),
     (b'[{"labels": {"a": "b"}, "startsAt": "2024-01-01T00:00:00"}]', "timezone"),
+    (b'[{"labels": {"a": "b"}, "startsAt": "9999-12-31T23:59:59-12:00"}]', "out of range"),
     (b'[{"labels": {"a": "b"}, "startsAt": "2024-01-02T00:00:00Z", '
      b'"endsAt": "2024-01-01T00:00:00Z"}]', "endsAt is before startsAt"),
 ])
@@ -110,6 +111,8 @@ async def test_silence_lifecycle_mutes_and_unmutes(api, sink) -> None:
      "at least one matcher must not match the empty string"),
     ({"matchers": [{"name": "a", "value": "(", "isRegex": True}]}, "invalid regular expression"),
     ({"endsAt": "2019-01-01T00:00:00Z"}, "endsAt must be after startsAt"),
+    ({"endsAt": "9999-12-31T23:59:59-12:00"}, "endsAt: Value error, time out of range"),
+    ({"startsAt": "0001-01-01T00:00:00+12:00"}, "startsAt: Value error, time out of range"),
     ({"comment": ""}, "comment: String should have at least 1 character"),
     ({"id": "unknown"}, "silence unknown not found"),
 ])
@@ -121,6 +124,7 @@ async def test_bad_silences_are_refused(api, change, reason) -> None:
     resp = await client.post("/api/v2/silences", json=silence, headers=AUTH)
     assert resp.status in (400, 404)
     assert reason in (await resp.json())["error"]
+    assert (await client.get("/api/v2/silences", headers=AUTH)).status == 200
 
 
 async def test_webhook_v4_relays_firing_then_resolved(api, sink) -> None:
