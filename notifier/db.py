@@ -52,7 +52,12 @@ class Database:
         self.conn.executescript(SCHEMA)
         # (receiver, channel, group key) of every group with a pending or logged notification;
         # kept by Outbox.enqueue, so that a new group costs no nflog or supersede query
-        self.notified: set[tuple[str, int, str]] = {tuple(r) for r in self.conn.execute(
+        self.notified: set[tuple[str, int, str]] = set()
+        self.reload_notified()
+
+    def reload_notified(self) -> None:
+        """Rebuild `notified` from the tables, dropping groups whose rows were collected."""
+        self.notified = {tuple(r) for r in self.conn.execute(
             "SELECT receiver, channel, group_key FROM outbox WHERE state='pending' "
             "UNION SELECT receiver, channel, group_key FROM nflog")}
 

@@ -173,8 +173,8 @@ class Notifier:
         for fp in old:
             del self.active[fp]
         self.store.delete(old)
-        self.nflog.gc(now - RETENTION)
-        self.outbox.gc(now - RETENTION)
+        if self.nflog.gc(now - RETENTION) + self.outbox.gc(now - RETENTION):
+            self.db.reload_notified()  # else it grows with every group ever notified
         self.silences.gc(now - RETENTION)
 
     def status_of(self, alert: StoredAlert, inhibition: Inhibition, now: float) -> dict:

@@ -85,3 +85,19 @@ def test_groups_notified_before_a_restart_are_known_after_it(tmp_path) -> None:
     outbox.enqueue([note("pending")], 20.0, 60.0)  # supersedes the pending one
     assert outbox.counts() == {"pending": 1, "superseded": 1}
     db.close()
+
+
+async def test_gc_forgets_groups_whose_log_and_outbox_rows_are_collected(tmp_path) -> None:
+    clock = Clock(1000.0)
+    n = Notifier(load(tmp_path, CONFIG), tmp_path / "data", clock=clock)
+    await n.receive([Alert({"alertname": "B"})])
+    clock.now = 1060
+    n.flush(n.groups.due(clock.now), clock.now)
+    row = n.outbox.due(clock.now, 1, set())[0]
+    n.outbox.delivered([(row, clock.now)])
+    assert len(n.db.notified) == 1
+    n.gc(1060 + RETENTION - 1)
+    assert len(n.db.notified) == 1
+    n.gc(1060 + RETENTION + 1)
+    assert n.db.notified == set()  # no set entry for each group ever notified
+    n.db.close()
