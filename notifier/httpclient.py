@@ -75,7 +75,8 @@ async def _response(reader: asyncio.StreamReader, head: bytes) -> tuple[int, dic
     for field in rest[:-4].split(b"\r\n"):
         name, _, value = field.partition(b":")
         headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
-    keep = version == b"HTTP/1.1" and headers.get("connection", "").lower() != "close"
+    tokens = {t.strip() for t in headers.get("connection", "").lower().split(",")}
+    keep = version == b"HTTP/1.1" and "close" not in tokens
     if head.startswith(b"HEAD ") or int(status) in (204, 304):
         return int(status), headers, keep
     if "chunked" in headers.get("transfer-encoding", "").lower():

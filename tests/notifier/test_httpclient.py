@@ -42,6 +42,7 @@ async def _raw_server(answers: list[bytes]) -> tuple[asyncio.Server, list[bytes]
     (b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\nok\r\n0\r\n\r\n", True),
     (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 OK\r\nContent-Length: 0\r\n\r\n", True),
     (b"HTTP/1.1 503 Busy\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx", False),
+    (b"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Close\r\nContent-Length: 0\r\n\r\n", False),
     (b"HTTP/1.0 200 OK\r\n\r\nuntil the end", False),
 ])
 async def test_framings_and_keep_alive(answer: bytes, reused: bool) -> None:
