@@ -26,7 +26,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from aiohttp import web
+from common import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST_WAIT, STORM_WAIT = 0.05, 1.0
@@ -51,12 +51,6 @@ ROUTE = """route:
     - matchers: ['phase="storm"']
       group_wait: 1s
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Receiver:

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import math
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,9 +31,11 @@ from pathlib import Path
 import aiohttp
 import yaml
 from aiohttp import web
+from common import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
 
 from alert_rules.compile import compile_group, write_outputs  # noqa: E402
 from alert_rules.engine import Engine  # noqa: E402
@@ -159,12 +160,6 @@ def rule_file(path: Path, window: float) -> int:
     group = {"name": GROUP, "interval": f"{EVAL:g}s", "rules": named}
     path.write_text(yaml.safe_dump({"groups": [group]}, sort_keys=False))
     return len(named)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def wait_ok(session: aiohttp.ClientSession, url: str, timeout: float = 30) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,12 +15,6 @@ from aiohttp import web
 from notifier.config import Loaded, load_notifier_config
 
 KEY_HEADER = "X-Inferwatch-Notification-Key"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(tmp_path: Path, text: str, name: str = "notifier.yml") -> Path:

@@ -12,7 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.notifier.helpers import alert_body, free_port, until
+from tests.conftest import free_port
+from tests.notifier.helpers import alert_body, until
 
 pytestmark = pytest.mark.ecosystem
 TOKEN = "eco-token-1"

@@ -10,7 +10,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from apprise.plugins.slack import NotifySlack
 
-from tests.notifier.helpers import Sink, alert_body, free_port, until
+from tests.conftest import free_port
+from tests.notifier.helpers import Sink, alert_body, until
 
 PAST = "2020-01-01T00:00:00Z"
 

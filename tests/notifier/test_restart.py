@@ -18,7 +18,8 @@ import aiohttp
 
 from notifier.api import make_app
 from notifier.service import Notifier
-from tests.notifier.helpers import Sink, alert_body, free_port, load, until, write_config
+from tests.conftest import free_port
+from tests.notifier.helpers import Sink, alert_body, load, until, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

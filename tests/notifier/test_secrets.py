@@ -9,7 +9,8 @@ from unittest import mock
 from apprise.plugins.slack import NotifySlack
 
 from notifier.redact import MASK
-from tests.notifier.helpers import Sink, alert_body, free_port, until
+from tests.conftest import free_port
+from tests.notifier.helpers import Sink, alert_body, until
 
 SECRETS = {
     "SLACK_A": "T9SECRETA", "SLACK_B": "B9SECRETB", "SLACK_C": "c9SecretTokenCCCCCCCCCC",

@@ -8,7 +8,8 @@ import time
 
 from notifier.config import DeliveryConfig
 from notifier.delivery import backoff
-from tests.notifier.helpers import Sink, alert_body, free_port, until
+from tests.conftest import free_port
+from tests.notifier.helpers import Sink, alert_body, until
 
 PAST = "2020-01-01T00:00:00Z"
 

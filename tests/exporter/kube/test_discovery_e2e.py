@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -18,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import catalog as c
+from tests.conftest import free_port
 from tests.exporter.kube.kubeapi import TOKEN, FakeApi, pod
 
 pytestmark = pytest.mark.timeout(60)
@@ -25,12 +25,6 @@ ROOT = Path(__file__).resolve().parents[3]
 NODE = "n1"
 UID = "5b1e0c2a-7d4f-4e8a-9c3b-2f6d8e1a0b9c"
 OTHER_UID = "5b1e0c2a-7d4f-4e8a-9c3b-2f6d8e1a0b9d"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _spawn(*args: str) -> asyncio.subprocess.Process:
@@ -98,7 +92,7 @@ def _gauge(body: str, name: str) -> float | None:
 async def test_discovered_pod_is_scraped_then_removed(fake_api: tuple[FakeApi, str],
                                                       tmp_path: Path, processes) -> None:
     api, api_url = fake_api
-    engine_port, port = _free_port(), _free_port()
+    engine_port, port = free_port(), free_port()
     processes.append(await _spawn("simulate-engine", "--kind", "vllm", "--speed", "30",
                                   "--web.listen-address", f"127.0.0.1:{engine_port}"))
     scrape = {"inferwatch.io/scrape": "true", "inferwatch.io/port": str(engine_port)}

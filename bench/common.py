@@ -1,0 +1,11 @@
+"""Helpers the benchmark scripts share (each script runs with bench/ on sys.path)."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
