@@ -21,11 +21,6 @@ COPY notifier/ notifier/
 RUN /opt/inferwatch/bin/pip install --no-compile . \
  && /opt/inferwatch/bin/pip uninstall -y pip \
  && /opt/inferwatch/bin/python -m compileall -q /opt/inferwatch/lib
-# The default rule pack and the example notifier config are not package data of the wheel yet:
-# copy them beside the installed modules, where `inferwatch rules run` looks for the pack.
-RUN site=$(/opt/inferwatch/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
- && cp -r alert_rules/packs "$site/alert_rules/" \
- && cp -r notifier/examples "$site/notifier/"
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="inferwatch" \

@@ -6,10 +6,10 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from alert_rules.compile import compile_group, write_outputs
-from alert_rules.rulefile import load_files
-from alert_rules.runconfig import load_run_config
-from alert_rules.runner import run
+from inferwatch.alert_rules.compile import compile_group, write_outputs
+from inferwatch.alert_rules.rulefile import load_files
+from inferwatch.alert_rules.runconfig import load_run_config
+from inferwatch.alert_rules.runner import run
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from inferwatch.alert_rules import promql
+from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Number, Recorded, Selector
+from inferwatch.alert_rules.rulefile import LoadedGroup
+from inferwatch.alert_rules.slo import burn_condition, recordings
+from inferwatch.alert_rules.spec import RawRule, SLORule, ThresholdRule, parse_matcher
 
-from alert_rules import promql
-from alert_rules.promql import Agg, Binary, Call, Node, Number, Recorded, Selector
-from alert_rules.rulefile import LoadedGroup
-from alert_rules.slo import burn_condition, recordings
-from alert_rules.spec import RawRule, SLORule, ThresholdRule, parse_matcher
-from exporter import catalog
-from inferwatch.durations import format_duration
+from inferwatch import catalog
+from inferwatch.core.durations import format_duration
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from alert_rules.compile import CompiledAlert
-from alert_rules.templates import render
+from inferwatch.alert_rules.compile import CompiledAlert
+from inferwatch.alert_rules.templates import render
 
 PENDING, FIRING, INACTIVE = "pending", "firing", "inactive"
 RESOLVED_RETENTION = 15 * 60.0

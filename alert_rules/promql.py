@@ -7,7 +7,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from inferwatch.durations import format_duration
+from inferwatch.core.durations import format_duration
 
 Matcher = tuple[str, str, str]  # (label, op, value); op one of = != =~ !~
 COMPARISONS = (">", ">=", "<", "<=", "==", "!=")

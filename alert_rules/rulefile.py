@@ -6,10 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from inferwatch.alert_rules.spec import (
+    Group,
+    RawRule,
+    Rule,
+    RuleFile,
+    SLORule,
+    ThresholdRule,
+    check_rule,
+)
 from pydantic import ValidationError
 
-from alert_rules.spec import Group, RawRule, Rule, RuleFile, SLORule, ThresholdRule, check_rule
-from inferwatch.config import ConfigError, Strict, describe, read_yaml
+from inferwatch.core.config import ConfigError, Strict, describe, read_yaml
 
 
 class LoadedGroup(Strict):

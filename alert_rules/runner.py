@@ -11,13 +11,12 @@ import time
 from pathlib import Path
 
 import aiohttp
-
-from alert_rules.compile import CompiledGroup
-from alert_rules.engine import Engine, Sink
-from alert_rules.runconfig import EmbeddedConfig, RunConfig
-from alert_rules.sender import AlertmanagerSink
-from alert_rules.sources.embedded import EmbeddedSource, Target
-from alert_rules.sources.prometheus import PrometheusSource
+from inferwatch.alert_rules.compile import CompiledGroup
+from inferwatch.alert_rules.manager import Engine, Sink
+from inferwatch.alert_rules.runconfig import EmbeddedConfig, RunConfig
+from inferwatch.alert_rules.sender import AlertmanagerSink
+from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
+from inferwatch.alert_rules.sources.prometheus import PrometheusSource
 
 
 def make_source(config: RunConfig) -> EmbeddedSource | PrometheusSource:

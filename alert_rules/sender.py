@@ -13,9 +13,8 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-
-from alert_rules.compile import CompiledAlert
-from alert_rules.evaluate import Alert
+from inferwatch.alert_rules.compile import CompiledAlert
+from inferwatch.alert_rules.evaluate import Alert
 
 log = logging.getLogger(__name__)
 Payload = dict[str, Any]

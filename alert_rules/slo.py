@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Number, Recorded, Selector
+from inferwatch.alert_rules.spec import SLORule, parse_matcher
 from prometheus_client.utils import floatToGoString
 
-from alert_rules.promql import Agg, Binary, Call, Node, Number, Recorded, Selector
-from alert_rules.spec import SLORule, parse_matcher
-from inferwatch.durations import format_duration
+from inferwatch.core.durations import format_duration
 
 H, M, D = 3600.0, 60.0, 86400.0
 RECORD = "inferwatch:slo_errors:ratio_rate{window}"

@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
+from inferwatch.alert_rules.templates import template_problems
 from pydantic import Field, field_validator
 
-from alert_rules.templates import template_problems
-from exporter import catalog
-from inferwatch.config import Duration, Strict
+from inferwatch import catalog
+from inferwatch.core.config import Duration, Strict
 
 NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 TARGET_LABELS = ("job", "instance")  # added by every scrape (Prometheus's and the embedded one)

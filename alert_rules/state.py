@@ -11,7 +11,7 @@ import logging
 import os
 from pathlib import Path
 
-from alert_rules.evaluate import Alert, RuleState, key_of
+from inferwatch.alert_rules.evaluate import Alert, RuleState, key_of
 
 VERSION = 1
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-from exporter.collectors.engines.parser import parse  # noqa: E402
+from inferwatch.exposition.parser import parse  # noqa: E402
 
 ENGINES = ROOT.parent / "shared" / "testdata" / "engines"
 KSERVE = "vllm-kserve-odc-context-nixl.prom"

@@ -15,9 +15,8 @@ from pathlib import Path
 import yaml
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
-
-from dashboards import cluster_overview, engines, exporter_health, node_gpu, slos
-from dashboards.board import DATASOURCE, TAG
+from inferwatch.dashboards import cluster_overview, engines, exporter_health, node_gpu, slos
+from inferwatch.dashboards.board import DATASOURCE, TAG
 
 SCHEMA_VERSION = 39
 SIDECAR_LABEL = {"grafana_dashboard": "1"}

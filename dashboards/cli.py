@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from dashboards import build, push
+from inferwatch.dashboards import build, push
 
 TOKEN_ENV = "GRAFANA_TOKEN"
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dashboards import board, slos
-from dashboards import panels as p
-from dashboards.promql import Query, agg, count_where, quantile, ratio, sel, sum_rate
-from exporter import catalog as c
+from inferwatch.dashboards import board, slos
+from inferwatch.dashboards import panels as p
+from inferwatch.dashboards.promql import Query, agg, count_where, quantile, ratio, sel, sum_rate
+
+from inferwatch import catalog as c
 
 KV_STEPS = (("green", None), ("orange", 0.9), ("red", 0.98))
 

@@ -6,11 +6,12 @@ query covers vLLM, SGLang, TGI, Triton and the rest; `engine` and `model` split 
 
 from __future__ import annotations
 
-from dashboards import board
-from dashboards import panels as p
-from dashboards.promql import Query, agg, mean, quantile, ratio, sel, sum_rate
-from exporter import catalog as c
-from exporter.catalog import MetricSpec
+from inferwatch.dashboards import board
+from inferwatch.dashboards import panels as p
+from inferwatch.dashboards.promql import Query, agg, mean, quantile, ratio, sel, sum_rate
+
+from inferwatch import catalog as c
+from inferwatch.catalog import MetricSpec
 
 BY = ("engine", "model")
 PER = "{{engine}} {{model}}"

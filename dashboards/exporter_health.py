@@ -7,10 +7,11 @@ families no mapping knows (unmapped).
 
 from __future__ import annotations
 
-from dashboards import board
-from dashboards import panels as p
-from dashboards.promql import Query, agg, count_where, sel, sum_rate
-from exporter import catalog as c
+from inferwatch.dashboards import board
+from inferwatch.dashboards import panels as p
+from inferwatch.dashboards.promql import Query, agg, count_where, sel, sum_rate
+
+from inferwatch import catalog as c
 
 PER = "{{node}} {{collector}}"
 TARGET = ("engine", "target")

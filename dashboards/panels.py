@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import attr
 from grafanalib import core as g
+from inferwatch.dashboards.promql import Query
 
-from dashboards.promql import Query
-from exporter.catalog import MetricSpec
+from inferwatch.catalog import MetricSpec
 
 Panel = g.Panel
 

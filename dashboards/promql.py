@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from exporter.catalog import HISTOGRAM, MetricSpec
+from inferwatch.catalog import HISTOGRAM, MetricSpec
 
 # Labels Prometheus adds from the scrape target (relabelling), not the exporter: every series has
 # them. The deploy manifests and the proof test's scrape config set both.

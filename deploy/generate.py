@@ -3,8 +3,10 @@
     python deploy/generate.py            # rewrite deploy/generated/
     python deploy/generate.py --check    # write nothing; exit 1 when deploy/generated/ is stale
 
-deploy/generated/ holds three kustomize directories, each with its own kustomization.yaml:
-  prometheusrule/  `inferwatch rules compile` of the default pack (the PrometheusRule manifest)
+deploy/generated/ is the one committed copy of every generated file: three kustomize
+directories, each with its own kustomization.yaml:
+  prometheusrule/  `inferwatch rules compile` of the default pack: the PrometheusRule manifest
+                   (the kustomization's resource) and the plain Prometheus rule file (promtool)
   dashboards/      `inferwatch dashboards build` ConfigMaps (label grafana_dashboard: "1")
   rules/           the default pack itself, as a ConfigMap for `inferwatch rules run`
 kustomize only reads files at or below a kustomization, so the pack is copied, not referenced.
@@ -65,8 +67,8 @@ def generate(out: Path) -> None:
         rule_dir = out / "prometheusrule"
         rule_dir.mkdir(parents=True)
         manifests = sorted((work / "rules").glob("*.prometheusrule.yaml"))
-        for manifest in manifests:
-            shutil.copyfile(manifest, rule_dir / manifest.name)
+        for compiled in sorted((work / "rules").iterdir()):  # the rule file too, for promtool
+            shutil.copyfile(compiled, rule_dir / compiled.name)
         (rule_dir / "kustomization.yaml").write_text(
             _kustomization([m.name for m in manifests]))
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from aiohttp import web
+from inferwatch.exporter.loop import CollectorLoop
+from inferwatch.exporter.snapshot import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
 
-from exporter.loop import CollectorLoop
-from exporter.snapshot import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
-from exporter.webconfig import WebConfig, middleware
+from inferwatch.core.webconfig import WebConfig, middleware
 
 LOOP = web.AppKey("loop", CollectorLoop)
 

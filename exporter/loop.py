@@ -18,14 +18,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from inferwatch.exporter.collectors.base import Collector, CollectorFailed
+from inferwatch.exporter.snapshot import Snapshot
 from prometheus_client import ProcessCollector
 from prometheus_client.core import Metric
 
-from exporter import catalog
-from exporter.collectors.base import Collector, CollectorFailed
-from exporter.snapshot import Snapshot
+from inferwatch import catalog
+from inferwatch.core.version import __version__
 
-log = logging.getLogger("inferwatch.exporter.loop")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -172,7 +173,5 @@ def _retrieve(fut: asyncio.Future) -> None:
 
 
 def build_labels(nvml_version: str = "") -> dict[str, str]:
-    from inferwatch import __version__
-
     return {"version": __version__, "python_version": platform.python_version(),
             "nvml_version": nvml_version}

@@ -6,7 +6,7 @@ from types import ModuleType
 
 import pynvml
 
-from exporter.fakenvml import FakeNVML
+from inferwatch.simulate.nvml.fake import FakeNVML
 
 
 def load_nvml(simulate_gpus: int = 0, scenario: str = "xid") -> ModuleType | FakeNVML:

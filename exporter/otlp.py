@@ -44,6 +44,9 @@ from dataclasses import dataclass, field
 
 import psutil
 from aiohttp import web
+from inferwatch.exporter.config import Otlp
+from inferwatch.exporter.loop import CollectorLoop
+from inferwatch.exporter.snapshot import Snapshot
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
@@ -63,14 +66,11 @@ from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from prometheus_client.core import Metric as Family
 
-from exporter import catalog
-from exporter.loop import CollectorLoop
-from exporter.snapshot import Snapshot
-from exporter.urls import redact
-from inferwatch import __version__
-from inferwatch.config import Otlp
+from inferwatch import catalog
+from inferwatch.core.redact import redact
+from inferwatch.core.version import __version__
 
-log = logging.getLogger("inferwatch.exporter.otlp")
+log = logging.getLogger(__name__)
 
 SERVICE_NAME = "inferwatch-exporter"
 UNITS = {"seconds": "s", "bytes": "By", "ratio": "1", "celsius": "Cel", "watts": "W",

@@ -1,3 +1,5 @@
 """inferwatch: observability and alerting for LLM inference clusters."""
 
-__version__ = "0.1.0"
+from inferwatch.core.version import __version__
+
+__all__ = ["__version__"]

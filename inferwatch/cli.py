@@ -1,4 +1,8 @@
-"""The `inferwatch` command: one entry point, a subcommand per job."""
+"""The `inferwatch` command: one entry point, a subcommand per job; each part registers its own.
+
+Only the module of the command being run is imported, so the exporter process never loads
+grafanalib, apprise or the rules engine.
+"""
 
 from __future__ import annotations
 
@@ -7,136 +11,36 @@ import importlib
 import sys
 from collections.abc import Callable
 
-from inferwatch import __version__
-from inferwatch.config import ConfigError, load_config
+from inferwatch.core.cliflags import add_version
+from inferwatch.core.config import ConfigError
+from inferwatch.core.errors import UserError
 
-# Subcommands that packages add themselves: name -> (module with `register(subparsers)`,
-# help). Only the module of the command being run is imported, so the exporter process
-# never loads grafanalib, apprise or the rules engine.
+# name -> (module with `register(subparsers)`, help). `check-config` is the exporter's alias.
 SUBCOMMAND_MODULES: dict[str, tuple[str, str]] = {
-    "dashboards": ("dashboards.cli", "build or push the Grafana dashboards"),
-    "rules": ("alert_rules.cli", "check, compile and run alert rules"),
-    "simulate-engine": ("exporter.simulate.cli", "serve an inference engine's simulated /metrics"),
-    "notifier": ("notifier.cli", "route, group and deliver alerts"),
+    "exporter": ("inferwatch.exporter.cli", "run the per-node exporter"),
+    "check-config": ("inferwatch.exporter.cli", "validate an exporter configuration file"),
+    "dashboards": ("inferwatch.dashboards.cli", "build or push the Grafana dashboards"),
+    "rules": ("inferwatch.alert_rules.cli", "check, compile, test and run alert rules"),
+    "simulate-engine": ("inferwatch.simulate.engines.cli",
+                        "serve an inference engine's simulated /metrics"),
+    "notifier": ("inferwatch.notifier.cli", "route, group and deliver alerts"),
     "demo": ("inferwatch.demo.cli", "run everything on this machine: simulated engines and GPUs, "
              "exporter, rules, notifier"),
 }
 
-# A flag that overrides a config-file field: (flag, dotted path, argparse options).
-EXPORTER_FLAGS: list[tuple[str, str, dict]] = [
-    ("--web.listen-address", "exporter.web.listen_address",
-     {"metavar": "HOST:PORT", "help": "address to serve /metrics on (default :9477)"}),
-    ("--web.config.file", "exporter.web.config_file",
-     {"metavar": "FILE", "help": "exporter-toolkit web config: TLS and basic auth"}),
-    ("--collector.gpu", "exporter.collectors.gpu.enabled",
-     {"action": argparse.BooleanOptionalAction, "help": "GPU metrics from NVML"}),
-    ("--collector.gpu.interval", "exporter.collectors.gpu.interval",
-     {"metavar": "DURATION", "help": "GPU collection interval (default 5s)"}),
-    ("--collector.host", "exporter.collectors.host.enabled",
-     {"action": argparse.BooleanOptionalAction, "help": "CPU, memory, fs, network, PSI"}),
-    ("--collector.host.interval", "exporter.collectors.host.interval",
-     {"metavar": "DURATION", "help": "host collection interval (default 10s)"}),
-    ("--engine", "exporter.engines",
-     {"action": "append", "metavar": "KIND=URL",
-      "help": "scrape an inference engine (repeatable; KIND: auto, vllm, sglang, tgi, triton, "
-              "trtllm, llamacpp, lmdeploy, nim); replaces the config file's engines list"}),
-    ("--collector.engines", "exporter.collectors.engines.enabled",
-     {"action": argparse.BooleanOptionalAction, "help": "engine /metrics scrapes"}),
-    ("--collector.engines.interval", "exporter.collectors.engines.interval",
-     {"metavar": "DURATION", "help": "engine scrape interval (default 5s)"}),
-    ("--simulate-gpus", "exporter.simulate_gpus",
-     {"type": int, "metavar": "N", "help": "N GPUs from the fake NVML, for machines without"}),
-    ("--simulate-scenario", "exporter.simulate_scenario",
-     {"metavar": "NAME", "help": "fake NVML scenario: load, xid (default: load with Xids), "
-      "unsupported, gpu-lost, init-failure, mig"}),
-    ("--kubernetes.discovery", "exporter.kubernetes.enabled",
-     {"action": argparse.BooleanOptionalAction,
-      "help": "engine targets (inferwatch.io/* annotations) and pod names from the API server"}),
-    ("--kubernetes.node-name", "exporter.kubernetes.node_name",
-     {"metavar": "NAME", "help": "this node's name (default $NODE_NAME)"}),
-    ("--kubernetes.api-url", "exporter.kubernetes.api_url",
-     {"metavar": "URL", "help": "API server (default from KUBERNETES_SERVICE_HOST/PORT)"}),
-    ("--collector.pods", "exporter.collectors.pods.enabled",
-     {"action": argparse.BooleanOptionalAction,
-      "help": "GPU memory per pod from NVML processes and /proc/<pid>/cgroup (needs hostPID)"}),
-    ("--collector.pods.interval", "exporter.collectors.pods.interval",
-     {"metavar": "DURATION", "help": "pod attribution interval (default 15s)"}),
-    ("--otlp.endpoint", "exporter.otlp.endpoint",
-     {"metavar": "URL", "help": "also push the metrics over OTLP/HTTP (protobuf) to this full "
-      "URL, e.g. http://otel-collector:4318/v1/metrics"}),
-    ("--otlp.interval", "exporter.otlp.interval",
-     {"metavar": "DURATION", "help": "OTLP push interval (default 15s)"}),
-    ("--otlp.timeout", "exporter.otlp.timeout",
-     {"metavar": "DURATION", "help": "OTLP push timeout, retries included (default: the "
-      "interval, at most 10s)"}),
-    ("--otlp.header", "exporter.otlp.headers",
-     {"action": "append", "metavar": "NAME=VALUE",
-      "help": "HTTP header on every OTLP push, e.g. Authorization=Bearer ... (repeatable; "
-              "values are never logged); replaces the config file's headers"}),
-    ("--otlp.resource-attributes", "exporter.otlp.resource_attributes",
-     {"metavar": "KEY=VALUE,...", "help": "extra OTLP resource attributes, e.g. "
-      "k8s.cluster.name=prod; over OTEL_RESOURCE_ATTRIBUTES and the defaults"}),
-    ("--path.procfs", "exporter.paths.procfs", {"metavar": "PATH", "help": "procfs mount"}),
-    ("--path.rootfs", "exporter.paths.rootfs", {"metavar": "PATH", "help": "host root mount"}),
-    ("--log.level", "exporter.log_level",
-     {"choices": ["debug", "info", "warn", "error"], "help": "log level (default info)"}),
-]
-
-
-def add_flags(parser: argparse.ArgumentParser, flags: list[tuple[str, str, dict]]) -> None:
-    for flag, dotted, options in flags:
-        parser.add_argument(flag, dest=dotted, default=None, **options)
-
-
-def overrides(args: argparse.Namespace, flags: list[tuple[str, str, dict]]) -> dict:
-    """{dotted path: (flag, value)} for every flag given on the command line."""
-    found = {}
-    for flag, dotted, _options in flags:
-        value = getattr(args, dotted, None)
-        if value is not None:
-            found[dotted] = (flag, value)
-    return found
-
-
-def cmd_exporter(args: argparse.Namespace) -> int:
-    from inferwatch.exporter_main import run_exporter
-
-    config = load_config(args.config_file, overrides(args, EXPORTER_FLAGS))
-    return run_exporter(config.exporter)
-
-
-def cmd_check_config(args: argparse.Namespace) -> int:
-    """The file, and the web config file it names (what the exporter would refuse)."""
-    config = load_config(args.file)
-    if config.exporter.web.config_file:
-        from exporter.webconfig import load_web_config
-
-        load_web_config(config.exporter.web.config_file)
-    print(f"{args.file}: ok")
-    return 0
-
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; of the package subcommands only the one named in `argv` is loaded."""
-    parser = argparse.ArgumentParser(prog="inferwatch", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"inferwatch {__version__}")
+    parser = argparse.ArgumentParser(prog="inferwatch", description=__doc__.split("\n")[0])
+    add_version(parser)
     sub = parser.add_subparsers(dest="command", required=True)
-
-    exp = sub.add_parser("exporter", help="run the per-node exporter")
-    exp.add_argument("--config.file", dest="config_file", metavar="FILE",
-                     help="YAML configuration file; flags override it")
-    add_flags(exp, EXPORTER_FLAGS)
-    exp.set_defaults(func=cmd_exporter)
-
-    check = sub.add_parser("check-config", help="validate a configuration file")
-    check.add_argument("file")
-    check.set_defaults(func=cmd_check_config)
     command = next((a for a in (sys.argv[1:] if argv is None else argv)
                     if not a.startswith("-")), None)
-    for name, (module, help_text) in SUBCOMMAND_MODULES.items():
-        if name == command:
-            importlib.import_module(module).register(sub)
-        else:
+    module = SUBCOMMAND_MODULES.get(command or "", ("", ""))[0]
+    if module:
+        importlib.import_module(module).register(sub)
+    for name, (_module, help_text) in SUBCOMMAND_MODULES.items():
+        if name not in sub.choices:
             sub.add_parser(name, help=help_text)
     return parser
 
@@ -150,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in err.problems:
             print(problem, file=sys.stderr)
         return 2
+    except UserError as err:
+        print(f"inferwatch {args.command}: {err}", file=sys.stderr)
+        return err.exit_code
 
 
 if __name__ == "__main__":

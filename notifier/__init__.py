@@ -4,7 +4,7 @@ Inputs: `POST /api/v2/alerts` (Alertmanager's API v2; Prometheus's alerting can 
 `POST /api/v1/webhook` or `/webhook` (an Alertmanager webhook, payload version 4), and, in
 process, the rules engine:
 
-    from notifier import Alert, Notifier, load_notifier_config
+    from inferwatch.notifier import Alert, Notifier, load_notifier_config
 
     notifier = Notifier(load_notifier_config("notifier.yml"), storage="data/notifier")
     await notifier.start()
@@ -29,8 +29,8 @@ httpclient, kept-alive), templates (over formatting: parsed once, fields compute
 redact (no secret in any log line).
 """
 
-from notifier.alerts import Alert
-from notifier.config import load_notifier_config
-from notifier.service import Notifier
+from inferwatch.notifier.alerts import Alert
+from inferwatch.notifier.config import load_notifier_config
+from inferwatch.notifier.service import Notifier
 
 __all__ = ["Alert", "Notifier", "load_notifier_config"]

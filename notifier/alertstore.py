@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from notifier.alerts import StoredAlert
-from notifier.db import Database
+from inferwatch.notifier.alerts import StoredAlert
+from inferwatch.notifier.db import Database
 
 
 class AlertStore:

@@ -12,11 +12,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-from notifier.inhibit import Inhibition
-from notifier.matchers import Matcher, MatcherError, matches_all, parse_matchers
-from notifier.payloads import (
+from inferwatch.notifier.inhibit import Inhibition
+from inferwatch.notifier.matchers import Matcher, MatcherError, matches_all, parse_matchers
+from inferwatch.notifier.payloads import (
     PayloadError,
     parse_alerts,
     parse_silence,
@@ -24,11 +22,12 @@ from notifier.payloads import (
     rfc3339,
     silence_json,
 )
-from notifier.routing import match_routes
-from notifier.service import Notifier
-from notifier.silences import SilenceError
+from inferwatch.notifier.routing import match_routes
+from inferwatch.notifier.service import Notifier
+from inferwatch.notifier.silences import SilenceError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-log = logging.getLogger("notifier")
+log = logging.getLogger(__name__)
 NOTIFIER = web.AppKey("notifier", Notifier)
 PROTECTED = ("/api/", "/webhook")
 STARTED = time.time()

@@ -15,15 +15,16 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from inferwatch.durations import parse_duration
-from inferwatch.logs import setup_logging
-from notifier.config import Loaded, load_notifier_config
-from notifier.matchers import MatcherError, parse_matchers
-from notifier.payloads import rfc3339
+from inferwatch.notifier.config import Loaded, load_notifier_config
+from inferwatch.notifier.matchers import MatcherError, parse_matchers
+from inferwatch.notifier.payloads import rfc3339
+
+from inferwatch.core.durations import parse_duration
+from inferwatch.core.logs import setup_logging
 
 DEFAULT_LISTEN = ":9478"
 DEFAULT_URL = "http://127.0.0.1:9478"
-log = logging.getLogger("notifier")
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,8 +69,9 @@ def _register_silence(sub: argparse._SubParsersAction) -> None:
 
 def _validated(path: str) -> Loaded:
     """The config, with every receiver URL checked by apprise; ConfigError otherwise."""
-    from notifier.redact import install
-    from notifier.service import build_channels
+    from inferwatch.notifier.service import build_channels
+
+    from inferwatch.core.redact import install
 
     loaded = load_notifier_config(path)
     install(loaded.secrets)
@@ -97,9 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 async def serve(loaded: Loaded, listen: str, storage: str) -> int:
     """Run until SIGTERM or SIGINT; pending notifications stay in the outbox."""
     from aiohttp import web
-
-    from notifier.api import make_app
-    from notifier.service import Notifier
+    from inferwatch.notifier.api import make_app
+    from inferwatch.notifier.service import Notifier
 
     notifier = Notifier(loaded, storage)
     await notifier.start()

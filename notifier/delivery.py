@@ -7,12 +7,12 @@ import logging
 import random
 from collections.abc import Callable
 
-from notifier.channels import Channel, ChannelError
-from notifier.config import DeliveryConfig
-from notifier.metrics import Metrics
-from notifier.outbox import Outbox, Row
+from inferwatch.notifier.channels import Channel, ChannelError
+from inferwatch.notifier.config import DeliveryConfig
+from inferwatch.notifier.metrics import Metrics
+from inferwatch.notifier.outbox import Outbox, Row
 
-log = logging.getLogger("notifier")
+log = logging.getLogger(__name__)
 
 
 def backoff(attempt: int, cfg: DeliveryConfig, rng: random.Random) -> float:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from notifier.alerts import StoredAlert
-from notifier.routing import Route, group_key, group_labels
+from inferwatch.notifier.alerts import StoredAlert
+from inferwatch.notifier.routing import Route, group_key, group_labels
 
 
 @dataclass

@@ -6,9 +6,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from notifier.alerts import StoredAlert
-from notifier.config import InhibitRule
-from notifier.matchers import Matcher, matches_all, parse_matchers
+from inferwatch.notifier.alerts import StoredAlert
+from inferwatch.notifier.config import InhibitRule
+from inferwatch.notifier.matchers import Matcher, matches_all, parse_matchers
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Set
 from dataclasses import dataclass
 
-from notifier.db import Database
+from inferwatch.notifier.db import Database
 
 
 @dataclass(frozen=True)

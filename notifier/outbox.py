@@ -14,8 +14,8 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from notifier.db import Database
-from notifier.nflog import log_confirmed
+from inferwatch.notifier.db import Database
+from inferwatch.notifier.nflog import log_confirmed
 
 
 @dataclass(frozen=True)

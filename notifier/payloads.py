@@ -10,6 +10,9 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+from inferwatch.notifier.alerts import Alert
+from inferwatch.notifier.matchers import Matcher, MatcherError
+from inferwatch.notifier.silences import Silence
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -19,10 +22,6 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
-
-from notifier.alerts import Alert
-from notifier.matchers import Matcher, MatcherError
-from notifier.silences import Silence
 
 ZERO_YEAR = 1  # Go's zero time, 0001-01-01T00:00:00Z, means "not set"
 

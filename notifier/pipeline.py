@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from notifier.alerts import StoredAlert
-from notifier.channels import Channel
-from notifier.grouping import Group
-from notifier.inhibit import Inhibition
-from notifier.nflog import Entry, dedup_reason
-from notifier.outbox import Notification
-from notifier.silences import Silences
-from notifier.templates import Group as MessageGroup
-from notifier.templates import render
+from inferwatch.notifier.alerts import StoredAlert
+from inferwatch.notifier.channels import Channel
+from inferwatch.notifier.grouping import Group
+from inferwatch.notifier.inhibit import Inhibition
+from inferwatch.notifier.nflog import Entry, dedup_reason
+from inferwatch.notifier.outbox import Notification
+from inferwatch.notifier.silences import Silences
+from inferwatch.notifier.templates import Group as MessageGroup
+from inferwatch.notifier.templates import render
 
 LastEntry = Callable[[str, int, str], Entry | None]
 SEVERE = {"critical", "page", "error"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from notifier.config import RouteConfig
-from notifier.matchers import Matcher, matches_all, parse_matchers
+from inferwatch.notifier.config import RouteConfig
+from inferwatch.notifier.matchers import Matcher, matches_all, parse_matchers
 
 DEFAULT_GROUP_WAIT = 30.0
 DEFAULT_GROUP_INTERVAL = 300.0

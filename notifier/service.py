@@ -15,24 +15,25 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from inferwatch.config import ConfigError
-from notifier.alerts import Alert, StoredAlert, merge, to_stored
-from notifier.alertstore import AlertStore
-from notifier.channels import Channel, make_channel
-from notifier.config import Loaded, template_for
-from notifier.db import Database
-from notifier.delivery import Deliverer
-from notifier.grouping import Group, Groups
-from notifier.inhibit import Inhibition, Rule
-from notifier.metrics import Metrics, Snapshot
-from notifier.nflog import NotificationLog
-from notifier.outbox import Outbox
-from notifier.pipeline import plan_flush
-from notifier.redact import install
-from notifier.routing import build_routes, match_routes
-from notifier.silences import Silences
+from inferwatch.notifier.alerts import Alert, StoredAlert, merge, to_stored
+from inferwatch.notifier.alertstore import AlertStore
+from inferwatch.notifier.channels import Channel, make_channel
+from inferwatch.notifier.config import Loaded, template_for
+from inferwatch.notifier.db import Database
+from inferwatch.notifier.delivery import Deliverer
+from inferwatch.notifier.grouping import Group, Groups
+from inferwatch.notifier.inhibit import Inhibition, Rule
+from inferwatch.notifier.metrics import Metrics, Snapshot
+from inferwatch.notifier.nflog import NotificationLog
+from inferwatch.notifier.outbox import Outbox
+from inferwatch.notifier.pipeline import plan_flush
+from inferwatch.notifier.routing import build_routes, match_routes
+from inferwatch.notifier.silences import Silences
 
-log = logging.getLogger("notifier")
+from inferwatch.core.config import ConfigError
+from inferwatch.core.redact import install
+
+log = logging.getLogger(__name__)
 RETENTION = 120 * 3600.0  # Alertmanager's --data.retention default
 RESOLVED_KEEP = 900.0  # keep a resolved alert this long once no group holds it
 GC_EVERY = 60.0

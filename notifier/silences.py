@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from notifier.db import Database
-from notifier.matchers import Matcher, matches_all
+from inferwatch.notifier.db import Database
+from inferwatch.notifier.matchers import Matcher, matches_all
 
 
 @dataclass(frozen=True)

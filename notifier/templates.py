@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from notifier.alerts import StoredAlert
-from notifier.formatting import LabelMap, TemplateError, fill, parse
+from inferwatch.notifier.alerts import StoredAlert
+from inferwatch.notifier.formatting import LabelMap, TemplateError, fill, parse
 
 __all__ = ["DEFAULTS", "Group", "LabelMap", "Template", "TemplateError", "check", "render"]
 

@@ -18,9 +18,9 @@ import aiohttp
 import yarl
 from apprise.common import OverflowMode
 from apprise.plugins.custom_json import NotifyJSON
+from inferwatch.notifier.httpclient import HttpError, Origin
 
-from notifier.httpclient import HttpError, Origin
-from notifier.redact import REDACTOR
+from inferwatch.core.redact import REDACTOR
 
 
 def fits(plugin: Any) -> bool:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from alert_rules.compile import CompiledAlert
-from alert_rules.evaluate import Outcome, Sample
-from alert_rules.promql import Node
+from inferwatch.alert_rules.compile import CompiledAlert
+from inferwatch.alert_rules.evaluate import Outcome, Sample
+from inferwatch.alert_rules.promql import Node
 
 
 class SourceError(Exception):

@@ -9,10 +9,9 @@ instead (cheaper, when `inferwatch rules compile` output is loaded there).
 from __future__ import annotations
 
 import aiohttp
-
-from alert_rules.evaluate import Sample
-from alert_rules.promql import Node, render
-from alert_rules.sources import SourceError
+from inferwatch.alert_rules.evaluate import Sample
+from inferwatch.alert_rules.promql import Node, render
+from inferwatch.alert_rules.sources import SourceError
 
 
 class PrometheusSource:

@@ -9,8 +9,8 @@ import math
 import operator
 from collections.abc import Callable
 
-from alert_rules.promql import Agg, Binary, Call, Node, Number, Selector
-from alert_rules.sources.window import LOOKBACK_MS, Window
+from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Number, Selector
+from inferwatch.alert_rules.sources.window import LOOKBACK_MS, Window
 
 Labels = dict[str, str]
 Vector = list[tuple[Labels, float]]

@@ -17,16 +17,16 @@ from functools import partial
 from typing import Any
 
 import pynvml
+from inferwatch.exporter.collectors.base import CollectorFailed
+from inferwatch.exporter.collectors.gpu_errors import NO_GPU, ErrorBook, error_label
+from inferwatch.exporter.collectors.gpu_read import Device, Reader, Sample, text
+from inferwatch.exporter.collectors.gpu_xid import XidWatcher
 from prometheus_client.core import Metric
 
-from exporter import catalog
-from exporter.catalog import MetricSpec
-from exporter.collectors.base import CollectorFailed
-from exporter.collectors.gpu_errors import NO_GPU, ErrorBook, error_label
-from exporter.collectors.gpu_read import Device, Reader, Sample, text
-from exporter.collectors.gpu_xid import XidWatcher
+from inferwatch import catalog
+from inferwatch.catalog import MetricSpec
 
-log = logging.getLogger("inferwatch.exporter.gpu")
+log = logging.getLogger(__name__)
 MAX_RESET_WAIT = 8  # cycles between re-inits while a GPU stays in trouble
 _ORDER = {spec.family().name: i for i, spec in enumerate(catalog.all_specs())}
 

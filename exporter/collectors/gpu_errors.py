@@ -12,9 +12,9 @@ from typing import TypeVar
 import pynvml
 from prometheus_client.core import Metric
 
-from exporter import catalog
+from inferwatch import catalog
 
-log = logging.getLogger("inferwatch.exporter.gpu")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Labels = tuple[str, str]  # (gpu index, uuid); ("", "") for calls about no GPU in particular
 NO_GPU: Labels = ("", "")

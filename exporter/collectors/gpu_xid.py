@@ -17,12 +17,12 @@ from functools import partial
 from typing import Any
 
 import pynvml
+from inferwatch.exporter.collectors.gpu_errors import NO_GPU, ErrorBook, Labels
+from inferwatch.exporter.collectors.gpu_read import Sample
 
-from exporter import catalog
-from exporter.collectors.gpu_errors import NO_GPU, ErrorBook, Labels
-from exporter.collectors.gpu_read import Sample
+from inferwatch import catalog
 
-log = logging.getLogger("inferwatch.exporter.gpu")
+log = logging.getLogger(__name__)
 Watched = tuple[Labels, Any]  # ((gpu, uuid), device handle)
 
 

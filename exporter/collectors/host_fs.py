@@ -21,9 +21,9 @@ from pathlib import Path
 
 from prometheus_client.core import Metric
 
-from exporter import catalog
+from inferwatch import catalog
 
-log = logging.getLogger("inferwatch.exporter.host")
+log = logging.getLogger(__name__)
 
 # node_exporter's defaults (collector/filesystem_linux.go, defMountPointsExcluded and
 # defFSTypesExcluded). They do not exclude kubelet volume mounts.

@@ -16,14 +16,14 @@ from collections import Counter
 from typing import Any
 
 import pynvml
+from inferwatch.exporter.collectors.base import CollectorFailed
+from inferwatch.exporter.kube.pods import PodDirectory
+from inferwatch.exporter.kube.procs import ProcResolver
 from prometheus_client.core import Metric
 
-from exporter import catalog
-from exporter.collectors.base import CollectorFailed
-from exporter.kube.pods import PodDirectory
-from exporter.kube.procs import ProcResolver
+from inferwatch import catalog
 
-log = logging.getLogger("inferwatch.exporter.pods")
+log = logging.getLogger(__name__)
 _OPTIONAL = (pynvml.NVML_ERROR_NOT_SUPPORTED, pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
 GpuKey = tuple[str, str]  # (gpu index, uuid)
 

@@ -17,14 +17,14 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
+from inferwatch.exporter.collectors.engines.targets import Target
+from inferwatch.exporter.kube.client import Gone, KubeClient, KubeError
+from inferwatch.exporter.kube.pods import BadAnnotations, PodDirectory, target_of
 from prometheus_client.core import Metric
 
-from exporter import catalog
-from exporter.collectors.engines.targets import Target
-from exporter.kube.client import Gone, KubeClient, KubeError
-from exporter.kube.pods import BadAnnotations, PodDirectory, target_of
+from inferwatch import catalog
 
-log = logging.getLogger("inferwatch.exporter.kube")
+log = logging.getLogger(__name__)
 
 
 class Backoff:

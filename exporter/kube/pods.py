@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from exporter.collectors.engines.kinds import AUTO, MAPPINGS
-from exporter.collectors.engines.targets import Target
+from inferwatch.exporter.collectors.engines.kinds import AUTO, MAPPINGS
+from inferwatch.exporter.collectors.engines.targets import Target
 
 PREFIX = "inferwatch.io/"
 SCRAPE, PORT, PATH, KIND, SCHEME = (PREFIX + k for k in ("scrape", "port", "path", "kind",

@@ -10,9 +10,9 @@ import signal
 import sys
 from pathlib import Path
 
+from inferwatch.core.durations import parse_duration
+from inferwatch.core.logs import LogfmtFormatter
 from inferwatch.demo.settings import FAST_SPEED, Timing
-from inferwatch.durations import parse_duration
-from inferwatch.logs import LogfmtFormatter
 
 DEFAULT_OUT = "inferwatch-demo"
 

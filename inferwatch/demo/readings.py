@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from alert_rules.promql import Agg, Call, Node, Number, Selector
-from alert_rules.sources import SourceError
-from alert_rules.sources.embedded import EmbeddedSource
-from exporter import catalog
+from inferwatch import catalog
+from inferwatch.alert_rules.promql import Agg, Call, Node, Number, Selector
+from inferwatch.alert_rules.sources import SourceError
+from inferwatch.alert_rules.sources.embedded import EmbeddedSource
 
 
 @dataclass(frozen=True)

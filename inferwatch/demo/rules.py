@@ -10,11 +10,16 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from alert_rules.compile import CompiledAlert, CompiledGroup, compile_group, write_outputs
-from alert_rules.promql import Agg, Binary, Call, Node, Recorded, Selector
-from alert_rules.rulefile import load_files
-from alert_rules.runconfig import DEFAULT_PACK
-from dashboards import build
+from inferwatch.alert_rules.compile import (
+    CompiledAlert,
+    CompiledGroup,
+    compile_group,
+    write_outputs,
+)
+from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Recorded, Selector
+from inferwatch.alert_rules.rulefile import load_files
+from inferwatch.alert_rules.runconfig import DEFAULT_PACK
+from inferwatch.dashboards import build
 
 
 def scale_node(node: Node, factor: float) -> Node:

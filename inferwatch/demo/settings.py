@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import yaml
 
-from exporter.simulate.scenarios import IncidentTimings
-from inferwatch.durations import format_duration
+from inferwatch.core.durations import format_duration
+from inferwatch.simulate.engines.scenarios import IncidentTimings
 
 # (kind, served model name): three engines of three kinds on one machine.
 ENGINES = (("vllm", "meta-llama/Llama-3.1-8B-Instruct"),

@@ -20,24 +20,24 @@ from pathlib import Path
 
 from aiohttp import web
 
-from alert_rules.engine import Engine
-from alert_rules.evaluate import FIRING, INACTIVE, PENDING
-from alert_rules.promql import max_range
-from alert_rules.sender import InProcessSink, Payload, as_unix
-from alert_rules.sources.embedded import EmbeddedSource, Target
-from exporter.app import make_app as exporter_app
-from exporter.simulate.app import SIM_KEY, Clocked
-from exporter.simulate.app import make_app as engine_app
-from exporter.simulate.sim import Simulation
-from inferwatch.config import load_config
+from inferwatch.alert_rules.evaluate import FIRING, INACTIVE, PENDING
+from inferwatch.alert_rules.manager import Engine
+from inferwatch.alert_rules.promql import max_range
+from inferwatch.alert_rules.sender import InProcessSink, Payload, as_unix
+from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
 from inferwatch.demo.channels import WEBHOOK_PATH, Delivery, WebhookReceiver, console_to
 from inferwatch.demo.readings import Readings, queries, read
 from inferwatch.demo.rules import demo_groups
 from inferwatch.demo.settings import ENGINES, GPUS, Timing, notifier_yaml
-from inferwatch.exporter_main import build_loop
-from notifier.alerts import Alert
-from notifier.config import load_notifier_config
-from notifier.service import Notifier
+from inferwatch.exporter.app import make_app as exporter_app
+from inferwatch.exporter.config import load_config
+from inferwatch.exporter.main import build_loop
+from inferwatch.notifier.alerts import Alert
+from inferwatch.notifier.config import load_notifier_config
+from inferwatch.notifier.service import Notifier
+from inferwatch.simulate.engines.app import SIM_KEY, Clocked
+from inferwatch.simulate.engines.app import make_app as engine_app
+from inferwatch.simulate.engines.sim import Simulation
 
 AlertKey = tuple[str, tuple[tuple[str, str], ...]]
 

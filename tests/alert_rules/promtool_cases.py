@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 
-from alert_rules.sources.window import Window
-from inferwatch.durations import parse_duration
+from inferwatch.alert_rules.sources.window import Window
+
+from inferwatch.core.durations import parse_duration
 
 SERIES = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\}$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')

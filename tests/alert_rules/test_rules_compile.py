@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from inferwatch.alert_rules.compile import compile_group
+from inferwatch.alert_rules.promql import render
+from inferwatch.alert_rules.rulefile import load_file
+from inferwatch.alert_rules.slo import TABLE
 
-from alert_rules.compile import compile_group
-from alert_rules.promql import render
-from alert_rules.rulefile import load_file
-from alert_rules.slo import TABLE
 from inferwatch.cli import main
 
 DAY = 86400.0

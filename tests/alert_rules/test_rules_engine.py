@@ -12,12 +12,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from inferwatch.alert_rules.compile import compile_group
+from inferwatch.alert_rules.manager import Engine
+from inferwatch.alert_rules.rulefile import load_file
+from inferwatch.alert_rules.sender import AlertmanagerSink, InProcessSink, as_unix
+from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
 
-from alert_rules.compile import compile_group
-from alert_rules.engine import Engine
-from alert_rules.rulefile import load_file
-from alert_rules.sender import AlertmanagerSink, InProcessSink, as_unix
-from alert_rules.sources.embedded import EmbeddedSource, Target
 from inferwatch.cli import main
 
 RULES = """groups:
@@ -177,7 +177,7 @@ def test_a_state_file_of_the_wrong_shape_is_ignored(tmp_path: Path, text: str,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "s.json").write_text(text)
     engine = Engine(groups(tmp_path), None, [], state_file=tmp_path / "s.json")  # type: ignore
-    with caplog.at_level(logging.WARNING, "alert_rules.state"):
+    with caplog.at_level(logging.WARNING, "inferwatch.alert_rules.state"):
         assert engine.restore() == 0
     assert "ignoring alert state file" in caplog.text
     assert all(not s.active and s.health == "unknown" for s in engine.states.values())
@@ -187,7 +187,7 @@ def test_state_is_synced_before_the_rename(tmp_path: Path, monkeypatch) -> None:
     """A rename can reach the disk before unsynced data: the file is fsynced first."""
     import os
 
-    from alert_rules import state
+    from inferwatch.alert_rules import state
 
     calls: list[str] = []
     real_fsync, real_replace = os.fsync, os.replace
@@ -204,7 +204,7 @@ async def test_state_is_written_off_the_event_loop(loop_back, tmp_path: Path,
                                                    monkeypatch) -> None:
     import threading
 
-    from alert_rules import state
+    from inferwatch.alert_rules import state
 
     _fake, base = loop_back
     threads: list[int] = []

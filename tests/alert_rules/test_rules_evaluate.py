@@ -6,9 +6,8 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from alert_rules.compile import CompiledAlert
-from alert_rules.evaluate import (
+from inferwatch.alert_rules.compile import CompiledAlert
+from inferwatch.alert_rules.evaluate import (
     ERROR_ALERT,
     FIRING,
     INACTIVE,

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-
-from alert_rules.compile import compile_group
-from alert_rules.evaluate import Outcome
-from alert_rules.rulefile import load_file
-from alert_rules.sources import SourceError, outcome
-from alert_rules.sources.prometheus import PrometheusSource
+from inferwatch.alert_rules.compile import compile_group
+from inferwatch.alert_rules.evaluate import Outcome
+from inferwatch.alert_rules.rulefile import load_file
+from inferwatch.alert_rules.sources import SourceError, outcome
+from inferwatch.alert_rules.sources.prometheus import PrometheusSource
 
 PACK = Path(__file__).resolve().parents[2] / "alert_rules" / "packs" / "llm-serving.yml"
 ALERTS = {a.rule_id: a for g in load_file(PACK) for a in compile_group(g).alerts}

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Number, Selector, render
+from inferwatch.alert_rules.sources.promql_eval import Evaluator
+from inferwatch.alert_rules.sources.window import Window
 
-from alert_rules.promql import Agg, Binary, Call, Node, Number, Selector, render
-from alert_rules.sources.promql_eval import Evaluator
-from alert_rules.sources.window import Window
-from inferwatch.durations import parse_duration
+from inferwatch.core.durations import parse_duration
 from tests.alert_rules.promtool_cases import fill
 from tests.conftest import need_binary
 

@@ -9,18 +9,17 @@ from typing import Any
 
 import pytest
 import yaml
+from inferwatch.alert_rules.compile import write_outputs
+from inferwatch.alert_rules.rulefile import load_file
+from inferwatch.alert_rules.templates import render
 
-from alert_rules.compile import write_outputs
-from alert_rules.rulefile import load_file
-from alert_rules.templates import render
 from tests.conftest import need_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "alert_rules" / "packs" / "llm-serving.yml"
-COMPILED = ROOT / "alert_rules" / "packs" / "compiled"
+COMPILED = ROOT / "deploy" / "generated" / "prometheusrule"
 CASES = Path(__file__).resolve().parent / "promtool" / "llm-serving.test.yml"
-REGENERATE = ("inferwatch rules compile alert_rules/packs/llm-serving.yml "
-              "--out alert_rules/packs/compiled")
+REGENERATE = "python deploy/generate.py"
 
 
 def test_committed_compiled_pack_is_fresh(tmp_path: Path) -> None:

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from inferwatch.alert_rules.compile import compile_group
+from inferwatch.alert_rules.evaluate import FIRING, RuleState, step
+from inferwatch.alert_rules.rulefile import load_file
+from inferwatch.alert_rules.sources import outcome
+from inferwatch.alert_rules.sources.embedded import EmbeddedSource
+from inferwatch.alert_rules.templates import render
 
-from alert_rules.compile import compile_group
-from alert_rules.evaluate import FIRING, RuleState, step
-from alert_rules.rulefile import load_file
-from alert_rules.sources import outcome
-from alert_rules.sources.embedded import EmbeddedSource
-from alert_rules.templates import render
-from inferwatch.durations import parse_duration
+from inferwatch.core.durations import parse_duration
 from tests.alert_rules.promtool_cases import eval_times, fill
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from inferwatch.alert_rules.rulefile import load_file
+from inferwatch.alert_rules.spec import SLORule, ThresholdRule
 
-from alert_rules.rulefile import load_file
-from alert_rules.spec import SLORule, ThresholdRule
 from inferwatch.cli import main
-from inferwatch.config import ConfigError
+from inferwatch.core.config import ConfigError
 
 PACK = Path(__file__).resolve().parents[2] / "alert_rules" / "packs" / "llm-serving.yml"
 KV = {"alert": "KV", "metric": "inferwatch_engine_kv_cache_usage_ratio", "op": ">",
@@ -133,7 +133,7 @@ def test_group_problems_name_the_group_and_its_rules_are_still_checked(tmp_path:
 
 def test_an_slo_name_is_unique_across_groups_and_files(tmp_path: Path) -> None:
     """Two SLOs of one name would record the same `...ratio_rate5m{slo=NAME}` series."""
-    from alert_rules.rulefile import load_files
+    from inferwatch.alert_rules.rulefile import load_files
 
     one = tmp_path / "one.yml"
     one.write_text(yaml.safe_dump({"groups": [{"name": "a", "rules": [TTFT]},

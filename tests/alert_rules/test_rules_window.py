@@ -7,10 +7,9 @@ from __future__ import annotations
 import itertools
 
 from aiohttp import web
-
-from alert_rules.promql import Selector
-from alert_rules.sources.embedded import EmbeddedSource, Target
-from alert_rules.sources.window import Series, Window, matches
+from inferwatch.alert_rules.promql import Selector
+from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
+from inferwatch.alert_rules.sources.window import Series, Window, matches
 
 MATCHERS = [(), (("model", "=", "a"),), (("model", "=", "a"), ("gpu", "=", "1")),
             (("model", "!=", "a"),), (("model", "=~", "a|b"), ("gpu", "!~", "0")),

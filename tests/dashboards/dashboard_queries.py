@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from dashboards.build import build_all
+from inferwatch.dashboards.build import build_all
 
 # PromQL words that look like identifiers but are not metric names.
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset",

@@ -26,7 +26,7 @@ import fake_cluster
 import pytest
 from dashboard_queries import dashboards, metric_names, panels
 
-from exporter import catalog
+from inferwatch import catalog
 from tests.conftest import PYTHON, ROOT, free_port, need_binary, wait_http
 
 pytestmark = pytest.mark.ecosystem

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from inferwatch.dashboards.build import build_all
 
-from dashboards.build import build_all
 from inferwatch.cli import main
 from tests.conftest import free_port
 

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from dashboards.build import BUILDERS
+from inferwatch.dashboards.build import BUILDERS
 
 SPEED, DURATION = "8", "40"
 EVENT = re.compile(r"^\[\s*([\d.]+)s\] (\w+)\s+(.*)$")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporter import catalog
+from inferwatch import catalog
 from inferwatch.catalog_doc import render_table, with_table
 from tests.conftest import ROOT
 

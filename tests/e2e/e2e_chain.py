@@ -16,9 +16,9 @@ from typing import Any
 import aiohttp
 import yaml
 from aiohttp import web
+from inferwatch.alert_rules.runconfig import DEFAULT_PACK
 from prometheus_client.parser import text_string_to_metric_families
 
-from alert_rules.runconfig import DEFAULT_PACK
 from tests.conftest import PYTHON, ROOT
 
 TOKEN = "e2e-notifier-token"

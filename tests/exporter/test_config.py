@@ -5,9 +5,10 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from inferwatch.exporter.config import load_config
 
-from inferwatch.config import ConfigError, load_config
-from inferwatch.durations import format_duration, parse_duration
+from inferwatch.core.config import ConfigError
+from inferwatch.core.durations import format_duration, parse_duration
 from tests.conftest import PYTHON
 
 

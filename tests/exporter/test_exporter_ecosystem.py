@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter import catalog
+from inferwatch import catalog
 from tests.conftest import PYTHON, free_port, need_binary, wait_http
 
 GPU = {"gpu", "uuid"}

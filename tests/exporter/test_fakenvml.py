@@ -9,10 +9,10 @@ import time
 
 import pynvml
 import pytest
+from inferwatch.exporter.collectors.gpu import GpuCollector
+from inferwatch.exporter.nvml import load_nvml
 
-from exporter.collectors.gpu import GpuCollector
-from exporter.fakenvml import MEMORY_TOTAL, MIB, XIDS, FakeNVML
-from exporter.nvml import load_nvml
+from inferwatch.simulate.nvml.fake import MEMORY_TOTAL, MIB, XIDS, FakeNVML
 
 
 class Clock:

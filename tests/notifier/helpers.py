@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-
-from notifier.config import Loaded, load_notifier_config
+from inferwatch.notifier.config import Loaded, load_notifier_config
 
 KEY_HEADER = "X-Inferwatch-Notification-Key"
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from notifier import Alert, Notifier
-from notifier.service import RESOLVED_KEEP, RETENTION
+from inferwatch.notifier import Alert, Notifier
+from inferwatch.notifier.service import RESOLVED_KEEP, RETENTION
+
 from tests.notifier.helpers import load
 
 CONFIG = """
@@ -65,9 +66,9 @@ async def test_firing_alert_without_end_resolves_after_resolve_timeout(tmp_path)
 
 
 def test_groups_notified_before_a_restart_are_known_after_it(tmp_path) -> None:
-    from notifier.db import Database
-    from notifier.nflog import NotificationLog
-    from notifier.outbox import Notification, Outbox
+    from inferwatch.notifier.db import Database
+    from inferwatch.notifier.nflog import NotificationLog
+    from inferwatch.notifier.outbox import Notification, Outbox
 
     def note(group: str) -> Notification:
         return Notification("hook", 0, group, "t", "b", "text", "info", frozenset({"f1"}),

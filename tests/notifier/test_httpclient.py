@@ -7,10 +7,9 @@ import asyncio
 import apprise
 import pytest
 from aiohttp import web
-
-from notifier.channels import ASSET
-from notifier.httpclient import HttpError, Origin
-from notifier.webhook import JsonWebhook
+from inferwatch.notifier.channels import ASSET
+from inferwatch.notifier.httpclient import HttpError, Origin
+from inferwatch.notifier.webhook import JsonWebhook
 
 
 async def _raw_server(answers: list[bytes]) -> tuple[asyncio.Server, list[bytes], list[int]]:

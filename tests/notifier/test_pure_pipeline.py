@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
-from notifier.alerts import Alert, StoredAlert, fingerprint, merge, to_stored
-from notifier.config import InhibitRule
-from notifier.grouping import Groups
-from notifier.inhibit import Inhibition, Rule
-from notifier.matchers import parse_matchers
-from notifier.nflog import Entry, dedup_reason
-from notifier.routing import Route
-from notifier.silences import Silence
+from inferwatch.notifier.alerts import Alert, StoredAlert, fingerprint, merge, to_stored
+from inferwatch.notifier.config import InhibitRule
+from inferwatch.notifier.grouping import Groups
+from inferwatch.notifier.inhibit import Inhibition, Rule
+from inferwatch.notifier.matchers import parse_matchers
+from inferwatch.notifier.nflog import Entry, dedup_reason
+from inferwatch.notifier.routing import Route
+from inferwatch.notifier.silences import Silence
 
 ROUTE = Route(id="{}", receiver="r", group_by=("alertname",), group_all=False, group_wait=30,
               group_interval=300, repeat_interval=3600, matchers=(), continue_=False, routes=())

@@ -15,9 +15,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import aiohttp
+from inferwatch.notifier.api import make_app
+from inferwatch.notifier.service import Notifier
 
-from notifier.api import make_app
-from notifier.service import Notifier
 from tests.conftest import free_port
 from tests.notifier.helpers import Sink, alert_body, load, until, write_config
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from inferwatch.notifier.matchers import MatcherError, parse_matcher, parse_matchers
+from inferwatch.notifier.routing import build_routes, group_key, match_routes
 
-from inferwatch.config import ConfigError
-from notifier.matchers import MatcherError, parse_matcher, parse_matchers
-from notifier.routing import build_routes, group_key, match_routes
+from inferwatch.core.config import ConfigError
 from tests.notifier.helpers import load
 
 BASE = """
@@ -158,7 +158,7 @@ def test_example_config_is_valid(tmp_path, monkeypatch) -> None:
     for name in ("PAGER_TOKEN", "SMTP_USER", "SMTP_PASSWORD", "SLACK_TOKEN_A", "SLACK_TOKEN_B",
                  "SLACK_TOKEN_C"):
         monkeypatch.setenv(name, "T1JJ3T3L2")
-    from notifier.service import build_channels
+    from inferwatch.notifier.service import build_channels
     loaded = load(tmp_path, text)
     channels = build_channels(loaded)
     assert {c.type for c in channels.values()} == {"slack", "jsons", "mailtos", "json"}

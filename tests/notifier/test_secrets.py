@@ -8,7 +8,7 @@ from unittest import mock
 
 from apprise.plugins.slack import NotifySlack
 
-from notifier.redact import MASK
+from inferwatch.core.redact import MASK
 from tests.conftest import free_port
 from tests.notifier.helpers import Sink, alert_body, until
 

@@ -6,8 +6,9 @@ import asyncio
 import random
 import time
 
-from notifier.config import DeliveryConfig
-from notifier.delivery import backoff
+from inferwatch.notifier.config import DeliveryConfig
+from inferwatch.notifier.delivery import backoff
+
 from tests.conftest import free_port
 from tests.notifier.helpers import Sink, alert_body, until
 

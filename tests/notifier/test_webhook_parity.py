@@ -5,10 +5,9 @@ from __future__ import annotations
 import apprise
 import pytest
 from aiohttp import web
-
-from notifier.channels import ASSET, KEY_HEADER, ChannelError, make_channel
-from notifier.templates import DEFAULTS
-from notifier.webhook import JsonWebhook, fits
+from inferwatch.notifier.channels import ASSET, KEY_HEADER, ChannelError, make_channel
+from inferwatch.notifier.templates import DEFAULTS
+from inferwatch.notifier.webhook import JsonWebhook, fits
 
 TRANSPORT = {"host", "content-length", "accept", "accept-encoding", "connection"}
 Seen = tuple[str, str, dict[str, str], bytes]

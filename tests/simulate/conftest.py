@@ -8,8 +8,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.simulate.app import make_app
-from exporter.simulate.sim import Simulation
+from inferwatch.simulate.engines.app import make_app
+from inferwatch.simulate.engines.sim import Simulation
 
 
 class FakeClock:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.simulate.kinds import KINDS
-from exporter.simulate.sim import Simulation
+from inferwatch.simulate.engines.kinds import KINDS
+from inferwatch.simulate.engines.sim import Simulation
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

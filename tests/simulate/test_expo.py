@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporter.simulate.expo import (
+from inferwatch.simulate.engines.expo import (
     HistValue,
     cpp_text,
     family,
@@ -11,7 +11,7 @@ from exporter.simulate.expo import (
     rust_text,
     shortest,
 )
-from exporter.simulate.stats import Histogram, quantile
+from inferwatch.simulate.engines.stats import Histogram, quantile
 
 HIST = HistValue((0.1, 1.0), (1.0, 3.0, 4.0), 2.5)
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.simulate.scenarios import IncidentTimings, by_name, incident
-from exporter.simulate.sim import Simulation
-from exporter.simulate.stats import quantile
+from inferwatch.simulate.engines.scenarios import IncidentTimings, by_name, incident
+from inferwatch.simulate.engines.sim import Simulation
+from inferwatch.simulate.engines.stats import quantile
 from tests.simulate.conftest import parse
 
 TTFT = "vllm:time_to_first_token_seconds"

@@ -18,19 +18,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import aiohttp
+from inferwatch.exporter.collectors.engines import publish
+from inferwatch.exporter.collectors.engines.detect import detect
+from inferwatch.exporter.collectors.engines.kinds import AUTO, MAPPINGS, metrics_paths
+from inferwatch.exporter.collectors.engines.normalise import Normalised, normalise
+from inferwatch.exporter.collectors.engines.scrape import NotFound, ScrapeError, fetch, fetch_json
+from inferwatch.exporter.collectors.engines.targets import Target
 from prometheus_client.core import Metric
 from yarl import URL
 
-from exporter.collectors.engines import publish
-from exporter.collectors.engines.detect import detect
-from exporter.collectors.engines.kinds import AUTO, MAPPINGS, metrics_paths
-from exporter.collectors.engines.normalise import Normalised, normalise
-from exporter.collectors.engines.parser import Family, ParseError, parse
-from exporter.collectors.engines.scrape import NotFound, ScrapeError, fetch, fetch_json
-from exporter.collectors.engines.targets import Target
-from exporter.urls import redact
+from inferwatch.core.redact import redact
+from inferwatch.exposition.parser import Family, ParseError, parse
 
-log = logging.getLogger("inferwatch.exporter.engines")
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 INFO_TRIES = 3  # attempts at an engine's info endpoint (the model name) before giving up

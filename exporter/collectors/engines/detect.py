@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporter.collectors.engines.parser import Family
+from inferwatch.exposition.parser import Family
 
 # (prefixes, kind) in order: Triton first, since its vLLM backend also writes `vllm:`.
 PREFIXES: tuple[tuple[tuple[str, ...], str], ...] = (

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from exporter.collectors.engines.llamacpp import LLAMACPP
-from exporter.collectors.engines.lmdeploy import LMDEPLOY
-from exporter.collectors.engines.nim import NIM
-from exporter.collectors.engines.rules import Mapping
-from exporter.collectors.engines.sglang import SGLANG
-from exporter.collectors.engines.tgi import TGI
-from exporter.collectors.engines.triton import TRITON
-from exporter.collectors.engines.trtllm import TRTLLM
-from exporter.collectors.engines.vllm import VLLM
+from inferwatch.exporter.collectors.engines.llamacpp import LLAMACPP
+from inferwatch.exporter.collectors.engines.lmdeploy import LMDEPLOY
+from inferwatch.exporter.collectors.engines.mapping import Mapping
+from inferwatch.exporter.collectors.engines.nim import NIM
+from inferwatch.exporter.collectors.engines.sglang import SGLANG
+from inferwatch.exporter.collectors.engines.tgi import TGI
+from inferwatch.exporter.collectors.engines.triton import TRITON
+from inferwatch.exporter.collectors.engines.trtllm import TRTLLM
+from inferwatch.exporter.collectors.engines.vllm import VLLM
 
 AUTO = "auto"
 MAPPINGS: dict[str, Mapping] = {m.engine: m for m in (

@@ -4,8 +4,9 @@ counter but is a maximum; it is published as the batch token gauge."""
 
 from __future__ import annotations
 
-from exporter import catalog as c
-from exporter.collectors.engines.rules import RATIO, Mapping, one, rule
+from inferwatch.exporter.collectors.engines.mapping import RATIO, Mapping, one, rule
+
+from inferwatch import catalog as c
 
 RULES = (
     rule(c.ENGINE_REQUESTS_RUNNING, one("llamacpp:requests_processing")),

@@ -4,8 +4,9 @@ finish reasons are `ResponseType.*` enum reprs."""
 
 from __future__ import annotations
 
-from exporter import catalog as c
-from exporter.collectors.engines.rules import RATIO, Mapping, hist, one, rule
+from inferwatch.exporter.collectors.engines.mapping import RATIO, Mapping, hist, one, rule
+
+from inferwatch import catalog as c
 
 ERRORS = ("ENGINE_STOP_ERROR", "INPUT_LENGTH_ERROR", "INTERNAL_ENGINE_ERROR", "OUT_OF_MEMORY",
           "SESSION_REPEAT", "SESSION_NOT_EXIST", "HANDLER_NOT_EXIST")

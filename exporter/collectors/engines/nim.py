@@ -4,9 +4,18 @@ and failures as `error`."""
 
 from __future__ import annotations
 
-from exporter import catalog as c
-from exporter.collectors.engines.rules import RATIO, Mapping, Part, Source, hist, one, rule
-from exporter.collectors.engines.vllm import REASONS
+from inferwatch.exporter.collectors.engines.mapping import (
+                            RATIO,
+                            Mapping,
+                            Part,
+                            Source,
+                            hist,
+                            one,
+                            rule,
+)
+from inferwatch.exporter.collectors.engines.vllm import REASONS
+
+from inferwatch import catalog as c
 
 FALLBACK_FINISHED = Source((Part("request_success", reason="other"),
                             Part("request_failure", reason="error")))

@@ -14,10 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from exporter.catalog import MetricSpec
-from exporter.collectors.engines.parser import Family
-from exporter.collectors.engines.rebucket import Histogram, rebucket
-from exporter.collectors.engines.rules import (
+from inferwatch.exporter.collectors.engines.mapping import (
     HISTOGRAM,
     PRODUCT,
     RATIO,
@@ -26,6 +23,10 @@ from exporter.collectors.engines.rules import (
     Part,
     Source,
 )
+from inferwatch.exporter.collectors.engines.rebucket import Histogram, rebucket
+
+from inferwatch.catalog import MetricSpec
+from inferwatch.exposition.parser import Family
 
 MODEL_LABELS = ("model_name", "model")
 RANK_LABELS = ("engine", "dp_rank")

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from exporter.urls import redact
+from inferwatch.core.redact import redact
 
 ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
 CHUNK = 64 * 1024

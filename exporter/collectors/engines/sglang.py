@@ -6,8 +6,17 @@ finished requests as total minus aborted (`other`) plus aborted (`abort`). Build
 
 from __future__ import annotations
 
-from exporter import catalog as c
-from exporter.collectors.engines.rules import RATIO, Mapping, Part, Source, hist, one, rule
+from inferwatch.exporter.collectors.engines.mapping import (
+    RATIO,
+    Mapping,
+    Part,
+    Source,
+    hist,
+    one,
+    rule,
+)
+
+from inferwatch import catalog as c
 
 CAPACITY = one("sglang:max_total_num_tokens")
 

@@ -4,8 +4,9 @@ by `err` as rejected or error."""
 
 from __future__ import annotations
 
-from exporter import catalog as c
-from exporter.collectors.engines.rules import Mapping, Part, Source, hist, one, rule
+from inferwatch.exporter.collectors.engines.mapping import Mapping, Part, Source, hist, one, rule
+
+from inferwatch import catalog as c
 
 FAILURES = (("validation", "rejected"), ("overloaded", "rejected"), ("template", "rejected"),
             ("generation", "error"), ("dropped", "error"), ("incomplete", "error"))

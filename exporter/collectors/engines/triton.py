@@ -11,8 +11,7 @@ Token counters come from the `_sum` of the backend's token-length histograms.
 
 from __future__ import annotations
 
-from exporter import catalog as c
-from exporter.collectors.engines.rules import (
+from inferwatch.exporter.collectors.engines.mapping import (
     PRODUCT,
     RATIO,
     SUM_COUNT,
@@ -24,7 +23,9 @@ from exporter.collectors.engines.rules import (
     one,
     rule,
 )
-from exporter.collectors.engines.vllm import VLLM
+from inferwatch.exporter.collectors.engines.vllm import VLLM
+
+from inferwatch import catalog as c
 
 US, MS = 1e-6, 1e-3
 REQUESTS = "nv_trt_llm_request_metrics"

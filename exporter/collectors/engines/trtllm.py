@@ -4,9 +4,7 @@ TRT-LLM 1.0/1.1. KV capacity is max blocks × tokens per block."""
 
 from __future__ import annotations
 
-from exporter import catalog as c
-from exporter.catalog import MetricSpec
-from exporter.collectors.engines.rules import (
+from inferwatch.exporter.collectors.engines.mapping import (
     HISTOGRAM,
     PRODUCT,
     RATIO,
@@ -16,6 +14,9 @@ from exporter.collectors.engines.rules import (
     Rule,
     Source,
 )
+
+from inferwatch import catalog as c
+from inferwatch.catalog import MetricSpec
 
 PREFIXES = ("trtllm_", "trtllm:", "")
 REASONS = (("stop", "stop"), ("length", "length"), ("abort", "abort"), ("error", "error"),

@@ -10,8 +10,17 @@ Triton's vLLM backend uses `model` for `model_name`, which the normaliser reads 
 
 from __future__ import annotations
 
-from exporter import catalog as c
-from exporter.collectors.engines.rules import RATIO, Mapping, Part, Source, hist, one, rule
+from inferwatch.exporter.collectors.engines.mapping import (
+    RATIO,
+    Mapping,
+    Part,
+    Source,
+    hist,
+    one,
+    rule,
+)
+
+from inferwatch import catalog as c
 
 RAY_PREFIXES = ("ray_vllm:", "ray_vllm_", "vllm_")
 

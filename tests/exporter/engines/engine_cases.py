@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from inferwatch.exporter.collectors.engines import publish
+from inferwatch.exporter.collectors.engines.detect import detect
+from inferwatch.exporter.collectors.engines.kinds import MAPPINGS
+from inferwatch.exporter.collectors.engines.normalise import normalise
 from prometheus_client.exposition import generate_latest
 
-from exporter.collectors.engines import publish
-from exporter.collectors.engines.detect import detect
-from exporter.collectors.engines.kinds import MAPPINGS
-from exporter.collectors.engines.normalise import normalise
-from exporter.collectors.engines.parser import parse
-from exporter.simulate.kinds import KINDS
-from exporter.simulate.sim import Simulation
+from inferwatch.exposition.parser import parse
+from inferwatch.simulate.engines.kinds import KINDS
+from inferwatch.simulate.engines.sim import Simulation
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden"

@@ -12,12 +12,12 @@ import time
 
 import pytest
 from aiohttp import web
+from inferwatch.exporter.collectors.engines.collector import EngineCollector, ScrapeTarget
+from inferwatch.exporter.collectors.engines.targets import Target
 
-from exporter import catalog as c
-from exporter.collectors.engines.collector import EngineCollector, ScrapeTarget
-from exporter.collectors.engines.targets import Target
-from exporter.simulate.app import make_app
-from exporter.simulate.sim import Simulation
+from inferwatch import catalog as c
+from inferwatch.simulate.engines.app import make_app
+from inferwatch.simulate.engines.sim import Simulation
 from tests.conftest import free_port
 
 TIMEOUT = 0.5

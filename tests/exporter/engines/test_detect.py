@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from engine_cases import CAPTURED
+from inferwatch.exporter.collectors.engines.detect import detect
 
-from exporter.collectors.engines.detect import detect
-from exporter.collectors.engines.parser import parse
-from exporter.simulate.sim import Simulation
+from inferwatch.exposition.parser import parse
+from inferwatch.simulate.engines.sim import Simulation
 
 SIMULATED = {"vllm": "vllm", "vllm-v0": "vllm", "ray-vllm": "vllm", "sglang": "sglang",
              "tgi": "tgi", "triton": "triton", "triton-trtllm": "triton",

@@ -9,10 +9,10 @@ import sys
 from aiohttp import ClientSession
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter import catalog as c
-from exporter.simulate.app import make_app
-from exporter.simulate.kinds import KINDS
-from exporter.simulate.sim import Simulation
+from inferwatch import catalog as c
+from inferwatch.simulate.engines.app import make_app
+from inferwatch.simulate.engines.kinds import KINDS
+from inferwatch.simulate.engines.sim import Simulation
 from tests.conftest import ROOT, free_port
 
 # simulator kind -> the `engine` label the exporter must give it

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 from engine_cases import CAPTURED
+from inferwatch.exporter.collectors.engines.kinds import MAPPINGS
+from inferwatch.exporter.collectors.engines.normalise import Normalised, normalise
+from inferwatch.exporter.collectors.engines.rebucket import Histogram
 
-from exporter import catalog as c
-from exporter.collectors.engines.kinds import MAPPINGS
-from exporter.collectors.engines.normalise import Normalised, normalise
-from exporter.collectors.engines.parser import parse
-from exporter.collectors.engines.rebucket import Histogram
+from inferwatch import catalog as c
+from inferwatch.exposition.parser import parse
 
 
 def run(body: str, kind: str, model: str = "unknown") -> Normalised:

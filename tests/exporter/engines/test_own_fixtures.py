@@ -10,14 +10,14 @@ import re
 
 import pytest
 from engine_cases import OWN, own_fixtures
+from inferwatch.exporter.collectors.engines.detect import detect
+from inferwatch.exporter.collectors.engines.kinds import MAPPINGS
+from inferwatch.exporter.collectors.engines.normalise import Normalised, normalise
+from inferwatch.exporter.collectors.engines.rebucket import Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter import catalog as c
-from exporter.collectors.engines.detect import detect
-from exporter.collectors.engines.kinds import MAPPINGS
-from exporter.collectors.engines.normalise import Normalised, normalise
-from exporter.collectors.engines.parser import parse
-from exporter.collectors.engines.rebucket import Histogram
+from inferwatch import catalog as c
+from inferwatch.exposition.parser import parse
 
 KINDS = {"vllm-v1": "vllm", "vllm-v0": "vllm", "vllm-0.10-old-and-new": "vllm",
          "vllm-0.11-itl-aliases": "vllm", "ray-serve-llm-vllm-v1": "vllm",

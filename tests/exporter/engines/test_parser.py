@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.collectors.engines.parser import Family, ParseError, parse
+from inferwatch.exposition.parser import Family, ParseError, parse
 
 ENGINES = Path(__file__).resolve().parents[3].parent / "shared" / "testdata" / "engines"
 CAPTURED = sorted(ENGINES.glob("*.prom"))

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pynvml
 import pytest
+from inferwatch.exporter.collectors.base import CollectorFailed
+from inferwatch.exporter.collectors.pods import PodAttributionCollector
+from inferwatch.exporter.kube.pods import PodDirectory
 
-from exporter import catalog
-from exporter.collectors.base import CollectorFailed
-from exporter.collectors.pods import PodAttributionCollector
-from exporter.fakenvml import FakeNVML
-from exporter.kube.pods import PodDirectory
+from inferwatch import catalog
+from inferwatch.simulate.nvml.fake import FakeNVML
 from tests.exporter.kube.kubeapi import pod
 
 GIB = 1 << 30

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter import catalog as c
+from inferwatch import catalog as c
 from tests.conftest import free_port
 from tests.exporter.kube.kubeapi import TOKEN, FakeApi, pod
 

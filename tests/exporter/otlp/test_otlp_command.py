@@ -12,10 +12,12 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from inferwatch.exporter.cli import EXPORTER_FLAGS, overrides
+from inferwatch.exporter.config import load_config
 from prometheus_client.parser import text_string_to_metric_families
 
-from inferwatch.cli import EXPORTER_FLAGS, build_parser, overrides
-from inferwatch.config import ConfigError, load_config
+from inferwatch.cli import build_parser
+from inferwatch.core.config import ConfigError
 from tests.conftest import PYTHON, ROOT, free_port
 from tests.exporter.otlp.receiver import FAIL, HANG, Receiver
 

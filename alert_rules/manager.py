@@ -1,0 +1,101 @@
+"""The rules engine: each group evaluated on its interval against one source, alerts sent to
+the sinks as Prometheus sends them, state saved after every cycle. The clock and the sleep are
+passed in; `tick(now)` is one step and is what the tests drive."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Protocol
+
+from inferwatch.alert_rules import state as saved
+from inferwatch.alert_rules.compile import CompiledGroup
+from inferwatch.alert_rules.evaluate import INACTIVE, RuleState, due, step
+from inferwatch.alert_rules.sender import Payload, payload
+from inferwatch.alert_rules.sources import Source, outcome
+
+
+class Sink(Protocol):
+    async def send(self, alerts: list[Payload]) -> bool: ...
+
+
+class Scraper(Protocol):
+    async def scrape(self, now: float) -> None: ...
+
+
+class Engine:
+    def __init__(self, groups: list[CompiledGroup], source: Source, sinks: list[Sink],
+                 resend_delay: float = 60.0, external_url: str = "http://localhost:9477",
+                 state_file: Path | None = None):
+        self.groups, self.source, self.sinks = groups, source, sinks
+        self.resend_delay, self.external_url = resend_delay, external_url
+        self.state_file = state_file
+        self.states = {a.rule_id: RuleState(a) for g in groups for a in g.alerts}
+        self.next_due = {g.name: 0.0 for g in groups}
+
+    def restore(self) -> int:
+        return saved.restore(self.state_file, self.states) if self.state_file else 0
+
+    async def evaluate(self, group: CompiledGroup, ts: float) -> None:
+        for alert in group.alerts:
+            step(self.states[alert.rule_id], await outcome(self.source, alert, ts), ts)
+
+    async def send(self, group: CompiledGroup, ts: float) -> list[Payload]:
+        out = [payload(a, self.states[rule.rule_id].rule, self.external_url)
+               for rule in group.alerts
+               for a in due(self.states[rule.rule_id], ts, self.resend_delay, group.interval)]
+        if out:
+            await asyncio.gather(*(sink.send(out) for sink in self.sinks))
+        return out
+
+    async def tick(self, now: float) -> list[Payload]:
+        """Evaluate and send every group that is due; save the state. What was sent."""
+        sent: list[Payload] = []
+        for group in self.groups:
+            if now >= self.next_due[group.name]:
+                self.next_due[group.name] = now + group.interval
+                await self.evaluate(group, now)
+                sent += await self.send(group, now)
+        if self.state_file is not None:  # serialised here, written and synced off the loop
+            await asyncio.to_thread(saved.write_atomic, self.state_file,
+                                    saved.dump(self.states, now))
+        return sent
+
+    async def run(self, scraper: Scraper | None, scrape_interval: float,
+                  clock: Callable[[], float] = time.time,
+                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                  stop: asyncio.Event | None = None) -> None:
+        """Scrape (embedded source) and tick until `stop` is set."""
+        next_scrape = -math.inf
+        while stop is None or not stop.is_set():
+            now = clock()
+            if scraper is not None and now >= next_scrape:
+                next_scrape = now + scrape_interval
+                await scraper.scrape(now)
+            await self.tick(now)
+            wake = min([*self.next_due.values(), next_scrape if scraper else math.inf])
+            await sleep(max(0.0, wake - clock()))
+
+    def table(self) -> str:
+        """Every rule's alerts (or its health when it has none), one line each."""
+        rows = [("RULE", "STATE", "VALUE", "SINCE", "LABELS")]
+        for rule_id, st in sorted(self.states.items()):
+            alerts = sorted(st.active.values(), key=lambda a: sorted(a.labels.items()))
+            for a in alerts:
+                since = a.resolved_at if a.state == INACTIVE else a.fired_at or a.active_at
+                labels = ",".join(f"{k}={v}" for k, v in sorted(a.labels.items())
+                                  if k != "alertname")
+                rows.append((rule_id, a.state, f"{a.value:g}", _when(since), labels))
+            if not alerts:
+                health = st.health if st.health in ("nodata", "error") else "inactive"
+                rows.append((rule_id, health, "", "", st.last_error))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)),
+                                    r[4]]).rstrip() for r in rows)
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts)) if ts is not None else ""

@@ -1,0 +1,100 @@
+"""SGLang (python/sglang/srt/observability/metrics_collector.py), `--enable-metrics` on.
+
+Scheduler families carry model_name, engine_type, tp_rank, pp_rank (and dp_rank with data
+parallelism); tokenizer families carry model_name only and see every rank. SGLang runs
+prometheus_client in multiprocess mode: sorted labels, `_sum` first, no `_created`.
+"""
+
+from __future__ import annotations
+
+from inferwatch.simulate.engines.expo import Family, family, python_text
+from inferwatch.simulate.engines.kinds.base import (
+    Kind,
+    View,
+    counter,
+    gauge,
+    histogram,
+    merged,
+    python_runtime,
+    total,
+)
+from inferwatch.simulate.engines.load import EngineConfig
+from inferwatch.simulate.engines.stats import Layout
+
+CONFIG = EngineConfig()
+TTFT = (0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0,
+        200.0, 400.0)
+ITL = (0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.025, 0.03, 0.035, 0.04, 0.06, 0.08,
+       0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 2.0, 4.0, 6.0, 8.0)
+E2E = (0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0,
+       200.0, 400.0, 600.0, 1200.0, 1800.0, 2400.0)
+QUEUE = (0.0, 0.1, 0.2, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 15.0, 20.0,
+         *(float(s) for s in range(30, 101, 10)), *(float(s) for s in range(200, 1001, 100)),
+         1200.0, 1400.0, 1600.0, 1800.0, 2000.0, 2500.0, 3000.0)
+LAYOUTS = {"ttft": Layout("ttft", TTFT), "itl": Layout("itl", ITL), "e2e": Layout("e2e", E2E),
+           "queue": Layout("queue", QUEUE)}
+
+
+def scheduler_families(view: View) -> list[Family]:
+    def lb(i: int) -> tuple[tuple[str, str], ...]:
+        dp = (("dp_rank", str(i)),) if len(view.ranks) > 1 else ()
+        return (("model_name", view.model_name), ("engine_type", "unified"), ("tp_rank", "0"),
+                ("pp_rank", "0"), *dp)
+
+    cap = float(CONFIG.kv_capacity_tokens)
+    return [
+        gauge(view, lb, "sglang:num_running_reqs", "The number of running requests.",
+              lambda m: len(m.running)),
+        gauge(view, lb, "sglang:num_used_tokens", "The number of used tokens.",
+              lambda m: m.kv_used),
+        gauge(view, lb, "sglang:token_usage", "The token usage.", lambda m: m.kv_usage),
+        gauge(view, lb, "sglang:max_total_num_tokens",
+              "Maximum total number of tokens in the KV cache pool.", lambda m: cap),
+        gauge(view, lb, "sglang:gen_throughput", "The generation throughput (token/s).",
+              lambda m: m.last_gen_tps),
+        gauge(view, lb, "sglang:num_queue_reqs", "The number of requests in the waiting queue.",
+              lambda m: len(m.waiting)),
+        gauge(view, lb, "sglang:num_grammar_queue_reqs",
+              "The number of requests in the grammar waiting queue.", lambda m: 0.0),
+        gauge(view, lb, "sglang:cache_hit_rate", "The prefix cache hit rate.",
+              lambda m: m.stats.get("prefix_hits") / max(1.0, m.stats.get("prefix_queries"))),
+        counter(view, lb, "sglang:num_retracted_requests",
+                "Total number of retracted requests due to kv cache pressure.", "preemptions"),
+        counter(view, lb, "sglang:num_retracted_input_tokens",
+                "Total number of retracted input tokens.", "preempted_tokens"),
+        histogram(view, lb, "sglang:queue_time_seconds",
+                  "Histogram of queueing time in seconds.", "queue"),
+        family("sglang:cache_config_info", "gauge", "Cache configuration info.",
+               [((*lb(i), ("num_pages", str(int(cap))), ("page_size", "1")), 1.0)
+                for i in range(len(view.ranks))])]
+
+
+def tokenizer_families(view: View) -> list[Family]:
+    lb = (("model_name", view.model_name),)
+    aborted = total(view, "finished_abort") + total(view, "finished_error")
+    return [
+        family("sglang:prompt_tokens", "counter", "Number of prefill tokens processed.",
+               [(lb, total(view, "prompt_tokens"))]),
+        family("sglang:generation_tokens", "counter", "Number of generation tokens processed.",
+               [(lb, total(view, "generation_tokens"))]),
+        family("sglang:num_requests", "counter", "Number of requests processed.",
+               [(lb, sum(total(view, "finished_" + r) for r in ("stop", "length", "abort",
+                                                                 "error")))]),
+        family("sglang:num_aborted_requests", "counter", "Number of requests aborted.",
+               [(lb, aborted)]),
+        family("sglang:time_to_first_token_seconds", "histogram",
+               "Histogram of time to first token in seconds.", [(lb, merged(view, "ttft"))]),
+        family("sglang:inter_token_latency_seconds", "histogram",
+               "Histogram of inter-token latency in seconds.", [(lb, merged(view, "itl"))]),
+        family("sglang:e2e_request_latency_seconds", "histogram",
+               "Histogram of End-to-end request latency in seconds", [(lb, merged(view, "e2e"))])]
+
+
+def render(view: View) -> bytes:
+    fams = [*python_runtime(view), *scheduler_families(view), *tokenizer_families(view)]
+    return python_text(fams, None, hist_order="sum_bucket_count")
+
+
+SGLANG = Kind("sglang", LAYOUTS, render, config=CONFIG, data_parallel=True,
+              extra=lambda view: {"/get_server_info": {"version": "0.5.4",
+                                                       "model_path": view.model_name}})
