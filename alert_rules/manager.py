@@ -1,6 +1,6 @@
-"""The rules engine: each group evaluated on its interval against one source, alerts sent to
-the sinks as Prometheus sends them, state saved after every cycle. The clock and the sleep are
-passed in; `tick(now)` is one step and is what the tests drive."""
+"""The rule manager (the rules engine): each group evaluated on its interval against one source,
+alerts sent to the sinks as Prometheus sends them, state saved after every cycle. The clock and
+the sleep are passed in; `tick(now)` is one step and is what the tests drive."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class Scraper(Protocol):
     async def scrape(self, now: float) -> None: ...
 
 
-class Engine:
+class RuleManager:
     def __init__(self, groups: list[CompiledGroup], source: Source, sinks: list[Sink],
                  resend_delay: float = 60.0, external_url: str = "http://localhost:9477",
                  state_file: Path | None = None):

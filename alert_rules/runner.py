@@ -1,4 +1,4 @@
-"""`inferwatch rules run`: wires the configured source, the Alertmanager sinks and the engine,
+"""`inferwatch rules run`: wires the configured source, the Alertmanager sinks and the manager,
 then runs until SIGINT/SIGTERM, or evaluates once and prints the table (`--once`, which
 neither sends nor saves)."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 from inferwatch.alert_rules.compile import CompiledGroup
-from inferwatch.alert_rules.manager import Engine, Sink
+from inferwatch.alert_rules.manager import RuleManager, Sink
 from inferwatch.alert_rules.runconfig import EmbeddedConfig, RunConfig
 from inferwatch.alert_rules.sender import AlertmanagerSink
 from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
@@ -30,17 +30,17 @@ def make_source(config: RunConfig) -> EmbeddedSource | PrometheusSource:
 
 async def run(config: RunConfig, groups: list[CompiledGroup], once: bool = False,
               extra_sinks: list[Sink] | None = None) -> int:
-    """Run the engine; `extra_sinks` adds in-process receivers (e.g. the notifier)."""
+    """Run the manager; `extra_sinks` adds in-process receivers (e.g. the notifier)."""
     state_file = Path(config.state_file) if config.state_file else None
     async with make_source(config) as source, aiohttp.ClientSession() as session:
         sinks: list[Sink] = [AlertmanagerSink(a.url, session, a.timeout)
                              for a in config.alertmanagers]
-        engine = Engine(groups, source, sinks + (extra_sinks or []), config.resend_delay,
+        manager = RuleManager(groups, source, sinks + (extra_sinks or []), config.resend_delay,
                         config.external_url, state_file)
-        engine.restore()
+        manager.restore()
         scraper = source if isinstance(source, EmbeddedSource) else None
         if once:
-            await _once(engine, scraper)
+            await _once(manager, scraper)
             return 0
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -52,14 +52,14 @@ async def run(config: RunConfig, groups: list[CompiledGroup], once: bool = False
                 await asyncio.wait_for(stop.wait(), seconds)
 
         emb = config.source.embedded or EmbeddedConfig()
-        await engine.run(scraper, emb.scrape_interval, sleep=sleep, stop=stop)
+        await manager.run(scraper, emb.scrape_interval, sleep=sleep, stop=stop)
     return 0
 
 
-async def _once(engine: Engine, scraper: EmbeddedSource | None) -> None:
+async def _once(manager: RuleManager, scraper: EmbeddedSource | None) -> None:
     now = time.time()
     if scraper is not None:
         await scraper.scrape(now)
-    for group in engine.groups:
-        await engine.evaluate(group, now)
-    print(engine.table())
+    for group in manager.groups:
+        await manager.evaluate(group, now)
+    print(manager.table())

@@ -10,7 +10,7 @@ gauges, rate/increase of the counters, p50..p99 of both histograms, aggregations
 the 20 models, and 20 fleet-wide rules on the gauges. Prometheus (Debian's, loading the rules
 as `inferwatch rules compile` writes them) and the embedded source scrape the app every second
 and evaluate the one group every 2 s. Once the window has filled, `--cycles` embedded cycles
-(`Engine.tick`: every rule queried and stepped) and Prometheus's group duration
+(`RuleManager.tick`: every rule queried and stepped) and Prometheus's group duration
 (`prometheus_rule_group_last_duration_seconds`) are timed; printed: median and worst of both,
 ratio of the medians. Target: embedded at most 2x Prometheus and at most 250 ms."""
 
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 
 from inferwatch.alert_rules.compile import compile_group, write_outputs  # noqa: E402
-from inferwatch.alert_rules.manager import Engine  # noqa: E402
+from inferwatch.alert_rules.manager import RuleManager  # noqa: E402
 from inferwatch.alert_rules.rulefile import load_file  # noqa: E402
 from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target  # noqa: E402
 
@@ -213,7 +213,7 @@ async def eval_phase(session: aiohttp.ClientSession, prom: str) -> float:
     sys.exit("Prometheus did not evaluate the rules within 30 s")
 
 
-async def measure(engine: Engine, source: EmbeddedSource, prom: str, warmup: float,
+async def measure(engine: RuleManager, source: EmbeddedSource, prom: str, warmup: float,
                   cycles: int) -> tuple[list[float], list[float], list[float]]:
     """Scrape every SCRAPE s; tick every EVAL s, half an interval after Prometheus evaluates
     (the two do not compete for the CPU); after `warmup` s, time `cycles` ticks."""
@@ -255,7 +255,7 @@ async def bench(cycles: int, window: float) -> int:
                 await wait_ok(session, data)
                 await wait_ok(session, prom + "/-/ready")
             async with EmbeddedSource([Target(data, job="bench")], window + 60) as source:
-                engine = Engine([compile_group(g) for g in groups], source, [])
+                engine = RuleManager([compile_group(g) for g in groups], source, [])
                 ours, theirs, scrapes = await measure(engine, source, prom, window + EVAL,
                                                       cycles)
                 series = source.window.series_count()

@@ -21,7 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from inferwatch.alert_rules.evaluate import FIRING, INACTIVE, PENDING
-from inferwatch.alert_rules.manager import Engine
+from inferwatch.alert_rules.manager import RuleManager
 from inferwatch.alert_rules.promql import max_range
 from inferwatch.alert_rules.sender import InProcessSink, Payload, as_unix
 from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
@@ -77,7 +77,7 @@ class Stack:
         self.exporter_url = ""
         self.webhook_url = ""
         self.source: EmbeddedSource | None = None
-        self.engine: Engine | None = None
+        self.rule_manager: RuleManager | None = None
         self._exit = contextlib.AsyncExitStack()
         self._stop = asyncio.Event()
         self._seen: dict[AlertKey, str] = {}
@@ -153,9 +153,9 @@ class Stack:
         async def receive(payloads: list[Payload]) -> None:
             await notifier.receive([Alert(**as_unix(p)) for p in payloads], source="rules")
 
-        self.engine = Engine(groups, self.source, [InProcessSink(receive)],
+        self.rule_manager = RuleManager(groups, self.source, [InProcessSink(receive)],
                              resend_delay=timing.resend_delay, external_url=self.exporter_url)
-        task = asyncio.create_task(self.engine.run(self.source, timing.scrape_interval,
+        task = asyncio.create_task(self.rule_manager.run(self.source, timing.scrape_interval,
                                                    sleep=self._after_tick, stop=self._stop))
         self._exit.push_async_callback(self._stop_rules, task)
 
@@ -178,10 +178,10 @@ class Stack:
             self.emit("phase", f"{phase} (simulated t={clocked.now():.0f}s)")
 
     def _report_alerts(self) -> None:
-        if self.engine is None:
+        if self.rule_manager is None:
             return
         now: dict[AlertKey, str] = {}
-        for rule_id, st in self.engine.states.items():
+        for rule_id, st in self.rule_manager.states.items():
             for key, alert in st.active.items():
                 now[(rule_id, key)] = alert.state
                 if self._seen.get((rule_id, key)) != alert.state:
@@ -199,10 +199,10 @@ class Stack:
 
     def alert_states(self) -> list[tuple[str, dict[str, str]]]:
         """(state, labels) of every alert the rules engine holds, firing first."""
-        if self.engine is None:
+        if self.rule_manager is None:
             return []
         order = {FIRING: 0, PENDING: 1, INACTIVE: 2}
-        found = [(a.state, a.labels) for st in self.engine.states.values()
+        found = [(a.state, a.labels) for st in self.rule_manager.states.values()
                  for a in st.active.values()]
         return sorted(found, key=lambda f: (order.get(f[0], 3), describe(f[1])))
 

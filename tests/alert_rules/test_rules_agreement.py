@@ -18,11 +18,11 @@ import pytest
 from aiohttp import web
 from inferwatch.alert_rules.compile import compile_group, write_outputs
 from inferwatch.alert_rules.evaluate import FIRING
-from inferwatch.alert_rules.manager import Engine
+from inferwatch.alert_rules.manager import RuleManager
 from inferwatch.alert_rules.rulefile import load_file
 from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
 
-from tests.conftest import free_port, need_binary, wait_http
+from tests.support.procs import free_port, need_binary, wait_http
 
 RULES = """groups:
   - name: agree
@@ -126,7 +126,7 @@ async def run_both(prom: str, target: str, groups, scripted: Scripted) -> tuple[
     compiled = [compile_group(g) for g in groups]
     async with EmbeddedSource([Target(target, job="agree")], 600) as source, \
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
-        engine = Engine(compiled, source, [])
+        engine = RuleManager(compiled, source, [])
         next_tick = time.time()
         while time.time() < scripted.start + SCRIPT[-1][0]:
             now = time.time()

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from inferwatch.alert_rules.compile import compile_group
-from inferwatch.alert_rules.manager import Engine
+from inferwatch.alert_rules.manager import RuleManager
 from inferwatch.alert_rules.rulefile import load_file
 from inferwatch.alert_rules.sender import AlertmanagerSink, InProcessSink, as_unix
 from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
@@ -65,7 +65,8 @@ def groups(tmp_path: Path, text: str = RULES):
     return [compile_group(g) for g in load_file(path)]
 
 
-async def drive(engine: Engine, source: EmbeddedSource, times: range) -> list[tuple[float, list]]:
+async def drive(engine: RuleManager, source: EmbeddedSource,
+                times: range) -> list[tuple[float, list]]:
     sent = []
     for t in times:
         await source.scrape(float(t))
@@ -82,7 +83,7 @@ async def test_fire_resend_restart_resolve(loop_back, tmp_path: Path) -> None:
     async with EmbeddedSource([Target(base + "/metrics")], 3600) as source, \
             aiohttp.ClientSession() as session:
         sinks = [AlertmanagerSink(base, session), InProcessSink(received.append)]
-        first = Engine(groups(tmp_path), source, sinks, resend_delay=60, state_file=state_file)
+        first = RuleManager(groups(tmp_path), source, sinks, resend_delay=60, state_file=state_file)
         assert await drive(first, source, range(0, 120, 15)) == [
             (30, [("KVFull", "1970-01-01T00:00:30.000Z", "1970-01-01T00:04:30.000Z")]),
             (105, [("KVFull", "1970-01-01T00:00:30.000Z", "1970-01-01T00:05:45.000Z")])]
@@ -92,7 +93,8 @@ async def test_fire_resend_restart_resolve(loop_back, tmp_path: Path) -> None:
                                               "job": "inferwatch", "instance": base[7:]}
         assert fake.posts[0][0]["annotations"] == {"summary": "t at 95%"}
 
-        second = Engine(groups(tmp_path), source, sinks, resend_delay=60, state_file=state_file)
+        second = RuleManager(groups(tmp_path), source, sinks, resend_delay=60,
+                             state_file=state_file)
         assert second.restore() == 1
         assert await drive(second, source, range(120, 135, 15)) == []  # no re-page
         fake.kv = 0.5
@@ -104,10 +106,10 @@ async def test_fire_resend_restart_resolve(loop_back, tmp_path: Path) -> None:
 async def test_restart_without_state_would_page_again(loop_back, tmp_path: Path) -> None:
     fake, base = loop_back
     async with EmbeddedSource([Target(base + "/metrics")], 3600) as source:
-        engine = Engine(groups(tmp_path), source, [], state_file=tmp_path / "s.json")
+        engine = RuleManager(groups(tmp_path), source, [], state_file=tmp_path / "s.json")
         await drive(engine, source, range(0, 45, 15))
         (tmp_path / "s.json").write_text("{not json")
-        fresh = Engine(groups(tmp_path), source, [], state_file=tmp_path / "s.json")
+        fresh = RuleManager(groups(tmp_path), source, [], state_file=tmp_path / "s.json")
         assert fresh.restore() == 0
         assert await drive(fresh, source, range(45, 90, 15)) == [
             (75, [("KVFull", "1970-01-01T00:01:15.000Z", "1970-01-01T00:05:15.000Z")])]
@@ -130,7 +132,7 @@ async def test_run_loop_uses_the_injected_clock(loop_back, tmp_path: Path) -> No
             stop.set()
 
     async with Counting([Target(base + "/metrics")], 3600) as source:
-        engine = Engine(groups(tmp_path), source, [])
+        engine = RuleManager(groups(tmp_path), source, [])
         await engine.run(source, 10.0, clock=lambda: now[0], sleep=sleep, stop=stop)
     assert scrapes == [1000, 1010, 1020, 1030, 1040, 1050]
     assert engine.states["g/KVFull"].last_evaluation == 1045
@@ -176,7 +178,7 @@ def test_payload_converts_to_the_notifiers_in_process_alert_fields() -> None:
 def test_a_state_file_of_the_wrong_shape_is_ignored(tmp_path: Path, text: str,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "s.json").write_text(text)
-    engine = Engine(groups(tmp_path), None, [], state_file=tmp_path / "s.json")  # type: ignore
+    engine = RuleManager(groups(tmp_path), None, [], state_file=tmp_path / "s.json")  # type: ignore
     with caplog.at_level(logging.WARNING, "inferwatch.alert_rules.state"):
         assert engine.restore() == 0
     assert "ignoring alert state file" in caplog.text
@@ -213,7 +215,7 @@ async def test_state_is_written_off_the_event_loop(loop_back, tmp_path: Path,
                         lambda path, text: (threads.append(threading.get_ident()),
                                             real(path, text))[1])
     async with EmbeddedSource([Target(base + "/metrics")], 3600) as source:
-        engine = Engine(groups(tmp_path), source, [], state_file=tmp_path / "s.json")
+        engine = RuleManager(groups(tmp_path), source, [], state_file=tmp_path / "s.json")
         await drive(engine, source, range(0, 30, 15))
     assert len(threads) == 2 and threading.get_ident() not in threads
     assert json.loads((tmp_path / "s.json").read_text())["saved_at"] == 15.0

@@ -28,11 +28,11 @@ import pytest
 import yaml
 from inferwatch.alert_rules.compile import compile_group
 from inferwatch.alert_rules.evaluate import FIRING
-from inferwatch.alert_rules.manager import Engine
+from inferwatch.alert_rules.manager import RuleManager
 from inferwatch.alert_rules.rulefile import load_file
 from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
 
-from tests.conftest import PYTHON, ROOT, free_port, need_binary, spawn, wait_http
+from tests.support.procs import PYTHON, ROOT, free_port, need_binary, spawn, wait_http
 
 SPEED = 8.0
 INTERVAL = 1.0
@@ -105,12 +105,12 @@ async def prometheus_phases(session: aiohttp.ClientSession, prom: str) -> tuple[
     pytest.fail("Prometheus neither scraped the exporter nor evaluated the rules in 15 s")
 
 
-def firing_keys(engine: Engine) -> set[Key]:
+def firing_keys(engine: RuleManager) -> set[Key]:
     return {tuple(sorted(a.labels.items())) for s in engine.states.values()
             for a in s.active.values() if a.state == FIRING}
 
 
-async def run_embedded(engine: Engine, source: EmbeddedSource, scrape_at: float,
+async def run_embedded(engine: RuleManager, source: EmbeddedSource, scrape_at: float,
                        eval_at: float, ours: Timeline, stop: asyncio.Event) -> None:
     """Scrape at Prometheus's scrape phase and evaluate at its group's timestamps."""
     now = time.time()
@@ -215,7 +215,7 @@ async def test_incident_alerts_agree(tmp_path: Path, processes: list[subprocess.
     async with EmbeddedSource([Target(target, job=JOB)], 120) as source, \
             aiohttp.ClientSession(timeout=timeout) as session:
         scrape_at, eval_at = await prometheus_phases(session, prom)
-        engine = Engine(groups, source, [])
+        engine = RuleManager(groups, source, [])
         tasks = [asyncio.create_task(run_embedded(engine, source, scrape_at, eval_at, ours,
                                                   stop)),
                  asyncio.create_task(poll_prometheus(session, prom, eval_at, theirs, stop))]

@@ -18,7 +18,7 @@ from inferwatch.alert_rules.sources.window import Window
 
 from inferwatch.core.durations import parse_duration
 from tests.alert_rules.promtool_cases import fill
-from tests.conftest import need_binary
+from tests.support.procs import need_binary
 
 SERIES = [
     {"series": 'c{job="a",instance="1"}', "values": "0+6x10 3+6x10"},          # reset

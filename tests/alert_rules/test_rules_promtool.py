@@ -13,7 +13,7 @@ from inferwatch.alert_rules.compile import write_outputs
 from inferwatch.alert_rules.rulefile import load_file
 from inferwatch.alert_rules.templates import render
 
-from tests.conftest import need_binary
+from tests.support.procs import need_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "alert_rules" / "packs" / "llm-serving.yml"

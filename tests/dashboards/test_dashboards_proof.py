@@ -27,7 +27,7 @@ import pytest
 from dashboard_queries import dashboards, metric_names, panels
 
 from inferwatch import catalog
-from tests.conftest import PYTHON, ROOT, free_port, need_binary, wait_http
+from tests.support.procs import PYTHON, ROOT, free_port, need_binary, wait_http
 
 pytestmark = pytest.mark.ecosystem
 

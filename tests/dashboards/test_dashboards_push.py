@@ -11,7 +11,7 @@ from aiohttp import web
 from inferwatch.dashboards.build import build_all
 
 from inferwatch.cli import main
-from tests.conftest import free_port
+from tests.support.procs import free_port
 
 TOKEN = "glsa_s3cr3t-token-value"
 

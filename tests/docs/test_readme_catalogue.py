@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from inferwatch import catalog
 from inferwatch.catalog_doc import render_table, with_table
-from tests.conftest import ROOT
+from tests.support.procs import ROOT
 
 
 def test_readme_table_is_current():

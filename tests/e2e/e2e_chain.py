@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,11 +14,10 @@ from typing import Any
 
 import aiohttp
 import yaml
-from aiohttp import web
 from inferwatch.alert_rules.runconfig import DEFAULT_PACK
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import PYTHON, ROOT
+from tests.support.procs import PYTHON, ROOT
 
 TOKEN = "e2e-notifier-token"
 
@@ -159,47 +157,6 @@ async def e2e_poll(fetch: Callable[[], Awaitable[Any]], accept: Callable[[Any], 
 
 
 # --- the receivers at the end of the chain --------------------------------------------------
-
-@dataclass
-class HookCall:
-    path: str
-    headers: dict[str, str]
-    body: Any
-    at: float
-
-
-@dataclass
-class E2eWebhook:
-    """An aiohttp app on 127.0.0.1 recording every POST (the json:// channel's receiver)."""
-
-    calls: list[HookCall] = field(default_factory=list)
-    port: int = 0
-    runner: web.AppRunner | None = None
-
-    async def handle(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        try:
-            body: Any = json.loads(raw)
-        except ValueError:
-            body = raw.decode(errors="replace")
-        self.calls.append(HookCall(request.path, dict(request.headers), body, time.monotonic()))
-        return web.Response(text="ok")
-
-    async def start(self) -> E2eWebhook:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
-
 
 @dataclass
 class Mail:

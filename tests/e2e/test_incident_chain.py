@@ -19,13 +19,10 @@ import aiohttp
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.conftest import free_port, need_binary
 from tests.e2e.e2e_chain import (
     TOKEN,
     E2eMailbox,
     E2eProcs,
-    E2eWebhook,
-    HookCall,
     Mail,
     derived_kv_rule_file,
     e2e_get,
@@ -37,6 +34,8 @@ from tests.e2e.e2e_chain import (
     mail_text,
     write_yaml,
 )
+from tests.support.procs import free_port, need_binary
+from tests.support.webhook import Post, Sink
 
 pytestmark = pytest.mark.ecosystem
 
@@ -73,7 +72,7 @@ class Expected:
         assert m, text
         assert float(m.group(1).rstrip("%")) > 90.0, m.group(1)
 
-    def check_webhook(self, call: HookCall, firing: bool) -> None:
+    def check_webhook(self, call: Post, firing: bool) -> None:
         assert call.path == "/hooks/inferwatch"
         assert call.headers["Content-Type"].startswith("application/json")
         assert call.body["title"] == self.subject(firing)
@@ -120,7 +119,7 @@ class Chain:
         self.target = self.url["sim"]
         self.instance = f"127.0.0.1:{self.port['exporter']}"
         self.procs = E2eProcs(tmp_path)
-        self.hook = E2eWebhook()
+        self.hook = Sink()
         self.box = E2eMailbox()
         self.smtp = Controller(self.box, hostname="127.0.0.1", port=self.port["smtp"])
         self.began = time.monotonic()
@@ -208,26 +207,26 @@ class Chain:
         self.mark("engine scraped")
         # nothing fires in the steady phase
         await e2e_poll(self.phase, lambda p: p not in (None, "steady"), 20, "the spike", procs)
-        assert hook.calls == [] and box.mails == [], "notified before the incident"
+        assert hook.posts == [] and box.mails == [], "notified before the incident"
         self.mark("spike")
 
         # firing: one webhook call and one email
-        await e2e_until(lambda: hook.calls and box.mails, 40,
+        await e2e_until(lambda: hook.posts and box.mails, 40,
                         "the firing webhook call and email", procs)
         self.mark("firing delivered")
         await on_firing()
         expected = Expected(self.target, self.instance, generator,
                             self.rule["annotations"]["description"])
-        expected.check_webhook(hook.calls[0], firing=True)
+        expected.check_webhook(hook.posts[0], firing=True)
         expected.check_email(box.mails[0], firing=True)
-        assert (len(hook.calls), len(box.mails)) == (1, 1), self.deliveries()
+        assert (len(hook.posts), len(box.mails)) == (1, 1), self.deliveries()
 
         # resolution: once the cache drains, one more call and one more email
-        await e2e_until(lambda: len(hook.calls) >= 2 and len(box.mails) >= 2, 40,
+        await e2e_until(lambda: len(hook.posts) >= 2 and len(box.mails) >= 2, 40,
                         "the resolution webhook call and email", procs)
         self.mark("resolved delivered")
         assert await self.phase() in ("recovery", "recovered")
-        expected.check_webhook(hook.calls[1], firing=False)
+        expected.check_webhook(hook.posts[1], firing=False)
         expected.check_email(box.mails[1], firing=False)
 
         # the notifier has settled: all delivered, nothing failed, nothing firing
@@ -246,12 +245,12 @@ class Chain:
         assert nf[received.format(received_from)] >= 2
         assert nf.get(received.format(other), 0) == 0
         # no flapping, no repeat
-        assert (len(hook.calls), len(box.mails)) == (2, 2), self.deliveries()
+        assert (len(hook.posts), len(box.mails)) == (2, 2), self.deliveries()
 
     def deliveries(self) -> str:
         """What the receivers got, when (s after the engine started), and the logs."""
         t0 = self.sim_started
-        lines = [f"webhook {c.at - t0:6.2f} {c.body['title']}" for c in self.hook.calls]
+        lines = [f"webhook {c.at - t0:6.2f} {c.body['title']}" for c in self.hook.posts]
         lines += [f"email   {m.at - t0:6.2f} {m.msg['Subject']}" for m in self.box.mails]
         return "\n".join(lines) + "\n" + self.procs.report()
 

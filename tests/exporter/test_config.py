@@ -9,7 +9,7 @@ from inferwatch.exporter.config import load_config
 
 from inferwatch.core.config import ConfigError
 from inferwatch.core.durations import format_duration, parse_duration
-from tests.conftest import PYTHON
+from tests.support.procs import PYTHON
 
 
 @pytest.mark.parametrize(("text", "seconds"), [

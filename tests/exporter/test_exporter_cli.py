@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 
-from tests.conftest import PYTHON
+from tests.support.procs import PYTHON
 
 
 def test_a_taken_port_is_a_clear_error():

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from inferwatch import catalog
-from tests.conftest import PYTHON, free_port, need_binary, wait_http
+from tests.support.procs import PYTHON, free_port, need_binary, wait_http
 
 GPU = {"gpu", "uuid"}
 # The fixed names of reference/metrics.md (GPU, host, exporter) with their labels.

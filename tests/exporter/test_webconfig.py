@@ -15,7 +15,7 @@ from inferwatch.exporter.loop import CollectorLoop, build_labels
 
 from inferwatch.core.config import ConfigError
 from inferwatch.core.webconfig import BasicAuth, WebConfig, load_web_config
-from tests.conftest import PYTHON, free_port, need_binary, wait_http
+from tests.support.procs import PYTHON, free_port, need_binary, wait_http
 
 PASSWORD = "s3cret-pass"
 

@@ -10,7 +10,8 @@ from aiohttp.test_utils import TestClient
 from inferwatch.notifier.api import make_app
 from inferwatch.notifier.service import Notifier
 
-from tests.notifier.helpers import Sink, load
+from tests.notifier.helpers import load
+from tests.support.webhook import Sink
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.notifier.helpers import alert_body, until
+from tests.notifier.helpers import alert_body
+from tests.support.webhook import until
 
 CONFIG = """
 route: {receiver: hook, group_by: [alertname], group_wait: 50ms, group_interval: 200ms}

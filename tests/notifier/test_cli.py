@@ -9,7 +9,8 @@ import shutil
 import pytest
 
 from inferwatch.cli import main
-from tests.notifier.helpers import alert_body, until
+from tests.notifier.helpers import alert_body
+from tests.support.webhook import until
 
 CONFIG = """
 route: {receiver: hook, group_by: [alertname, slo], group_wait: 100ms, group_interval: 300ms}

@@ -12,8 +12,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import free_port
-from tests.notifier.helpers import alert_body, until
+from tests.notifier.helpers import alert_body
+from tests.support.procs import free_port
+from tests.support.webhook import until
 
 pytestmark = pytest.mark.ecosystem
 TOKEN = "eco-token-1"

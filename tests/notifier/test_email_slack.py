@@ -10,8 +10,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from apprise.plugins.slack import NotifySlack
 
-from tests.conftest import free_port
-from tests.notifier.helpers import Sink, alert_body, until
+from tests.notifier.helpers import alert_body
+from tests.support.procs import free_port
+from tests.support.webhook import Sink, until
 
 PAST = "2020-01-01T00:00:00Z"
 

@@ -18,8 +18,9 @@ import aiohttp
 from inferwatch.notifier.api import make_app
 from inferwatch.notifier.service import Notifier
 
-from tests.conftest import free_port
-from tests.notifier.helpers import Sink, alert_body, load, until, write_config
+from tests.notifier.helpers import alert_body, load, write_config
+from tests.support.procs import free_port
+from tests.support.webhook import Sink, until
 
 ROOT = Path(__file__).resolve().parents[2]
 

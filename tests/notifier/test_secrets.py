@@ -9,8 +9,9 @@ from unittest import mock
 from apprise.plugins.slack import NotifySlack
 
 from inferwatch.core.redact import MASK
-from tests.conftest import free_port
-from tests.notifier.helpers import Sink, alert_body, until
+from tests.notifier.helpers import alert_body
+from tests.support.procs import free_port
+from tests.support.webhook import Sink, until
 
 SECRETS = {
     "SLACK_A": "T9SECRETA", "SLACK_B": "B9SECRETB", "SLACK_C": "c9SecretTokenCCCCCCCCCC",

@@ -9,8 +9,9 @@ import time
 from inferwatch.notifier.config import DeliveryConfig
 from inferwatch.notifier.delivery import backoff
 
-from tests.conftest import free_port
-from tests.notifier.helpers import Sink, alert_body, until
+from tests.notifier.helpers import alert_body
+from tests.support.procs import free_port
+from tests.support.webhook import Sink, until
 
 PAST = "2020-01-01T00:00:00Z"
 

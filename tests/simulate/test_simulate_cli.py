@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from inferwatch.cli import build_parser
-from tests.conftest import free_port
+from tests.support.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,7 +18,7 @@ from inferwatch.exporter.collectors.engines.targets import Target
 from inferwatch import catalog as c
 from inferwatch.simulate.engines.app import make_app
 from inferwatch.simulate.engines.sim import Simulation
-from tests.conftest import free_port
+from tests.support.procs import free_port
 
 TIMEOUT = 0.5
 CAP = 256 * 1024

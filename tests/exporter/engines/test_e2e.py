@@ -7,7 +7,7 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from inferwatch import catalog as c
-from tests.conftest import free_port, spawn, wait_http
+from tests.support.procs import free_port, spawn, wait_http
 
 FIXED = (c.ENGINE_UP, c.ENGINE_KV_CACHE_USAGE, c.ENGINE_REQUESTS_WAITING,
          c.ENGINE_REQUESTS_RUNNING, c.ENGINE_TTFT, c.ENGINE_ITL, c.ENGINE_REQUEST_DURATION,

@@ -13,7 +13,7 @@ from inferwatch import catalog as c
 from inferwatch.simulate.engines.app import make_app
 from inferwatch.simulate.engines.kinds import KINDS
 from inferwatch.simulate.engines.sim import Simulation
-from tests.conftest import ROOT, free_port
+from tests.support.procs import ROOT, free_port
 
 # simulator kind -> the `engine` label the exporter must give it
 ENGINE = {"vllm": "vllm", "vllm-v0": "vllm", "ray-vllm": "vllm", "sglang": "sglang",

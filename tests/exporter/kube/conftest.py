@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from tests.exporter.kube.kubeapi import FakeApi
+from tests.support.kubeapi import FakeApi
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from inferwatch.exporter.kube.pods import PodDirectory
 
 from inferwatch import catalog
 from inferwatch.simulate.nvml.fake import FakeNVML
-from tests.exporter.kube.kubeapi import pod
+from tests.support.kubeapi import pod
 
 GIB = 1 << 30
 UID_A, UID_B, UID_C, UID_LATE = (f"{i:08x}-3f6b-4d5b-84d5-a137a6668011" for i in range(4))

@@ -11,7 +11,7 @@ from inferwatch.exporter.collectors.engines.targets import Target
 from inferwatch.exporter.kube.client import KubeClient, KubeConfig, KubeError
 from inferwatch.exporter.kube.discovery import Backoff, PodWatcher
 
-from tests.exporter.kube.kubeapi import NODE, TOKEN, FakeApi, pod, until
+from tests.support.kubeapi import NODE, TOKEN, FakeApi, pod, until
 
 pytestmark = pytest.mark.timeout(20)
 SCRAPE = {"inferwatch.io/scrape": "true", "inferwatch.io/port": "8000",

@@ -17,8 +17,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from inferwatch import catalog as c
-from tests.conftest import free_port
-from tests.exporter.kube.kubeapi import TOKEN, FakeApi, pod
+from tests.support.kubeapi import TOKEN, FakeApi, pod
+from tests.support.procs import free_port
 
 pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).resolve().parents[3]

@@ -18,8 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from inferwatch.cli import build_parser
 from inferwatch.core.config import ConfigError
-from tests.conftest import PYTHON, ROOT, free_port
-from tests.exporter.otlp.receiver import FAIL, HANG, Receiver
+from tests.support.otlp import FAIL, HANG, Receiver
+from tests.support.procs import PYTHON, ROOT, free_port
 
 SECRET = "s3cr3t-token-value"
 KINDS = {"counter": "sum", "gauge": "gauge", "histogram": "histogram"}

@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from inferwatch import __version__
 from inferwatch import catalog as c
-from tests.exporter.otlp.receiver import FAIL, HANG, Receiver, SampleKey, as_prometheus
+from tests.support.otlp import FAIL, HANG, Receiver, SampleKey, as_prometheus
 
 SECRET = "Bearer s3cr3t-token-value"
 CUMULATIVE = 2  # AGGREGATION_TEMPORALITY_CUMULATIVE
