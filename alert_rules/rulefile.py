@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from inferwatch.alert_rules.spec import (
-    Group,
     RawRule,
     Rule,
     RuleFile,
+    RuleGroup,
     SLORule,
     ThresholdRule,
     check_rule,
@@ -89,7 +89,7 @@ def _load_group(raw: Any, index: int, source: str, problems: list[str]) -> Loade
         problems.append(f"{source}: {title}: .: a group must be a mapping")
         return None
     try:
-        group: Group | None = Group.model_validate(raw)
+        group: RuleGroup | None = RuleGroup.model_validate(raw)
     except ValidationError as err:
         problems += describe(err, f"{source}: {title}", {})
         group = None

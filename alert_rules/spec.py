@@ -118,7 +118,7 @@ class SLORule(Strict):
 Rule = ThresholdRule | RawRule | SLORule
 
 
-class Group(Strict):
+class RuleGroup(Strict):
     name: Annotated[str, Field(min_length=1)]
     interval: Duration = 30.0
     labels: Labels = {}

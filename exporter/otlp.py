@@ -64,7 +64,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from prometheus_client.core import Metric as Family
+from prometheus_client.core import Metric as ClientFamily
 
 from inferwatch import catalog
 from inferwatch.core.redact import redact
@@ -79,13 +79,13 @@ CUMULATIVE = AggregationTemporality.CUMULATIVE
 SCOPE = InstrumentationScope("inferwatch.exporter", __version__)
 
 
-def otel_unit(family: Family) -> str:
+def otel_unit(family: ClientFamily) -> str:
     """The UCUM unit of a family: its declared unit, else the unit its name ends with."""
     unit = family.unit or next((u for u in UNITS if family.name.endswith("_" + u)), "")
     return UNITS.get(unit, unit)
 
 
-def _numbers(family: Family, sample_name: str, start_ns: int,
+def _numbers(family: ClientFamily, sample_name: str, start_ns: int,
              now_ns: int) -> list[NumberDataPoint]:
     return [NumberDataPoint(attributes=dict(s.labels), start_time_unix_nano=start_ns,
                             time_unix_nano=now_ns, value=float(s.value))
@@ -102,7 +102,7 @@ class _Series:
     count: float | None = None
 
 
-def _histogram_points(family: Family, start_ns: int, now_ns: int) -> list[HistogramDataPoint]:
+def _histogram_points(family: ClientFamily, start_ns: int, now_ns: int) -> list[HistogramDataPoint]:
     series: dict[tuple, _Series] = {}
     for s in family.samples:
         labels = {k: v for k, v in s.labels.items() if k != "le"}
@@ -129,7 +129,7 @@ def _histogram_points(family: Family, start_ns: int, now_ns: int) -> list[Histog
     return points
 
 
-def to_metric(family: Family, start_ns: int, now_ns: int) -> Metric | None:
+def to_metric(family: ClientFamily, start_ns: int, now_ns: int) -> Metric | None:
     """One Prometheus family as OTel metric data; None for types OTLP cannot carry as is
     (summary, stateset, gaugehistogram: the exporter publishes none of them)."""
     if family.type == "counter":
@@ -180,7 +180,7 @@ class OtlpPusher:
         self.failures = 0
         loop.reporters.append(self.families)
 
-    def families(self) -> list[Family]:
+    def families(self) -> list[ClientFamily]:
         """The push counts, rendered with the loop's own metrics."""
         exports = catalog.OTLP_EXPORTS.family()
         exports.add_metric(["success"], self.pushes)

@@ -15,7 +15,7 @@ from inferwatch.notifier.routing import Route, group_key, group_labels
 
 
 @dataclass
-class Group:
+class AggrGroup:
     key: str
     route: Route
     labels: dict[str, str]
@@ -28,32 +28,32 @@ class Groups:
     """Every live aggregation group, keyed by group key."""
 
     def __init__(self) -> None:
-        self._groups: dict[str, Group] = {}
+        self._groups: dict[str, AggrGroup] = {}
 
     def __len__(self) -> int:
         return len(self._groups)
 
-    def __iter__(self) -> Iterator[Group]:
+    def __iter__(self) -> Iterator[AggrGroup]:
         return iter(list(self._groups.values()))
 
-    def insert(self, route: Route, alert: StoredAlert, now: float) -> Group:
+    def insert(self, route: Route, alert: StoredAlert, now: float) -> AggrGroup:
         key = group_key(route, alert.labels)
         group = self._groups.get(key)
         if group is None:
-            group = Group(key, route, group_labels(route, alert.labels), now + route.group_wait)
+            group = AggrGroup(key, route, group_labels(route, alert.labels), now + route.group_wait)
             self._groups[key] = group
         group.alerts[alert.fingerprint] = alert
         if not group.has_flushed and alert.starts_at + route.group_wait < now:
             group.next_flush = min(group.next_flush, now)
         return group
 
-    def due(self, now: float) -> list[Group]:
+    def due(self, now: float) -> list[AggrGroup]:
         return [g for g in self._groups.values() if g.next_flush <= now]
 
     def next_flush(self) -> float | None:
         return min((g.next_flush for g in self._groups.values()), default=None)
 
-    def flushed(self, group: Group, now: float, sent: Iterable[StoredAlert]) -> None:
+    def flushed(self, group: AggrGroup, now: float, sent: Iterable[StoredAlert]) -> None:
         """Schedule the next flush; drop resolved alerts that were sent and not updated since."""
         group.has_flushed = True
         group.next_flush = now + group.route.group_interval

@@ -13,7 +13,7 @@ PREFIX = "inferwatch_notifier_"
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class StateReading:
     """Point-in-time values read at scrape time."""
 
     outbox_pending: int
@@ -23,7 +23,7 @@ class Snapshot:
 
 
 class _StateCollector(Collector):
-    def __init__(self, read: Callable[[], Snapshot]):
+    def __init__(self, read: Callable[[], StateReading]):
         self._read = read
 
     def collect(self) -> Iterator[Metric]:
@@ -43,7 +43,7 @@ class _StateCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, read: Callable[[], Snapshot]):
+    def __init__(self, read: Callable[[], StateReading]):
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.sent = Counter(PREFIX + "notifications", "Notifications delivered.",

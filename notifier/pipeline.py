@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 
 from inferwatch.notifier.alerts import StoredAlert
 from inferwatch.notifier.channels import Channel
-from inferwatch.notifier.grouping import Group
+from inferwatch.notifier.grouping import AggrGroup
 from inferwatch.notifier.inhibit import Inhibition
 from inferwatch.notifier.nflog import Entry, dedup_reason
 from inferwatch.notifier.outbox import Notification
 from inferwatch.notifier.silences import Silences
-from inferwatch.notifier.templates import Group as MessageGroup
-from inferwatch.notifier.templates import render
+from inferwatch.notifier.templates import MessageData, render
 
 LastEntry = Callable[[str, int, str], Entry | None]
 SEVERE = {"critical", "page", "error"}
@@ -34,7 +33,7 @@ class Plan:
     inhibited: int = 0
 
 
-def plan_flush(group: Group, channels: Sequence[Channel], inhibition: Inhibition,
+def plan_flush(group: AggrGroup, channels: Sequence[Channel], inhibition: Inhibition,
                silences: Silences, last: LastEntry, now: float,
                external_url: str = "") -> Plan:
     plan = Plan()
@@ -63,11 +62,11 @@ def plan_flush(group: Group, channels: Sequence[Channel], inhibition: Inhibition
     return plan
 
 
-def _note(group: Group, channel: Channel, shown: list[StoredAlert], firing: set[str],
+def _note(group: AggrGroup, channel: Channel, shown: list[StoredAlert], firing: set[str],
           resolved: set[str], now: float, external_url: str) -> Notification:
     title, body = ("", "")
     if shown:
-        message = MessageGroup(channel.receiver, group.key, group.labels, shown, external_url)
+        message = MessageData(channel.receiver, group.key, group.labels, shown, external_url)
         title, body = render(channel.template, message, now)
     return Notification(channel.receiver, channel.index, group.key, title, body,
                         channel.template.format, _notify_type(shown, now),

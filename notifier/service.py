@@ -21,9 +21,9 @@ from inferwatch.notifier.channels import Channel, make_channel
 from inferwatch.notifier.config import Loaded, template_for
 from inferwatch.notifier.db import Database
 from inferwatch.notifier.delivery import Deliverer
-from inferwatch.notifier.grouping import Group, Groups
+from inferwatch.notifier.grouping import AggrGroup, Groups
 from inferwatch.notifier.inhibit import Inhibition, Rule
-from inferwatch.notifier.metrics import Metrics, Snapshot
+from inferwatch.notifier.metrics import Metrics, StateReading
 from inferwatch.notifier.nflog import NotificationLog
 from inferwatch.notifier.outbox import Outbox
 from inferwatch.notifier.pipeline import plan_flush
@@ -142,7 +142,7 @@ class Notifier:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout)
 
-    def flush(self, due: list[Group], now: float) -> None:
+    def flush(self, due: list[AggrGroup], now: float) -> None:
         """Run the pipeline for each due group; queue what it decides in one transaction."""
         inhibition = Inhibition(self.rules, self.active.values(), now)
         notes, quiet, sent = [], [], []
@@ -186,7 +186,7 @@ class Notifier:
         state = "suppressed" if silenced or inhibited else "active"
         return {"state": state, "silencedBy": silenced, "inhibitedBy": inhibited, "mutedBy": []}
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self) -> StateReading:
         now = self.clock()
         firing = [a for a in self.active.values() if not a.resolved(now)]
         inhibition = Inhibition(self.rules, firing, now)
@@ -194,5 +194,5 @@ class Notifier:
                   "silenced": sum(1 for a in firing if self.silences.muted_by(a.labels, now)),
                   "inhibited": sum(1 for a in firing if inhibition.inhibited_by(a.labels))}
         oldest = self.outbox.oldest_pending()
-        return Snapshot(self.outbox.depth(), max(0.0, now - oldest) if oldest else 0.0,
+        return StateReading(self.outbox.depth(), max(0.0, now - oldest) if oldest else 0.0,
                         counts, len(self.groups))

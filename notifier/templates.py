@@ -19,7 +19,7 @@ from typing import Any
 from inferwatch.notifier.alerts import StoredAlert
 from inferwatch.notifier.formatting import LabelMap, TemplateError, fill, parse
 
-__all__ = ["DEFAULTS", "Group", "LabelMap", "Template", "TemplateError", "check", "render"]
+__all__ = ["DEFAULTS", "MessageData", "LabelMap", "Template", "TemplateError", "check", "render"]
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def _wrap(text: str, affixes: tuple[str, str]) -> str:
 
 
 @dataclass(frozen=True)
-class Group:
+class MessageData:
     """What a notification is about: one group's alerts after silencing and inhibition."""
 
     receiver: str
@@ -125,7 +125,7 @@ class Group:
 class GroupView:
     """A group as the title and body templates see it: fields computed only when named."""
 
-    def __init__(self, tpl: Template, group: Group, now: float):
+    def __init__(self, tpl: Template, group: MessageData, now: float):
         self.tpl, self.group, self.now = tpl, group, now
         self.firing = [a for a in group.alerts if not a.resolved(now)]
         self.resolved = [a for a in group.alerts if a.resolved(now)]
@@ -188,7 +188,7 @@ def _render_alerts(tpl: Template, alerts: Sequence[StoredAlert], now: float) -> 
     return "".join(fill(parts, AlertView(a, now, style).field) for a in alerts)
 
 
-def render(tpl: Template, group: Group, now: float) -> tuple[str, str]:
+def render(tpl: Template, group: MessageData, now: float) -> tuple[str, str]:
     """(title, body) for a group; TemplateError for a bad template."""
     view = GroupView(tpl, group, now)
     return fill(parse(tpl.title), view.field).strip(), fill(parse(tpl.body), view.field)
@@ -205,5 +205,5 @@ def check(tpl: Template) -> None:
     """Render against a sample group, so a bad template fails at load, not at 3 a.m."""
     sample = StoredAlert("0" * 16, {"alertname": "Sample", "severity": "page"},
                          {"summary": "s", "runbook_url": "http://r"}, 0.0, None, "http://g", 0.0)
-    render(tpl, Group("r", "{}:{}", {"alertname": "Sample"}, [sample]), 1.0)
+    render(tpl, MessageData("r", "{}:{}", {"alertname": "Sample"}, [sample]), 1.0)
     _render_alerts(tpl, [sample], 1.0)  # even when the body leaves the alerts out

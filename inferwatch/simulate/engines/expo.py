@@ -48,7 +48,7 @@ class Series:
 
 
 @dataclass(frozen=True)
-class Family:
+class SimFamily:
     """One metric family; a counter's `name` is its base name (no `_total`)."""
 
     name: str
@@ -60,9 +60,9 @@ class Family:
 
 def family(name: str, mtype: str, help_text: str | None,
            series: Iterable[tuple[Labels, float | HistValue | SummaryValue]],
-           created: bool = True) -> Family:
+           created: bool = True) -> SimFamily:
     """A family; `created=False` for collectors that emit no `_created` (process, gc)."""
-    return Family(name, mtype, help_text, tuple(Series(lb, v) for lb, v in series), created)
+    return SimFamily(name, mtype, help_text, tuple(Series(lb, v) for lb, v in series), created)
 
 
 def _labelstr(labels: Iterable[tuple[str, str]]) -> str:
@@ -70,7 +70,7 @@ def _labelstr(labels: Iterable[tuple[str, str]]) -> str:
     return "{" + pairs + "}" if pairs else ""
 
 
-def _expand(fam: Family, fmt: Callable[[float], str], order: str,
+def _expand(fam: SimFamily, fmt: Callable[[float], str], order: str,
             total: str = "") -> list[tuple[str, list[tuple[str, str]], float]]:
     """(sample name, labels before ordering, value) in the library's sample order."""
     out: list[tuple[str, list[tuple[str, str]], float]] = []
@@ -93,7 +93,7 @@ def _expand(fam: Family, fmt: Callable[[float], str], order: str,
     return out
 
 
-def python_text(families: Iterable[Family], created: float | None,
+def python_text(families: Iterable[SimFamily], created: float | None,
                 hist_order: str = "bucket_count_sum", le_last: bool = False) -> bytes:
     """prometheus_client's text format 0.0.4: sorted labels, `_total`, `_created` gauges."""
     lines: list[str] = []
@@ -124,7 +124,7 @@ def shortest(value: float) -> str:
     return text
 
 
-def cpp_text(families: Iterable[Family]) -> bytes:
+def cpp_text(families: Iterable[SimFamily]) -> bytes:
     """prometheus-cpp (Triton): std::map label order, count/sum before buckets, `le` last."""
     lines: list[str] = []
     for fam in families:
@@ -136,7 +136,7 @@ def cpp_text(families: Iterable[Family]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def rust_text(families: Iterable[Family]) -> bytes:
+def rust_text(families: Iterable[SimFamily]) -> bytes:
     """metrics-exporter-prometheus (TGI): counters, gauges, histograms, each by name."""
     rank = {"counter": 0, "gauge": 1, "histogram": 2, "summary": 3}
     lines: list[str] = []
@@ -150,7 +150,7 @@ def rust_text(families: Iterable[Family]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def llamacpp_text(families: Iterable[Family]) -> bytes:
+def llamacpp_text(families: Iterable[SimFamily]) -> bytes:
     """llama.cpp: HELP, TYPE and one unlabelled sample; values as C++ ostream writes them."""
     lines: list[str] = []
     for fam in families:

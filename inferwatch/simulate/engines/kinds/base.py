@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from inferwatch.simulate.engines.expo import Family, HistValue, Labels, family
+from inferwatch.simulate.engines.expo import HistValue, Labels, SimFamily, family
 from inferwatch.simulate.engines.load import EngineConfig, LoadModel
 from inferwatch.simulate.engines.stats import Layout
 
@@ -64,18 +64,18 @@ def per_rank(view: View, labels: Callable[[int], Labels],
 
 
 def counter(view: View, labels: Callable[[int], Labels], name: str, help_text: str | None,
-            key: str) -> Family:
+            key: str) -> SimFamily:
     return family(name, "counter", help_text,
                   per_rank(view, labels, lambda m: m.stats.get(key)))
 
 
 def gauge(view: View, labels: Callable[[int], Labels], name: str, help_text: str | None,
-          value: Callable[[LoadModel], float]) -> Family:
+          value: Callable[[LoadModel], float]) -> SimFamily:
     return family(name, "gauge", help_text, per_rank(view, labels, value))
 
 
 def histogram(view: View, labels: Callable[[int], Labels], name: str, help_text: str | None,
-              layout: str) -> Family:
+              layout: str) -> SimFamily:
     return family(name, "histogram", help_text,
                   [(labels(i), HistValue.of(m.stats.hists[layout]))
                    for i, m in enumerate(view.ranks)])
@@ -96,7 +96,7 @@ def finished(m: LoadModel, *reasons: str) -> float:
     return sum(m.stats.get("finished_" + r) for r in reasons)
 
 
-def python_runtime(view: View) -> list[Family]:
+def python_runtime(view: View) -> list[SimFamily]:
     """The python_* and process_* families prometheus_client adds to every Python server."""
     t, n = view.t, len(view.ranks)
     gens = (("generation", "0"),), (("generation", "1"),), (("generation", "2"),)

@@ -7,7 +7,7 @@ written by a C++ ostream with its default 6 significant digits, so big counters 
 
 from __future__ import annotations
 
-from inferwatch.simulate.engines.expo import Family, family, llamacpp_text
+from inferwatch.simulate.engines.expo import SimFamily, family, llamacpp_text
 from inferwatch.simulate.engines.kinds.base import Kind, View, total
 from inferwatch.simulate.engines.load import EngineConfig
 
@@ -16,7 +16,7 @@ CONFIG = EngineConfig(kv_capacity_tokens=16384, max_running=4, base_rate=0.3,
                       itl_base=0.025, itl_per_seq=0.004, max_tokens=256, prefix_hit_prob=0.0)
 
 
-def families(view: View) -> list[Family]:
+def families(view: View) -> list[SimFamily]:
     m = view.ranks[0]
     steps = max(1.0, total(view, "steps"))
     counters = (

@@ -7,7 +7,7 @@ inter-token histogram is `lmdeploy:iter_token_latency` with no unit suffix.
 
 from __future__ import annotations
 
-from inferwatch.simulate.engines.expo import Family, family, python_text
+from inferwatch.simulate.engines.expo import SimFamily, family, python_text
 from inferwatch.simulate.engines.kinds.base import (
     E2E,
     ITERATION,
@@ -52,7 +52,7 @@ HISTOGRAMS = (
      "hit_ratio"))
 
 
-def families(view: View) -> list[Family]:
+def families(view: View) -> list[SimFamily]:
     def lb(i: int) -> tuple[tuple[str, str], ...]:
         return (("model_name", view.model_name), ("engine", str(i)))
 

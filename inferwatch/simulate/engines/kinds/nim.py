@@ -6,7 +6,7 @@ prometheus_client's multiprocess order (`_sum` first, no `_created`).
 
 from __future__ import annotations
 
-from inferwatch.simulate.engines.expo import Family, family, python_text
+from inferwatch.simulate.engines.expo import SimFamily, family, python_text
 from inferwatch.simulate.engines.kinds.base import (
     Kind,
     View,
@@ -27,7 +27,7 @@ LAYOUTS = {"ttft": Layout("ttft", TTFT_V0), "tpot": Layout("itl", TPOT_V0),
            "generation": Layout("generation_tokens", TOKENS)}
 
 
-def families(view: View) -> list[Family]:
+def families(view: View) -> list[SimFamily]:
     def lb(_i: int) -> tuple[tuple[str, str], ...]:
         return (("model_name", view.model_name),)
 

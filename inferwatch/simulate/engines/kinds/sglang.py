@@ -7,7 +7,7 @@ prometheus_client in multiprocess mode: sorted labels, `_sum` first, no `_create
 
 from __future__ import annotations
 
-from inferwatch.simulate.engines.expo import Family, family, python_text
+from inferwatch.simulate.engines.expo import SimFamily, family, python_text
 from inferwatch.simulate.engines.kinds.base import (
     Kind,
     View,
@@ -35,7 +35,7 @@ LAYOUTS = {"ttft": Layout("ttft", TTFT), "itl": Layout("itl", ITL), "e2e": Layou
            "queue": Layout("queue", QUEUE)}
 
 
-def scheduler_families(view: View) -> list[Family]:
+def scheduler_families(view: View) -> list[SimFamily]:
     def lb(i: int) -> tuple[tuple[str, str], ...]:
         dp = (("dp_rank", str(i)),) if len(view.ranks) > 1 else ()
         return (("model_name", view.model_name), ("engine_type", "unified"), ("tp_rank", "0"),
@@ -69,7 +69,7 @@ def scheduler_families(view: View) -> list[Family]:
                 for i in range(len(view.ranks))])]
 
 
-def tokenizer_families(view: View) -> list[Family]:
+def tokenizer_families(view: View) -> list[SimFamily]:
     lb = (("model_name", view.model_name),)
     aborted = total(view, "finished_abort") + total(view, "finished_error")
     return [

@@ -8,7 +8,7 @@ another name. No TTFT, KV usage or preemption metric exists.
 
 from __future__ import annotations
 
-from inferwatch.simulate.engines.expo import Family, HistValue, family, rust_text
+from inferwatch.simulate.engines.expo import HistValue, SimFamily, family, rust_text
 from inferwatch.simulate.engines.kinds.base import (
     Kind,
     View,
@@ -44,7 +44,7 @@ HISTOGRAMS = (
     ("tgi_batch_next_size", "Batch size of the next batch", "next_size"))
 
 
-def families(view: View) -> list[Family]:
+def families(view: View) -> list[SimFamily]:
     def lb(_i: int) -> tuple[tuple[str, str], ...]:
         return ()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from inferwatch.simulate.engines.expo import Family, HistValue, cpp_text, family
+from inferwatch.simulate.engines.expo import HistValue, SimFamily, cpp_text, family
 from inferwatch.simulate.engines.kinds.base import Kind, View, finished, total
 from inferwatch.simulate.engines.load import EngineConfig, LoadModel
 from inferwatch.simulate.engines.stats import Layout
@@ -27,7 +27,7 @@ TRT_LAYOUTS = {**CORE_LAYOUTS,
                "output_len": Layout("generation_tokens", (10.0, 50.0, 100.0, 500.0, 1000.0))}
 
 
-def core_families(view: View, engine_queue: bool) -> list[Family]:
+def core_families(view: View, engine_queue: bool) -> list[SimFamily]:
     """nv_inference_*: `engine_queue` when Triton's scheduler is the queue (no LLM batcher)."""
     m = view.ranks[0]
     lb = (("model", view.model_name), ("version", "1"))
@@ -77,7 +77,7 @@ def _sum(m: LoadModel, concept: str) -> float:
     return m.stats.get("sum_" + concept)
 
 
-def gpu_families(view: View) -> list[Family]:
+def gpu_families(view: View) -> list[SimFamily]:
     m, lb = view.ranks[0], (("gpu_uuid", GPU_UUID),)
     busy = min(1.0, len(m.running) / 16)
     return [
@@ -89,12 +89,12 @@ def gpu_families(view: View) -> list[Family]:
                [(lb, 77309411328.0)])]
 
 
-def trtllm_families(view: View) -> list[Family]:
+def trtllm_families(view: View) -> list[SimFamily]:
     m = view.ranks[0]
     used = min(MAX_BLOCKS, math.ceil(m.kv_used / CONFIG.block_size))
 
     def sub(name: str, help_text: str, label: str, values: tuple[tuple[str, float], ...],
-            mtype: str = "gauge") -> Family:
+            mtype: str = "gauge") -> SimFamily:
         return family(name, mtype, help_text, [
             ((("model", view.model_name), (label, k), ("version", "1")), float(v))
             for k, v in values])

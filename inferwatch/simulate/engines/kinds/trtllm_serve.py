@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from inferwatch.simulate.engines.expo import Family, family, python_text
+from inferwatch.simulate.engines.expo import SimFamily, family, python_text
 from inferwatch.simulate.engines.kinds.base import (
     E2E,
     ITL,
@@ -50,7 +50,7 @@ def used_blocks(m: LoadModel) -> float:
     return float(min(MAX_BLOCKS, math.ceil(m.kv_used / CONFIG.block_size)))
 
 
-def families(view: View) -> list[Family]:
+def families(view: View) -> list[SimFamily]:
     def lb(_i: int) -> tuple[tuple[str, str], ...]:
         return (("model_name", view.model_name), ("engine_type", "trtllm"))
 

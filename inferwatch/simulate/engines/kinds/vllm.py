@@ -8,7 +8,7 @@ vllm/v1/metrics/ray_wrappers.py for Ray (`:` sanitised to `_`, Ray's labels, `le
 
 from __future__ import annotations
 
-from inferwatch.simulate.engines.expo import Family, family, python_text
+from inferwatch.simulate.engines.expo import SimFamily, family, python_text
 from inferwatch.simulate.engines.kinds.base import (
     E2E,
     ITERATION,
@@ -74,7 +74,7 @@ V1_HISTOGRAMS = (
 REASONS_V1 = ("stop", "length", "abort", "error", "repetition")
 
 
-def v1_families(view: View, prefix: str, extra: tuple[tuple[str, str], ...]) -> list[Family]:
+def v1_families(view: View, prefix: str, extra: tuple[tuple[str, str], ...]) -> list[SimFamily]:
     """Every V1 family under `prefix`, each child labelled model_name, engine and `extra`."""
     def lb(i: int) -> tuple[tuple[str, str], ...]:
         return (("model_name", view.model_name), ("engine", str(i)), *extra)

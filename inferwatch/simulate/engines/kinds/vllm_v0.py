@@ -7,7 +7,7 @@ off, so the prefix-cache hit-rate gauges hold the `-1` sentinel.
 
 from __future__ import annotations
 
-from inferwatch.simulate.engines.expo import Family, family, python_text
+from inferwatch.simulate.engines.expo import SimFamily, family, python_text
 from inferwatch.simulate.engines.kinds.base import (
     Kind,
     View,
@@ -50,7 +50,7 @@ HISTOGRAMS = (
     ("request_params_n", "Histogram of the n request parameter.", "n"))
 
 
-def families(view: View) -> list[Family]:
+def families(view: View) -> list[SimFamily]:
     def lb(_i: int) -> tuple[tuple[str, str], ...]:
         return (("model_name", view.model_name),)
 
