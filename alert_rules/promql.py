@@ -10,9 +10,6 @@ from dataclasses import dataclass
 from inferwatch.core.durations import format_duration
 
 Matcher = tuple[str, str, str]  # (label, op, value); op one of = != =~ !~
-COMPARISONS = (">", ">=", "<", "<=", "==", "!=")
-ARITHMETIC = ("+", "-", "*", "/")
-SET_OPS = ("and", "or")
 
 
 @dataclass(frozen=True)
@@ -125,20 +122,3 @@ def max_range(node: Node) -> float:
     if isinstance(node, Recorded):
         return max_range(node.expr)
     return 0.0
-
-
-def recorded(node: Node) -> list[Recorded]:
-    """Every recorded series the tree reads, outermost first, without repeats."""
-    found: list[Recorded] = []
-    children: tuple[Node, ...] = ()
-    if isinstance(node, Recorded):
-        found.append(node)
-    elif isinstance(node, Call):
-        children = node.args
-    elif isinstance(node, Agg):
-        children = (node.expr,)
-    elif isinstance(node, Binary):
-        children = (node.lhs, node.rhs)
-    for child in children:
-        found += [r for r in recorded(child) if r not in found]
-    return found

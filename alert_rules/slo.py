@@ -1,40 +1,16 @@
-"""SLOs: error-ratio recording rules per window and multiwindow multi-burn-rate conditions.
-
-The table is the SRE workbook's (and Sloth's google-30d): windows stay fixed and the burn
-factor scales with the period, `factor = budget share × period / long window`, which gives
-14.4 / 6 / 3 / 1 for 30 days and 13.44 / 5.6 / 2.8 / 0.933 for 28.
-"""
+"""SLOs: error-ratio recording rules per window and multiwindow multi-burn-rate conditions,
+on the burn-rate table of inferwatch.slo (shared with the dashboards)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Number, Recorded, Selector
 from inferwatch.alert_rules.spec import SLORule, parse_matcher
 from prometheus_client.utils import floatToGoString
 
 from inferwatch.core.durations import format_duration
+from inferwatch.slo import TABLE, WINDOWS
 
-H, M, D = 3600.0, 60.0, 86400.0
 RECORD = "inferwatch:slo_errors:ratio_rate{window}"
-
-
-@dataclass(frozen=True)
-class Burn:
-    """One row: alert when both windows burn faster than `factor` times the budget."""
-
-    kind: str  # page or ticket
-    budget_share: float
-    long: float
-    short: float
-
-    def factor(self, period: float) -> float:
-        return self.budget_share * period / self.long
-
-
-TABLE = (Burn("page", 0.02, 1 * H, 5 * M), Burn("page", 0.05, 6 * H, 30 * M),
-         Burn("ticket", 0.10, 1 * D, 2 * H), Burn("ticket", 0.10, 3 * D, 6 * H))
-WINDOWS = tuple(sorted({w for b in TABLE for w in (b.long, b.short)}))
 
 
 def _rate(metric: str, raw: dict[str, str], window: float, by: tuple[str, ...],

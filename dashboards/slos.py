@@ -15,23 +15,23 @@ from inferwatch.dashboards import panels as p
 from inferwatch.dashboards.promql import Query, bucket_bound, or_zero, ratio, sum_rate
 
 from inferwatch import catalog as c
+from inferwatch import slo
 
-BAD_REASONS = "error|rejected"
 OBJECTIVES = ("0.9", "0.95", "0.99", "0.995", "0.999")
 OBJECTIVE_DEFAULT = "0.99"
 TTFT_BOUNDS = tuple(bucket_bound(b) for b in c.ENGINE_TTFT.buckets)
 TTFT_DEFAULT = bucket_bound(1)
 WINDOWS = ("7d", "28d", "30d")
 WINDOW_DEFAULT = "30d"
-BURN_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+BURN_WINDOWS = slo.WINDOW_NAMES
 BUDGET_STEPS = (("red", None), ("orange", 0.0), ("green", 0.25))
-BURN_STEPS = (("green", None), ("orange", 1.0), ("red", 14.4))
+BURN_STEPS = (("green", None), ("orange", 1.0), ("red", slo.fastest_page_factor()))
 
 
 def bad_ratio_availability(window: str) -> str:
     """Fraction of finished requests that ended in error or were rejected."""
     bad = or_zero(sum_rate(c.ENGINE_REQUESTS_FINISHED, window=window,
-                           regex={"reason": BAD_REASONS}))
+                           regex={"reason": slo.BAD_REASONS_REGEX}))
     return ratio(bad, sum_rate(c.ENGINE_REQUESTS_FINISHED, window=window))
 
 
@@ -81,7 +81,7 @@ def build():
     window = board.custom_variable("slo_window", "SLO window", WINDOWS, WINDOW_DEFAULT)
     rows = [
         sli_row("Availability", bad_ratio_availability,
-                f"requests not finished with reason {BAD_REASONS}"),
+                f"requests not finished with reason {slo.BAD_REASONS_REGEX}"),
         sli_row("TTFT", lambda w: bad_ratio_ttft("$ttft_slo", w),
                 "requests with a first token within $ttft_slo s"),
         p.Row("Alerts", [p.alert_list("Firing and pending alerts", "Alerts from every rule "

@@ -232,9 +232,6 @@ KUBERNETES_WATCH_RESTARTS = MetricSpec(
     "Pod list/watch restarts, by reason (expired: 410 Gone; error: request failed; "
     "closed: the server ended the watch).", ("reason",))
 
-SPECS = (GPU_POD_MEMORY_USED, GPU_PROCESSES, GPU_ATTRIBUTION_UNMAPPED, KUBERNETES_PODS,
-         KUBERNETES_TARGETS, KUBERNETES_INVALID_TARGETS, KUBERNETES_SYNCED,
-         KUBERNETES_WATCH_RESTARTS)
 
 # --- Inference engines ----------------------------------------------------------------------
 TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 60, 120, 300)

@@ -18,7 +18,6 @@ from typing import Any
 from aiohttp import web
 from apprise.decorators import notify
 
-CONSOLE_URL = "console://"
 WEBHOOK_PATH = "/webhook"
 
 

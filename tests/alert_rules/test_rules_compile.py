@@ -9,9 +9,9 @@ import yaml
 from inferwatch.alert_rules.compile import compile_group
 from inferwatch.alert_rules.promql import render
 from inferwatch.alert_rules.rulefile import load_file
-from inferwatch.alert_rules.slo import TABLE
 
 from inferwatch.cli import main
+from inferwatch.slo import TABLE
 
 DAY = 86400.0
 
