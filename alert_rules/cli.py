@@ -11,6 +11,9 @@ from inferwatch.alert_rules.rulefile import load_files
 from inferwatch.alert_rules.runconfig import load_run_config
 from inferwatch.alert_rules.runner import run
 
+from inferwatch.core.cliflags import add_log_flags
+from inferwatch.core.logs import setup_logging
+
 
 def cmd_check(args: argparse.Namespace) -> int:
     groups = load_files(args.files)
@@ -26,6 +29,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level, args.log_format)
     config, groups = load_run_config(args.config)
     return asyncio.run(run(config, [compile_group(g) for g in groups], args.once))
 
@@ -43,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     comp.add_argument("--out", required=True, metavar="DIR", help="output directory")
     comp.set_defaults(func=cmd_compile)
     runp = sub.add_parser("run", help="evaluate rules and send alerts")
-    runp.add_argument("--config", required=True, metavar="FILE", help="run configuration")
+    runp.add_argument("--config.file", "--config", dest="config", required=True, metavar="FILE",
+                      help="run configuration (--config is an alias)")
     runp.add_argument("--once", action="store_true",
                       help="evaluate once and print the alert states as a table")
+    add_log_flags(runp)
     runp.set_defaults(func=cmd_run)

@@ -7,10 +7,21 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from inferwatch.dashboards import build, push
 
+from inferwatch.core.redact import redact
+
 TOKEN_ENV = "GRAFANA_TOKEN"
+
+
+def grafana_url(text: str) -> str:
+    """An http:// or https:// base URL with a host, or a usage error (exit 2)."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{redact(text)!r} is not an http:// or https:// URL")
+    return text
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -66,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.set_defaults(func=cmd_build)
 
     p = sub.add_parser("push", help="import the dashboards through Grafana's HTTP API")
-    p.add_argument("--grafana-url", required=True, metavar="URL",
+    p.add_argument("--grafana-url", required=True, metavar="URL", type=grafana_url,
                    help="Grafana's base URL, e.g. http://grafana:3000")
     p.add_argument("--token-file", metavar="FILE",
                    help=f"file holding a service-account token (default: ${TOKEN_ENV})")

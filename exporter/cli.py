@@ -6,8 +6,6 @@ import argparse
 
 from inferwatch.exporter.config import load_config
 
-from inferwatch.core.cliflags import add_version
-
 # A flag that overrides a config-file field: (flag, dotted path, argparse options).
 EXPORTER_FLAGS: list[tuple[str, str, dict]] = [
     ("--web.listen-address", "exporter.web.listen_address",
@@ -110,7 +108,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     exp.add_argument("--config.file", dest="config_file", metavar="FILE",
                      help="YAML configuration file; flags override it")
     add_flags(exp, EXPORTER_FLAGS)
-    add_version(exp)
     exp.set_defaults(func=cmd_exporter)
     sub = exp.add_subparsers(dest="exporter_command")
     _check_parser(sub)
@@ -120,5 +117,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _check_parser(subparsers: argparse._SubParsersAction) -> None:
     check = subparsers.add_parser("check-config", help="validate an exporter configuration file")
     check.add_argument("file")
-    add_version(check)
     check.set_defaults(func=cmd_check_config)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, model_validator
 
-from inferwatch.core.config import Duration, Strict, load_model
+from inferwatch.core.config import ConfigError, Duration, Strict, load_model, read_yaml
 from inferwatch.core.redact import redact
 
 DEFAULT_PORT = 9477  # not node_exporter's 9100, dcgm-exporter's 9400 or nvidia_gpu_exporter's 9835
@@ -208,7 +208,28 @@ class Config(Strict):
     exporter: ExporterConfig = ExporterConfig()
 
 
+# Top-level keys of the other parts' files, to name the command that reads such a file.
+OTHER_FILES = {"route": "inferwatch notifier check-config", "receivers":
+               "inferwatch notifier check-config", "groups": "inferwatch rules check",
+               "rule_files": "inferwatch rules run --config.file"}
+
+
 def load_config(path: str | Path | None = None,
                 overrides: dict[str, tuple[str, Any]] | None = None) -> Config:
-    """The exporter's file with flag overrides, validated (ConfigError on any problem)."""
-    return load_model(Config, path, overrides)
+    """The exporter's file with flag overrides, validated (ConfigError on any problem).
+    A relative `web.config_file` in the file is relative to the file, as in Prometheus."""
+    if path:
+        data = read_yaml(path)
+        other = next((OTHER_FILES[k] for k in data if k in OTHER_FILES), None)
+        if other and "exporter" not in data:
+            raise ConfigError([f"{path}: not an exporter configuration (no `exporter:` section); "
+                               f"this file is read by `{other}`"])
+    config = load_model(Config, path, overrides)
+    web = config.exporter.web
+    if path and web.config_file and not Path(web.config_file).is_absolute() and \
+            "exporter.web.config_file" not in (overrides or {}):
+        resolved = str(Path(path).parent / web.config_file)
+        exporter = config.exporter.model_copy(
+            update={"web": web.model_copy(update={"config_file": resolved})})
+        config = config.model_copy(update={"exporter": exporter})
+    return config

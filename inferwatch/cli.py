@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Callable
 
-from inferwatch.core.cliflags import add_version
+from inferwatch.core.cliflags import add_version_everywhere
 from inferwatch.core.config import ConfigError
 from inferwatch.core.errors import UserError
 
@@ -32,7 +32,6 @@ SUBCOMMAND_MODULES: dict[str, tuple[str, str]] = {
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; of the package subcommands only the one named in `argv` is loaded."""
     parser = argparse.ArgumentParser(prog="inferwatch", description=__doc__.split("\n")[0])
-    add_version(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     command = next((a for a in (sys.argv[1:] if argv is None else argv)
                     if not a.startswith("-")), None)
@@ -42,6 +41,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for name, (_module, help_text) in SUBCOMMAND_MODULES.items():
         if name not in sub.choices:
             sub.add_parser(name, help=help_text)
+    add_version_everywhere(parser)
     return parser
 
 
@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"inferwatch {args.command}: {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:  # an unwritable --out, a taken port: the environment, not the input
+        where = f": {err.filename}" if err.filename else ""
+        print(f"inferwatch {args.command}: {err.strerror or err}{where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

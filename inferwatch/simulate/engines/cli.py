@@ -7,6 +7,7 @@ import logging
 
 from aiohttp import web
 
+from inferwatch.core.cliflags import add_log_flags
 from inferwatch.core.logs import setup_logging
 from inferwatch.simulate.engines.app import make_app
 from inferwatch.simulate.engines.kinds import KINDS
@@ -31,6 +32,16 @@ def positive(text: str) -> float:
     return value
 
 
+def at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("simulate-engine",
                               help="serve the /metrics of a simulated inference engine")
@@ -43,15 +54,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="steady, or incident (spike at 60 s, recovered by 240 s)")
     p.add_argument("--speed", type=positive, default=1.0,
                    help="simulated seconds per wall second (default 1)")
-    p.add_argument("--data-parallel", type=int, default=1, metavar="N",
+    p.add_argument("--data-parallel", type=at_least_one, default=1, metavar="N",
                    help="engine ranks, for kinds with an engine/dp_rank label (default 1)")
-    p.add_argument("--log.level", dest="log_level", default="info",
-                   choices=["debug", "info", "warn", "error"])
+    add_log_flags(p)
     p.set_defaults(func=cmd_simulate)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     sim = Simulation(args.kind, args.model, args.seed, args.scenario, args.data_parallel)
     host, port = args.listen
     log.info("simulating kind=%s model=%s scenario=%s speed=%s on %s:%d%s", args.kind,
