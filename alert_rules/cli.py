@@ -10,7 +10,6 @@ from inferwatch.alert_rules.compile import compile_group, write_outputs
 from inferwatch.alert_rules.rulefile import load_files
 from inferwatch.alert_rules.runconfig import load_run_config
 from inferwatch.alert_rules.runner import run
-
 from inferwatch.core.cliflags import add_log_flags
 from inferwatch.core.logs import setup_logging
 

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from inferwatch import catalog
 from inferwatch.alert_rules import promql
 from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Number, Recorded, Selector
 from inferwatch.alert_rules.rulefile import LoadedGroup
 from inferwatch.alert_rules.slo import burn_condition, recordings
 from inferwatch.alert_rules.spec import RawRule, SLORule, ThresholdRule, parse_matcher
-
-from inferwatch import catalog
 from inferwatch.core.durations import format_duration
 
 

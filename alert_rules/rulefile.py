@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from inferwatch.alert_rules.spec import (
     RawRule,
     Rule,
@@ -15,8 +17,6 @@ from inferwatch.alert_rules.spec import (
     ThresholdRule,
     check_rule,
 )
-from pydantic import ValidationError
-
 from inferwatch.core.config import ConfigError, Strict, describe, read_yaml
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inferwatch.alert_rules.rulefile import LoadedGroup, load_files
-from inferwatch.alert_rules.spec import RawRule
 from pydantic import Field, ValidationError, model_validator
 
+from inferwatch.alert_rules.rulefile import LoadedGroup, load_files
+from inferwatch.alert_rules.spec import RawRule
 from inferwatch.core.config import ConfigError, Duration, Strict, describe, read_yaml
 
 DEFAULT_PACK = Path(__file__).resolve().parent / "packs" / "llm-serving.yml"

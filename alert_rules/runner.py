@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+
 from inferwatch.alert_rules.compile import CompiledGroup
 from inferwatch.alert_rules.manager import RuleManager, Sink
 from inferwatch.alert_rules.runconfig import EmbeddedConfig, RunConfig

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+
 from inferwatch.alert_rules.compile import CompiledAlert
 from inferwatch.alert_rules.evaluate import Alert
 

@@ -3,10 +3,10 @@ on the burn-rate table of inferwatch.slo (shared with the dashboards)."""
 
 from __future__ import annotations
 
-from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Number, Recorded, Selector
-from inferwatch.alert_rules.spec import SLORule, parse_matcher
 from prometheus_client.utils import floatToGoString
 
+from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Number, Recorded, Selector
+from inferwatch.alert_rules.spec import SLORule, parse_matcher
 from inferwatch.core.durations import format_duration
 from inferwatch.slo import TABLE, WINDOWS
 

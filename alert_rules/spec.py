@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from inferwatch.alert_rules.templates import template_problems
 from pydantic import Field, field_validator
 
 from inferwatch import catalog
+from inferwatch.alert_rules.templates import template_problems
 from inferwatch.core.config import Duration, Strict
 
 NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"

@@ -22,11 +22,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_parser import ENGINES, KSERVE, MODELS, replicate  # noqa: E402
+
 from inferwatch.exporter.collectors.engines import publish  # noqa: E402
 from inferwatch.exporter.collectors.engines.detect import detect  # noqa: E402
 from inferwatch.exporter.collectors.engines.kinds import MAPPINGS  # noqa: E402
 from inferwatch.exporter.collectors.engines.normalise import normalise  # noqa: E402
-
 from inferwatch.exposition.parser import parse  # noqa: E402
 
 OWN = ROOT / "tests" / "testdata" / "engines"

@@ -37,12 +37,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+from inferwatch import catalog as c  # noqa: E402
 from inferwatch.alert_rules.compile import compile_group, write_outputs  # noqa: E402
 from inferwatch.alert_rules.manager import RuleManager  # noqa: E402
 from inferwatch.alert_rules.rulefile import load_file  # noqa: E402
 from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target  # noqa: E402
-
-from inferwatch import catalog as c  # noqa: E402
 
 MODELS, TARGETS_PER_MODEL, GPUS = 20, 5, 200
 ENGINES = ("vllm", "sglang", "tgi", "trtllm")

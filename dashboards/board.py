@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from grafanalib import core as g
-from inferwatch.dashboards.panels import Row, layout
-from inferwatch.dashboards.promql import FILTERS, label_values
 
 from inferwatch import catalog
+from inferwatch.dashboards.panels import Row, layout
+from inferwatch.dashboards.promql import FILTERS, label_values
 
 TAG = "inferwatch"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
+
 from inferwatch.dashboards import cluster_overview, engines, exporter_health, node_gpu, slos
 from inferwatch.dashboards.board import DATASOURCE, TAG
 

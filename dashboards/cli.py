@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from inferwatch.dashboards import build, push
-
 from inferwatch.core.redact import redact
+from inferwatch.dashboards import build, push
 
 TOKEN_ENV = "GRAFANA_TOKEN"
 

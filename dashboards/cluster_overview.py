@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from inferwatch import catalog as c
 from inferwatch.dashboards import board, slos
 from inferwatch.dashboards import panels as p
 from inferwatch.dashboards.promql import Query, agg, count_where, quantile, ratio, sel, sum_rate
-
-from inferwatch import catalog as c
 
 KV_STEPS = (("green", None), ("orange", 0.9), ("red", 0.98))
 

@@ -6,12 +6,11 @@ query covers vLLM, SGLang, TGI, Triton and the rest; `engine` and `model` split 
 
 from __future__ import annotations
 
+from inferwatch import catalog as c
+from inferwatch.catalog import MetricSpec
 from inferwatch.dashboards import board
 from inferwatch.dashboards import panels as p
 from inferwatch.dashboards.promql import Query, agg, mean, quantile, ratio, sel, sum_rate
-
-from inferwatch import catalog as c
-from inferwatch.catalog import MetricSpec
 
 BY = ("engine", "model")
 PER = "{{engine}} {{model}}"

@@ -7,11 +7,10 @@ families no mapping knows (unmapped).
 
 from __future__ import annotations
 
+from inferwatch import catalog as c
 from inferwatch.dashboards import board
 from inferwatch.dashboards import panels as p
 from inferwatch.dashboards.promql import Query, agg, count_where, sel, sum_rate
-
-from inferwatch import catalog as c
 
 PER = "{{node}} {{collector}}"
 TARGET = ("engine", "target")

@@ -3,11 +3,10 @@ the host."""
 
 from __future__ import annotations
 
+from inferwatch import catalog as c
 from inferwatch.dashboards import board
 from inferwatch.dashboards import panels as p
 from inferwatch.dashboards.promql import Query, agg, count_where, or_zero, ratio, sel, sum_rate
-
-from inferwatch import catalog as c
 
 GPU = ("cluster", "node", "gpu")
 PER_GPU = "{{node}} GPU {{gpu}}"

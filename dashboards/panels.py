@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import attr
 from grafanalib import core as g
-from inferwatch.dashboards.promql import Query
 
 from inferwatch.catalog import MetricSpec
+from inferwatch.dashboards.promql import Query
 
 Panel = g.Panel
 

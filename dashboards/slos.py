@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from inferwatch import catalog as c
+from inferwatch import slo
 from inferwatch.dashboards import board
 from inferwatch.dashboards import panels as p
 from inferwatch.dashboards.promql import Query, bucket_bound, or_zero, ratio, sum_rate
-
-from inferwatch import catalog as c
-from inferwatch import slo
 
 OBJECTIVES = ("0.9", "0.95", "0.99", "0.995", "0.999")
 OBJECTIVE_DEFAULT = "0.99"

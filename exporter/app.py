@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from aiohttp import web
-from inferwatch.exporter.loop import CollectorLoop
-from inferwatch.exporter.snapshot import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
 
 from inferwatch.core.webconfig import WebConfig, middleware
+from inferwatch.exporter.loop import CollectorLoop
+from inferwatch.exporter.snapshot import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
 
 LOOP = web.AppKey("loop", CollectorLoop)
 

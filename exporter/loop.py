@@ -18,13 +18,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from inferwatch.exporter.collectors.base import Collector, CollectorFailed
-from inferwatch.exporter.snapshot import Snapshot
 from prometheus_client import ProcessCollector
 from prometheus_client.core import Metric
 
 from inferwatch import catalog
 from inferwatch.core.version import __version__
+from inferwatch.exporter.collectors.base import Collector, CollectorFailed
+from inferwatch.exporter.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 

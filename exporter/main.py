@@ -7,13 +7,13 @@ import logging
 import sys
 
 from aiohttp import web
+
+from inferwatch.core.logs import setup_logging
+from inferwatch.core.webconfig import load_web_config
 from inferwatch.exporter.app import make_app
 from inferwatch.exporter.collectors.base import Collector
 from inferwatch.exporter.config import ExporterConfig
 from inferwatch.exporter.loop import CollectorLoop, build_labels
-
-from inferwatch.core.logs import setup_logging
-from inferwatch.core.webconfig import load_web_config
 
 log = logging.getLogger(__name__)
 

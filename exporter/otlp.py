@@ -44,9 +44,6 @@ from dataclasses import dataclass, field
 
 import psutil
 from aiohttp import web
-from inferwatch.exporter.config import Otlp
-from inferwatch.exporter.loop import CollectorLoop
-from inferwatch.exporter.snapshot import Snapshot
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
@@ -69,6 +66,9 @@ from prometheus_client.core import Metric as ClientFamily
 from inferwatch import catalog
 from inferwatch.core.redact import redact
 from inferwatch.core.version import __version__
+from inferwatch.exporter.config import Otlp
+from inferwatch.exporter.loop import CollectorLoop
+from inferwatch.exporter.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 

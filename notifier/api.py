@@ -12,6 +12,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
 from inferwatch.notifier.inhibit import Inhibition
 from inferwatch.notifier.matchers import Matcher, MatcherError, matches_all, parse_matchers
 from inferwatch.notifier.payloads import (
@@ -25,7 +27,6 @@ from inferwatch.notifier.payloads import (
 from inferwatch.notifier.routing import match_routes
 from inferwatch.notifier.service import Notifier
 from inferwatch.notifier.silences import SilenceError
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 log = logging.getLogger(__name__)
 NOTIFIER = web.AppKey("notifier", Notifier)

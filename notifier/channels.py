@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import apprise
-from inferwatch.notifier.templates import Template
-from inferwatch.notifier.webhook import JsonWebhook, fits
 
 from inferwatch.core.redact import REDACTOR
+from inferwatch.notifier.templates import Template
+from inferwatch.notifier.webhook import JsonWebhook, fits
 
 KEY_HEADER = "X-Inferwatch-Notification-Key"
 # Schemes that take `+Header=value` arguments, so each notification can carry its key.

@@ -15,12 +15,11 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from inferwatch.core.durations import parse_duration
+from inferwatch.core.logs import setup_logging
 from inferwatch.notifier.config import Loaded, load_notifier_config
 from inferwatch.notifier.matchers import MatcherError, parse_matchers
 from inferwatch.notifier.payloads import rfc3339
-
-from inferwatch.core.durations import parse_duration
-from inferwatch.core.logs import setup_logging
 
 DEFAULT_LISTEN = ":9478"
 DEFAULT_URL = "http://127.0.0.1:9478"
@@ -69,9 +68,8 @@ def _register_silence(sub: argparse._SubParsersAction) -> None:
 
 def _validated(path: str) -> Loaded:
     """The config, with every receiver URL checked by apprise; ConfigError otherwise."""
-    from inferwatch.notifier.service import build_channels
-
     from inferwatch.core.redact import install
+    from inferwatch.notifier.service import build_channels
 
     loaded = load_notifier_config(path)
     install(loaded.secrets)
@@ -99,6 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 async def serve(loaded: Loaded, listen: str, storage: str) -> int:
     """Run until SIGTERM or SIGINT; pending notifications stay in the outbox."""
     from aiohttp import web
+
     from inferwatch.notifier.api import make_app
     from inferwatch.notifier.service import Notifier
 

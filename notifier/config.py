@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from inferwatch.notifier.matchers import MatcherError, parse_matchers
-from inferwatch.notifier.templates import DEFAULTS, Template, TemplateError, check
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 
 from inferwatch.core.config import ConfigError, Duration, Strict, describe, read_yaml
+from inferwatch.notifier.matchers import MatcherError, parse_matchers
+from inferwatch.notifier.templates import DEFAULTS, Template, TemplateError, check
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

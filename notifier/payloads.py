@@ -10,9 +10,6 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from inferwatch.notifier.alerts import Alert
-from inferwatch.notifier.matchers import Matcher, MatcherError
-from inferwatch.notifier.silences import Silence
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -22,6 +19,10 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
+
+from inferwatch.notifier.alerts import Alert
+from inferwatch.notifier.matchers import Matcher, MatcherError
+from inferwatch.notifier.silences import Silence
 
 ZERO_YEAR = 1  # Go's zero time, 0001-01-01T00:00:00Z, means "not set"
 

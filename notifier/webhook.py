@@ -18,9 +18,9 @@ import aiohttp
 import yarl
 from apprise.common import OverflowMode
 from apprise.plugins.custom_json import NotifyJSON
-from inferwatch.notifier.httpclient import HttpError, Origin
 
 from inferwatch.core.redact import REDACTOR
+from inferwatch.notifier.httpclient import HttpError, Origin
 
 
 def fits(plugin: Any) -> bool:

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
+
 from inferwatch.alert_rules.evaluate import Sample
 from inferwatch.alert_rules.promql import Node
 from inferwatch.alert_rules.sources import SourceError
 from inferwatch.alert_rules.sources.promql_eval import EvalError, Evaluator, Labels, Vector
 from inferwatch.alert_rules.sources.window import Keyed, LabelKey, Window
-
 from inferwatch.exposition.parser import parse
 
 ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"

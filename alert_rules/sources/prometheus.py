@@ -9,6 +9,7 @@ instead (cheaper, when `inferwatch rules compile` output is loaded there).
 from __future__ import annotations
 
 import aiohttp
+
 from inferwatch.alert_rules.evaluate import Sample
 from inferwatch.alert_rules.promql import Node, render
 from inferwatch.alert_rules.sources import SourceError

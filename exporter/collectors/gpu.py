@@ -17,14 +17,14 @@ from functools import partial
 from typing import Any
 
 import pynvml
-from inferwatch.exporter.collectors.base import CollectorFailed
-from inferwatch.exporter.collectors.gpu_errors import NO_GPU, ErrorBook, error_label
-from inferwatch.exporter.collectors.gpu_read import Device, Reader, Sample, text
-from inferwatch.exporter.collectors.gpu_xid import XidWatcher
 from prometheus_client.core import Metric
 
 from inferwatch import catalog
 from inferwatch.catalog import MetricSpec
+from inferwatch.exporter.collectors.base import CollectorFailed
+from inferwatch.exporter.collectors.gpu_errors import NO_GPU, ErrorBook, error_label
+from inferwatch.exporter.collectors.gpu_read import Device, Reader, Sample, text
+from inferwatch.exporter.collectors.gpu_xid import XidWatcher
 
 log = logging.getLogger(__name__)
 MAX_RESET_WAIT = 8  # cycles between re-inits while a GPU stays in trouble

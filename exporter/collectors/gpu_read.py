@@ -8,10 +8,10 @@ from functools import partial
 from typing import Any
 
 import pynvml
-from inferwatch.exporter.collectors.gpu_errors import ErrorBook, Labels
 
 from inferwatch import catalog
 from inferwatch.catalog import MetricSpec
+from inferwatch.exporter.collectors.gpu_errors import ErrorBook, Labels
 
 Sample = tuple[MetricSpec, tuple[str, ...], float]
 Handle = Any  # pynvml.c_nvmlDevice_t

@@ -17,10 +17,10 @@ from functools import partial
 from typing import Any
 
 import pynvml
-from inferwatch.exporter.collectors.gpu_errors import NO_GPU, ErrorBook, Labels
-from inferwatch.exporter.collectors.gpu_read import Sample
 
 from inferwatch import catalog
+from inferwatch.exporter.collectors.gpu_errors import NO_GPU, ErrorBook, Labels
+from inferwatch.exporter.collectors.gpu_read import Sample
 
 log = logging.getLogger(__name__)
 Watched = tuple[Labels, Any]  # ((gpu, uuid), device handle)

@@ -12,11 +12,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from inferwatch.exporter.collectors.base import CollectorFailed
-from inferwatch.exporter.collectors.host_fs import FilesystemStats, StatVFS, read_mounts
 from prometheus_client.core import Metric
 
 from inferwatch import catalog
+from inferwatch.exporter.collectors.base import CollectorFailed
+from inferwatch.exporter.collectors.host_fs import FilesystemStats, StatVFS, read_mounts
 
 # /proc/stat's first eight columns. user and nice include guest time, which is not exported
 # separately, so the modes add up to the CPUs' total time (as node_cpu_seconds_total does).

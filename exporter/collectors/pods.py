@@ -16,12 +16,12 @@ from collections import Counter
 from typing import Any
 
 import pynvml
-from inferwatch.exporter.collectors.base import CollectorFailed
-from inferwatch.exporter.kube.pods import PodDirectory
-from inferwatch.exporter.kube.procs import ProcResolver
 from prometheus_client.core import Metric
 
 from inferwatch import catalog
+from inferwatch.exporter.collectors.base import CollectorFailed
+from inferwatch.exporter.kube.pods import PodDirectory
+from inferwatch.exporter.kube.procs import ProcResolver
 
 log = logging.getLogger(__name__)
 _OPTIONAL = (pynvml.NVML_ERROR_NOT_SUPPORTED, pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)

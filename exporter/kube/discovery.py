@@ -17,12 +17,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
-from inferwatch.exporter.collectors.engines.targets import Target
-from inferwatch.exporter.kube.client import Gone, KubeClient, KubeError
-from inferwatch.exporter.kube.pods import BadAnnotations, PodDirectory, target_of
 from prometheus_client.core import Metric
 
 from inferwatch import catalog
+from inferwatch.exporter.collectors.engines.targets import Target
+from inferwatch.exporter.kube.client import Gone, KubeClient, KubeError
+from inferwatch.exporter.kube.pods import BadAnnotations, PodDirectory, target_of
 
 log = logging.getLogger(__name__)
 

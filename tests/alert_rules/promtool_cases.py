@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 from inferwatch.alert_rules.sources.window import Window
-
 from inferwatch.core.durations import parse_duration
 
 SERIES = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\}$')

@@ -16,12 +16,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+
 from inferwatch.alert_rules.compile import compile_group, write_outputs
 from inferwatch.alert_rules.evaluate import FIRING
 from inferwatch.alert_rules.manager import RuleManager
 from inferwatch.alert_rules.rulefile import load_file
 from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
-
 from tests.support.procs import free_port, need_binary, wait_http
 
 RULES = """groups:

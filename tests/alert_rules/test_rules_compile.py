@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from inferwatch.alert_rules.compile import compile_group
 from inferwatch.alert_rules.promql import render
 from inferwatch.alert_rules.rulefile import load_file
-
 from inferwatch.cli import main
 from inferwatch.slo import TABLE
 

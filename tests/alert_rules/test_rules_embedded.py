@@ -8,16 +8,16 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from inferwatch import catalog
 from inferwatch.alert_rules.compile import compile_group
 from inferwatch.alert_rules.evaluate import FIRING, INACTIVE, PENDING, RuleState, step
 from inferwatch.alert_rules.promql import Selector
 from inferwatch.alert_rules.rulefile import load_file
 from inferwatch.alert_rules.sources import outcome
 from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-
-from inferwatch import catalog
 
 
 class Exporter:

@@ -12,12 +12,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+
 from inferwatch.alert_rules.compile import compile_group
 from inferwatch.alert_rules.manager import RuleManager
 from inferwatch.alert_rules.rulefile import load_file
 from inferwatch.alert_rules.sender import AlertmanagerSink, InProcessSink, as_unix
 from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
-
 from inferwatch.cli import main
 
 RULES = """groups:

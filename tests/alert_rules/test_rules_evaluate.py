@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from inferwatch.alert_rules.compile import CompiledAlert
 from inferwatch.alert_rules.evaluate import (
     ERROR_ALERT,

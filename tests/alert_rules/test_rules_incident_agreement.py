@@ -26,12 +26,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 import yaml
+
 from inferwatch.alert_rules.compile import compile_group
 from inferwatch.alert_rules.evaluate import FIRING
 from inferwatch.alert_rules.manager import RuleManager
 from inferwatch.alert_rules.rulefile import load_file
 from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
-
 from tests.support.procs import PYTHON, ROOT, free_port, need_binary, spawn, wait_http
 
 SPEED = 8.0

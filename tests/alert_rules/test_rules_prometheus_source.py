@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+
 from inferwatch.alert_rules.compile import compile_group
 from inferwatch.alert_rules.evaluate import Outcome
 from inferwatch.alert_rules.rulefile import load_file

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Number, Selector, render
 from inferwatch.alert_rules.sources.promql_eval import Evaluator
 from inferwatch.alert_rules.sources.window import Window
-
 from inferwatch.core.durations import parse_duration
 from tests.alert_rules.promtool_cases import fill
 from tests.support.procs import need_binary

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 import yaml
+
 from inferwatch.alert_rules.compile import write_outputs
 from inferwatch.alert_rules.rulefile import load_file
 from inferwatch.alert_rules.templates import render
-
 from tests.support.procs import need_binary
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from inferwatch.alert_rules.compile import compile_group
 from inferwatch.alert_rules.evaluate import FIRING, RuleState, step
 from inferwatch.alert_rules.rulefile import load_file
 from inferwatch.alert_rules.sources import outcome
 from inferwatch.alert_rules.sources.embedded import EmbeddedSource
 from inferwatch.alert_rules.templates import render
-
 from inferwatch.core.durations import parse_duration
 from tests.alert_rules.promtool_cases import eval_times, fill
 

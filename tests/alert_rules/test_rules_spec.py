@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from inferwatch.alert_rules.rulefile import load_file
 from inferwatch.alert_rules.spec import SLORule, ThresholdRule
-
 from inferwatch.cli import main
 from inferwatch.core.config import ConfigError
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 
 from aiohttp import web
+
 from inferwatch.alert_rules.promql import Selector
 from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
 from inferwatch.alert_rules.sources.window import Series, Window, matches

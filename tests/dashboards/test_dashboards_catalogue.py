@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from dashboard_queries import all_queries, metric_names, variable_queries
-from inferwatch.dashboards.promql import sel
 
 from inferwatch import catalog
+from inferwatch.dashboards.promql import sel
 
 SERIES = {name for spec in catalog.all_specs() for name in spec.series_names}
 QUERIES = list(all_queries())

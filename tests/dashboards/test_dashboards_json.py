@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 from dashboard_queries import all_panels, dashboards, panels
-from inferwatch.dashboards import build
-from inferwatch.dashboards.board import DATASOURCE, TAG
 
 from inferwatch.cli import main
+from inferwatch.dashboards import build
+from inferwatch.dashboards.board import DATASOURCE, TAG
 
 BUILT = dashboards()
 PANELS = list(all_panels())

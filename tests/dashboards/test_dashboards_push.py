@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from inferwatch.dashboards.build import build_all
 
 from inferwatch.cli import main
+from inferwatch.dashboards.build import build_all
 from tests.support.procs import free_port
 
 TOKEN = "glsa_s3cr3t-token-value"

@@ -9,17 +9,17 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+
 from inferwatch.alert_rules.compile import compile_group
 from inferwatch.alert_rules.promql import max_range, render
 from inferwatch.alert_rules.rulefile import load_files
 from inferwatch.alert_rules.runconfig import DEFAULT_PACK
-from inferwatch.notifier.config import load_notifier_config
-from inferwatch.notifier.service import build_channels
-
 from inferwatch.demo.channels import Delivery, WebhookReceiver
 from inferwatch.demo.rules import demo_groups
 from inferwatch.demo.settings import Timing, notifier_yaml
 from inferwatch.demo.stack import Stack
+from inferwatch.notifier.config import load_notifier_config
+from inferwatch.notifier.service import build_channels
 
 
 def pack() -> dict[str, object]:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from inferwatch.dashboards.build import BUILDERS
 
 SPEED, DURATION = "8", "40"

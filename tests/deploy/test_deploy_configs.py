@@ -10,9 +10,9 @@ from pathlib import PurePosixPath
 
 import pytest
 import yaml
+
 from inferwatch.alert_rules.runconfig import load_run_config
 from inferwatch.notifier import load_notifier_config
-
 from tests.deploy.conftest import DEPLOY, ROOT, find
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import aiohttp
 import yaml
-from inferwatch.alert_rules.runconfig import DEFAULT_PACK
 from prometheus_client.parser import text_string_to_metric_families
 
+from inferwatch.alert_rules.runconfig import DEFAULT_PACK
 from tests.support.procs import PYTHON, ROOT
 
 TOKEN = "e2e-notifier-token"

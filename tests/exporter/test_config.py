@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from inferwatch.exporter.config import load_config
 
 from inferwatch.core.config import ConfigError
 from inferwatch.core.durations import format_duration, parse_duration
+from inferwatch.exporter.config import load_config
 from tests.support.procs import PYTHON
 
 

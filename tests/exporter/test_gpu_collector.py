@@ -9,14 +9,14 @@ from collections.abc import Iterator
 
 import pynvml
 import pytest
-from inferwatch.exporter.collectors.base import CollectorFailed
-from inferwatch.exporter.collectors.gpu import GpuCollector
-from inferwatch.exporter.collectors.gpu_errors import error_label
-from inferwatch.exporter.loop import CollectorLoop
 from prometheus_client.core import Metric
 
 from inferwatch import catalog
 from inferwatch.catalog import MetricSpec
+from inferwatch.exporter.collectors.base import CollectorFailed
+from inferwatch.exporter.collectors.gpu import GpuCollector
+from inferwatch.exporter.collectors.gpu_errors import error_label
+from inferwatch.exporter.loop import CollectorLoop
 from inferwatch.simulate.nvml.fake import MIB, FakeNVML
 
 U0 = "GPU-00000000-5eed-4a3e-9c1d-0000fa4e0000"

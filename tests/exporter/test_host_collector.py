@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
+
+from inferwatch import catalog
 from inferwatch.exporter.collectors.base import CollectorFailed
 from inferwatch.exporter.collectors.host import HostCollector
 from inferwatch.exporter.collectors.host_fs import strip_rootfs
-
-from inferwatch import catalog
 
 USER_HZ = os.sysconf("SC_CLK_TCK")
 

@@ -6,12 +6,12 @@ import asyncio
 import gzip
 import threading
 
-from inferwatch.exporter.app import make_app, wants_gzip
-from inferwatch.exporter.collectors.base import CollectorFailed
-from inferwatch.exporter.loop import CollectorLoop, build_labels
 from prometheus_client.parser import text_string_to_metric_families
 
 from inferwatch import catalog
+from inferwatch.exporter.app import make_app, wants_gzip
+from inferwatch.exporter.collectors.base import CollectorFailed
+from inferwatch.exporter.loop import CollectorLoop, build_labels
 
 
 class Steady:

@@ -10,11 +10,11 @@ import urllib.request
 
 import bcrypt
 import pytest
-from inferwatch.exporter.app import make_app
-from inferwatch.exporter.loop import CollectorLoop, build_labels
 
 from inferwatch.core.config import ConfigError
 from inferwatch.core.webconfig import BasicAuth, WebConfig, load_web_config
+from inferwatch.exporter.app import make_app
+from inferwatch.exporter.loop import CollectorLoop, build_labels
 from tests.support.procs import PYTHON, free_port, need_binary, wait_http
 
 PASSWORD = "s3cret-pass"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient
+
 from inferwatch.notifier.api import make_app
 from inferwatch.notifier.service import Notifier
-
 from tests.notifier.helpers import load
 from tests.support.webhook import Sink
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from inferwatch.notifier import Alert, Notifier
 from inferwatch.notifier.service import RESOLVED_KEEP, RETENTION
-
 from tests.notifier.helpers import load
 
 CONFIG = """

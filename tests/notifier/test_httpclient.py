@@ -7,6 +7,7 @@ import asyncio
 import apprise
 import pytest
 from aiohttp import web
+
 from inferwatch.notifier.channels import ASSET
 from inferwatch.notifier.httpclient import HttpError, Origin
 from inferwatch.notifier.webhook import JsonWebhook

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from inferwatch.notifier.alerts import Alert, StoredAlert, fingerprint, merge, to_stored
 from inferwatch.notifier.config import InhibitRule
 from inferwatch.notifier.grouping import Groups

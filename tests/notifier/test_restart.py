@@ -15,9 +15,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import aiohttp
+
 from inferwatch.notifier.api import make_app
 from inferwatch.notifier.service import Notifier
-
 from tests.notifier.helpers import alert_body, load, write_config
 from tests.support.procs import free_port
 from tests.support.webhook import Sink, until

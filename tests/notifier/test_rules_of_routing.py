@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from inferwatch.notifier.matchers import MatcherError, parse_matcher, parse_matchers
-from inferwatch.notifier.routing import build_routes, group_key, match_routes
 
 from inferwatch.core.config import ConfigError
+from inferwatch.notifier.matchers import MatcherError, parse_matcher, parse_matchers
+from inferwatch.notifier.routing import build_routes, group_key, match_routes
 from tests.notifier.helpers import load
 
 BASE = """

@@ -8,7 +8,6 @@ import time
 
 from inferwatch.notifier.config import DeliveryConfig
 from inferwatch.notifier.delivery import backoff
-
 from tests.notifier.helpers import alert_body
 from tests.support.procs import free_port
 from tests.support.webhook import Sink, until

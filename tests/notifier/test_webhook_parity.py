@@ -5,6 +5,7 @@ from __future__ import annotations
 import apprise
 import pytest
 from aiohttp import web
+
 from inferwatch.notifier.channels import ASSET, KEY_HEADER, ChannelError, make_channel
 from inferwatch.notifier.templates import DEFAULTS
 from inferwatch.notifier.webhook import JsonWebhook, fits

@@ -9,9 +9,9 @@ import time
 
 import pynvml
 import pytest
+
 from inferwatch.exporter.collectors.gpu import GpuCollector
 from inferwatch.exporter.nvml import load_nvml
-
 from inferwatch.simulate.nvml.fake import MEMORY_TOTAL, MIB, XIDS, FakeNVML
 
 

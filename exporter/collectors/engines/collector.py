@@ -18,16 +18,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import aiohttp
+from prometheus_client.core import Metric
+from yarl import URL
+
+from inferwatch.core.redact import redact
 from inferwatch.exporter.collectors.engines import publish
 from inferwatch.exporter.collectors.engines.detect import detect
 from inferwatch.exporter.collectors.engines.kinds import AUTO, MAPPINGS, metrics_paths
 from inferwatch.exporter.collectors.engines.normalise import Normalised, normalise
 from inferwatch.exporter.collectors.engines.scrape import NotFound, ScrapeError, fetch, fetch_json
 from inferwatch.exporter.collectors.engines.targets import Target
-from prometheus_client.core import Metric
-from yarl import URL
-
-from inferwatch.core.redact import redact
 from inferwatch.exposition.parser import Family, ParseError, parse
 
 log = logging.getLogger(__name__)

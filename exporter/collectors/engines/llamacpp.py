@@ -4,9 +4,8 @@ counter but is a maximum; it is published as the batch token gauge."""
 
 from __future__ import annotations
 
-from inferwatch.exporter.collectors.engines.mapping import RATIO, Mapping, one, rule
-
 from inferwatch import catalog as c
+from inferwatch.exporter.collectors.engines.mapping import RATIO, Mapping, one, rule
 
 RULES = (
     rule(c.ENGINE_REQUESTS_RUNNING, one("llamacpp:requests_processing")),

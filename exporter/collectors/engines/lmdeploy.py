@@ -4,9 +4,8 @@ finish reasons are `ResponseType.*` enum reprs."""
 
 from __future__ import annotations
 
-from inferwatch.exporter.collectors.engines.mapping import RATIO, Mapping, hist, one, rule
-
 from inferwatch import catalog as c
+from inferwatch.exporter.collectors.engines.mapping import RATIO, Mapping, hist, one, rule
 
 ERRORS = ("ENGINE_STOP_ERROR", "INPUT_LENGTH_ERROR", "INTERNAL_ENGINE_ERROR", "OUT_OF_MEMORY",
           "SESSION_REPEAT", "SESSION_NOT_EXIST", "HANDLER_NOT_EXIST")

@@ -4,6 +4,7 @@ and failures as `error`."""
 
 from __future__ import annotations
 
+from inferwatch import catalog as c
 from inferwatch.exporter.collectors.engines.mapping import (
                             RATIO,
                             Mapping,
@@ -14,8 +15,6 @@ from inferwatch.exporter.collectors.engines.mapping import (
                             rule,
 )
 from inferwatch.exporter.collectors.engines.vllm import REASONS
-
-from inferwatch import catalog as c
 
 FALLBACK_FINISHED = Source((Part("request_success", reason="other"),
                             Part("request_failure", reason="error")))

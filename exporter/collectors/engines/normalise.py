@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
+from inferwatch.catalog import MetricSpec
 from inferwatch.exporter.collectors.engines.mapping import (
     HISTOGRAM,
     PRODUCT,
@@ -24,8 +25,6 @@ from inferwatch.exporter.collectors.engines.mapping import (
     Source,
 )
 from inferwatch.exporter.collectors.engines.rebucket import Histogram, rebucket
-
-from inferwatch.catalog import MetricSpec
 from inferwatch.exposition.parser import Family
 
 MODEL_LABELS = ("model_name", "model")

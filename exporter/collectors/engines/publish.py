@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inferwatch.exporter.collectors.engines.normalise import Normalised
-from inferwatch.exporter.collectors.engines.rebucket import Histogram
 from prometheus_client.core import Metric
 from prometheus_client.utils import floatToGoString
 
 from inferwatch import catalog
 from inferwatch.catalog import MetricSpec
+from inferwatch.exporter.collectors.engines.normalise import Normalised
+from inferwatch.exporter.collectors.engines.rebucket import Histogram
 
 Provenance = dict[tuple[str, str], str]  # (concept, model) -> native source
 

@@ -6,6 +6,7 @@ finished requests as total minus aborted (`other`) plus aborted (`abort`). Build
 
 from __future__ import annotations
 
+from inferwatch import catalog as c
 from inferwatch.exporter.collectors.engines.mapping import (
     RATIO,
     Mapping,
@@ -15,8 +16,6 @@ from inferwatch.exporter.collectors.engines.mapping import (
     one,
     rule,
 )
-
-from inferwatch import catalog as c
 
 CAPACITY = one("sglang:max_total_num_tokens")
 

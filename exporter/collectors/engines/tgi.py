@@ -4,9 +4,8 @@ by `err` as rejected or error."""
 
 from __future__ import annotations
 
-from inferwatch.exporter.collectors.engines.mapping import Mapping, Part, Source, hist, one, rule
-
 from inferwatch import catalog as c
+from inferwatch.exporter.collectors.engines.mapping import Mapping, Part, Source, hist, one, rule
 
 FAILURES = (("validation", "rejected"), ("overloaded", "rejected"), ("template", "rejected"),
             ("generation", "error"), ("dropped", "error"), ("incomplete", "error"))

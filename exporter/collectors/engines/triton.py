@@ -11,6 +11,7 @@ Token counters come from the `_sum` of the backend's token-length histograms.
 
 from __future__ import annotations
 
+from inferwatch import catalog as c
 from inferwatch.exporter.collectors.engines.mapping import (
     PRODUCT,
     RATIO,
@@ -24,8 +25,6 @@ from inferwatch.exporter.collectors.engines.mapping import (
     rule,
 )
 from inferwatch.exporter.collectors.engines.vllm import VLLM
-
-from inferwatch import catalog as c
 
 US, MS = 1e-6, 1e-3
 REQUESTS = "nv_trt_llm_request_metrics"

@@ -4,6 +4,8 @@ TRT-LLM 1.0/1.1. KV capacity is max blocks × tokens per block."""
 
 from __future__ import annotations
 
+from inferwatch import catalog as c
+from inferwatch.catalog import MetricSpec
 from inferwatch.exporter.collectors.engines.mapping import (
     HISTOGRAM,
     PRODUCT,
@@ -14,9 +16,6 @@ from inferwatch.exporter.collectors.engines.mapping import (
     Rule,
     Source,
 )
-
-from inferwatch import catalog as c
-from inferwatch.catalog import MetricSpec
 
 PREFIXES = ("trtllm_", "trtllm:", "")
 REASONS = (("stop", "stop"), ("length", "length"), ("abort", "abort"), ("error", "error"),

@@ -10,6 +10,7 @@ Triton's vLLM backend uses `model` for `model_name`, which the normaliser reads 
 
 from __future__ import annotations
 
+from inferwatch import catalog as c
 from inferwatch.exporter.collectors.engines.mapping import (
     RATIO,
     Mapping,
@@ -19,8 +20,6 @@ from inferwatch.exporter.collectors.engines.mapping import (
     one,
     rule,
 )
-
-from inferwatch import catalog as c
 
 RAY_PREFIXES = ("ray_vllm:", "ray_vllm_", "vllm_")
 

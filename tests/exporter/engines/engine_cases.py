@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from prometheus_client.exposition import generate_latest
+
 from inferwatch.exporter.collectors.engines import publish
 from inferwatch.exporter.collectors.engines.detect import detect
 from inferwatch.exporter.collectors.engines.kinds import MAPPINGS
 from inferwatch.exporter.collectors.engines.normalise import normalise
-from prometheus_client.exposition import generate_latest
-
 from inferwatch.exposition.parser import parse
 from inferwatch.simulate.engines.kinds import KINDS
 from inferwatch.simulate.engines.sim import Simulation

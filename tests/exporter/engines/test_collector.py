@@ -12,10 +12,10 @@ import time
 
 import pytest
 from aiohttp import web
-from inferwatch.exporter.collectors.engines.collector import EngineCollector, ScrapeTarget
-from inferwatch.exporter.collectors.engines.targets import Target
 
 from inferwatch import catalog as c
+from inferwatch.exporter.collectors.engines.collector import EngineCollector, ScrapeTarget
+from inferwatch.exporter.collectors.engines.targets import Target
 from inferwatch.simulate.engines.app import make_app
 from inferwatch.simulate.engines.sim import Simulation
 from tests.support.procs import free_port

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 from engine_cases import CAPTURED
-from inferwatch.exporter.collectors.engines.detect import detect
 
+from inferwatch.exporter.collectors.engines.detect import detect
 from inferwatch.exposition.parser import parse
 from inferwatch.simulate.engines.sim import Simulation
 

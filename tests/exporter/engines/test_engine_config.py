@@ -5,13 +5,13 @@ from __future__ import annotations
 import typing
 
 import pytest
+
+from inferwatch.cli import build_parser
+from inferwatch.core.config import ConfigError
 from inferwatch.exporter.cli import EXPORTER_FLAGS, overrides
 from inferwatch.exporter.collectors.engines.kinds import AUTO, MAPPINGS
 from inferwatch.exporter.config import EngineKind, load_config
 from inferwatch.exporter.main import build_engine_collector
-
-from inferwatch.cli import build_parser
-from inferwatch.core.config import ConfigError
 
 
 def from_flags(*argv: str):

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 from engine_cases import CAPTURED
+
+from inferwatch import catalog as c
 from inferwatch.exporter.collectors.engines.kinds import MAPPINGS
 from inferwatch.exporter.collectors.engines.normalise import Normalised, normalise
 from inferwatch.exporter.collectors.engines.rebucket import Histogram
-
-from inferwatch import catalog as c
 from inferwatch.exposition.parser import parse
 
 

@@ -10,13 +10,13 @@ import re
 
 import pytest
 from engine_cases import OWN, own_fixtures
+from prometheus_client.parser import text_string_to_metric_families
+
+from inferwatch import catalog as c
 from inferwatch.exporter.collectors.engines.detect import detect
 from inferwatch.exporter.collectors.engines.kinds import MAPPINGS
 from inferwatch.exporter.collectors.engines.normalise import Normalised, normalise
 from inferwatch.exporter.collectors.engines.rebucket import Histogram
-from prometheus_client.parser import text_string_to_metric_families
-
-from inferwatch import catalog as c
 from inferwatch.exposition.parser import parse
 
 KINDS = {"vllm-v1": "vllm", "vllm-v0": "vllm", "vllm-0.10-old-and-new": "vllm",

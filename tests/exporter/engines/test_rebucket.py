@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from inferwatch.exporter.collectors.engines.rebucket import Histogram, rebucket
 
 INF = math.inf

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pynvml
 import pytest
+
+from inferwatch import catalog
 from inferwatch.exporter.collectors.base import CollectorFailed
 from inferwatch.exporter.collectors.pods import PodAttributionCollector
 from inferwatch.exporter.kube.pods import PodDirectory
-
-from inferwatch import catalog
 from inferwatch.simulate.nvml.fake import FakeNVML
 from tests.support.kubeapi import pod
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from inferwatch.exporter.kube.procs import CgroupRef, parse_cgroup, start_time
 
 UID = "a9c80282-3f6b-4d5b-84d5-a137a6668011"

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
 from inferwatch.exporter.collectors.engines.targets import Target
 from inferwatch.exporter.kube.client import KubeClient, KubeConfig, KubeError
 from inferwatch.exporter.kube.discovery import Backoff, PodWatcher
-
 from tests.support.kubeapi import NODE, TOKEN, FakeApi, pod, until
 
 pytestmark = pytest.mark.timeout(20)
@@ -214,6 +214,7 @@ def test_backoff_doubles_to_its_bound_and_resets():
 
 async def test_lifespan_and_collector_through_the_loop(fake_api, tmp_path):
     from aiohttp import web
+
     from inferwatch.exporter.kube.discovery import DiscoveryCollector
     from inferwatch.exporter.loop import CollectorLoop
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from inferwatch.exporter.collectors.engines.targets import Target
 from inferwatch.exporter.kube.pods import BadAnnotations, PodDirectory, target_of
-
 from tests.support.kubeapi import pod
 
 UID = "a9c80282-3f6b-4d5b-84d5-a137a6668011"

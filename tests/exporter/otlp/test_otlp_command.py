@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from inferwatch.exporter.cli import EXPORTER_FLAGS, overrides
-from inferwatch.exporter.config import load_config
 from prometheus_client.parser import text_string_to_metric_families
 
 from inferwatch.cli import build_parser
 from inferwatch.core.config import ConfigError
+from inferwatch.exporter.cli import EXPORTER_FLAGS, overrides
+from inferwatch.exporter.config import load_config
 from tests.support.otlp import FAIL, HANG, Receiver
 from tests.support.procs import PYTHON, ROOT, free_port
 

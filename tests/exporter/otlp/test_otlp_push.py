@@ -11,16 +11,16 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from inferwatch.exporter.app import make_app
-from inferwatch.exporter.config import ExporterConfig, Otlp
-from inferwatch.exporter.main import build_loop
-from inferwatch.exporter.otlp import OtlpPusher, build_pusher
-from inferwatch.exporter.snapshot import Snapshot
 from prometheus_client import ProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from inferwatch import __version__
 from inferwatch import catalog as c
+from inferwatch.exporter.app import make_app
+from inferwatch.exporter.config import ExporterConfig, Otlp
+from inferwatch.exporter.main import build_loop
+from inferwatch.exporter.otlp import OtlpPusher, build_pusher
+from inferwatch.exporter.snapshot import Snapshot
 from tests.support.otlp import FAIL, HANG, Receiver, SampleKey, as_prometheus
 
 SECRET = "Bearer s3cr3t-token-value"
