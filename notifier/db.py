@@ -33,8 +33,10 @@ CREATE INDEX IF NOT EXISTS outbox_group ON outbox (receiver, channel, group_key,
 CREATE TABLE IF NOT EXISTS nflog (
     receiver TEXT NOT NULL, channel INTEGER NOT NULL, group_key TEXT NOT NULL,
     outbox_id INTEGER NOT NULL, firing TEXT NOT NULL, resolved TEXT NOT NULL,
-    at REAL NOT NULL, PRIMARY KEY (receiver, channel, group_key));
+    at REAL NOT NULL, sent_at REAL, PRIMARY KEY (receiver, channel, group_key));
 """
+# columns added since a table was first created: (table, column, declaration)
+MIGRATIONS = (("nflog", "sent_at", "REAL"),)
 
 
 class Database:
@@ -50,6 +52,10 @@ class Database:
         self.conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
         self.conn.execute("PRAGMA busy_timeout=5000")
         self.conn.executescript(SCHEMA)
+        for table, column, decl in MIGRATIONS:
+            have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
         # (receiver, channel, group key) of every group with a pending or logged notification;
         # kept by Outbox.enqueue, so that a new group costs no nflog or supersede query
         self.notified: set[tuple[str, int, str]] = set()

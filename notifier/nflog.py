@@ -33,7 +33,7 @@ def dedup_reason(entry: Entry | None, firing: set[str], resolved: set[str],
         return "all alerts resolved" if entry.firing else None
     if send_resolved and not resolved <= entry.resolved:
         return "some alerts resolved"
-    if entry.at + repeat_interval <= now:
+    if entry.at < now - repeat_interval:  # Alertmanager's Timestamp.Before(now - repeat)
         return "repeat interval elapsed"
     return None
 
@@ -51,7 +51,8 @@ class NotificationLog:
             (receiver, channel, group_key)).fetchone()
         if row is None:
             row = self.db.conn.execute(
-                "SELECT firing, resolved, at FROM nflog WHERE receiver=? AND channel=? AND "
+                "SELECT firing, resolved, COALESCE(sent_at, at) AS at FROM nflog WHERE "
+                "receiver=? AND channel=? AND "
                 "group_key=?", (receiver, channel, group_key)).fetchone()
         if row is None:
             return None
@@ -64,11 +65,16 @@ class NotificationLog:
 
 
 def log_confirmed(conn: sqlite3.Connection, receiver: str, channel: int, group_key: str,
-                  firing: Set[str], resolved: Set[str], at: float, outbox_id: int) -> None:
-    """Upsert inside an open transaction; an older notification never overwrites a newer one."""
+                  firing: Set[str], resolved: Set[str], at: float, outbox_id: int,
+                  sent_at: float | None = None) -> None:
+    """Upsert inside an open transaction; an older notification (by `at`, when it was decided)
+    never overwrites a newer one. `sent_at`, when it was confirmed (default: `at`), is the
+    time the repeat interval counts from, as Alertmanager logs it after the send."""
     conn.execute(
-        "INSERT INTO nflog VALUES (?,?,?,?,?,?,?) ON CONFLICT (receiver, channel, group_key) "
+        "INSERT INTO nflog (receiver, channel, group_key, outbox_id, firing, resolved, at, "
+        "sent_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (receiver, channel, group_key) "
         "DO UPDATE SET outbox_id=excluded.outbox_id, firing=excluded.firing, "
-        "resolved=excluded.resolved, at=excluded.at WHERE excluded.at >= nflog.at",
+        "resolved=excluded.resolved, at=excluded.at, sent_at=excluded.sent_at "
+        "WHERE excluded.at >= nflog.at",
         (receiver, channel, group_key, outbox_id, json.dumps(sorted(firing)),
-         json.dumps(sorted(resolved)), at))
+         json.dumps(sorted(resolved)), at, at if sent_at is None else sent_at))

@@ -97,7 +97,7 @@ class Outbox:
                 conn.execute("UPDATE outbox SET state='delivered', done_at=?, attempts=? "
                              "WHERE id=?", (now, row.attempts + 1, row.id))
                 log_confirmed(conn, n.receiver, n.channel, n.group_key, n.firing, n.resolved,
-                              row.created_at, row.id)
+                              row.created_at, row.id, sent_at=now)
 
     def retry(self, row: Row, at: float, error: str) -> None:
         with self.db.tx() as conn:

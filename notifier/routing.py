@@ -35,8 +35,7 @@ def build_routes(cfg: RouteConfig, parent: Route | None = None, index: int = 0) 
                             key=lambda m: (m.name, m.op, m.value)))
     label = "{" + ",".join(str(m) for m in matchers) + "}"
     ident = label if parent is None else f"{parent.id}/{label}/{index}"
-    group_by = cfg.group_by if cfg.group_by is not None else (
-        list(parent.group_by) + (["..."] if parent.group_all else []) if parent else [])
+    group_by = _group_by(cfg.group_by, parent)
     node = Route(
         id=ident,
         receiver=cfg.receiver or (parent.receiver if parent else ""),
@@ -53,6 +52,18 @@ def build_routes(cfg: RouteConfig, parent: Route | None = None, index: int = 0) 
     )
     children = tuple(build_routes(child, node, i) for i, child in enumerate(cfg.routes))
     return Route(**{**node.__dict__, "routes": children})
+
+
+def _group_by(own: list[str] | None, parent: Route | None) -> list[str]:
+    """Alertmanager's NewRoute: names given (not `[]`, not absent) replace the parent's; a lone
+    '...' keeps the parent's names and groups by all labels."""
+    inherited = list(parent.group_by) + (["..."] if parent.group_all else []) if parent else []
+    names = [n for n in own or () if n != "..."]
+    if names:
+        return names
+    if own and "..." in own:
+        return [n for n in inherited if n != "..."] + ["..."]
+    return inherited
 
 
 def _pick(own: float | None, parent: Route | None, name: str, default: float) -> float:

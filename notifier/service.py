@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from inferwatch.core.config import ConfigError
+from inferwatch.core.redact import install
 from inferwatch.notifier.alerts import Alert, StoredAlert, merge, to_stored
 from inferwatch.notifier.alertstore import AlertStore
 from inferwatch.notifier.channels import Channel, make_channel
@@ -29,9 +31,6 @@ from inferwatch.notifier.outbox import Outbox
 from inferwatch.notifier.pipeline import plan_flush
 from inferwatch.notifier.routing import build_routes, match_routes
 from inferwatch.notifier.silences import Silences
-
-from inferwatch.core.config import ConfigError
-from inferwatch.core.redact import install
 
 log = logging.getLogger(__name__)
 RETENTION = 120 * 3600.0  # Alertmanager's --data.retention default
@@ -73,7 +72,7 @@ class Notifier:
         self.by_receiver: dict[str, list[Channel]] = {r.name: [] for r in self.cfg.receivers}
         for channel in self.channels.values():
             self.by_receiver[channel.receiver].append(channel)
-        self.groups = Groups()
+        self.groups = Groups(started=clock())
         self.active: dict[str, StoredAlert] = {}
         self.metrics = Metrics(self.snapshot)
         self.deliverer = Deliverer(self.outbox, self.channels, self.cfg.delivery, self.metrics,
@@ -171,6 +170,7 @@ class Notifier:
         held = {fp for g in self.groups for fp in g.alerts}
         old = [fp for fp, a in self.active.items() if fp not in held
                and a.ends_at is not None and a.ends_at < now - RESOLVED_KEEP]
+        self.groups.cleanup(now)
         for fp in old:
             del self.active[fp]
         self.store.delete(old)
