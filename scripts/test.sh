@@ -22,4 +22,5 @@ if command -v npm >/dev/null 2>&1; then
     @kubernetes-models/prometheus-operator@6.0.0
 fi
 ruff check .
+./scripts/lint_imports.sh   # the layer contracts of pyproject.toml
 python3 -m pytest -q "$@"

@@ -13,8 +13,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from inferwatch.exposition.parser import Family, ParseError, parse
+from tests.support.procs import SHARED
 
-ENGINES = Path(__file__).resolve().parents[3].parent / "shared" / "testdata" / "engines"
+ENGINES = SHARED / "testdata" / "engines"
 CAPTURED = sorted(ENGINES.glob("*.prom"))
 # these tests read the captured pages in ../shared/testdata in place and skip without them
 needs_captured = pytest.mark.skipif(not ENGINES.is_dir(), reason=f"{ENGINES} is absent")
