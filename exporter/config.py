@@ -48,9 +48,14 @@ EngineKind = Literal["auto", "vllm", "sglang", "tgi", "triton", "trtllm", "llama
 
 
 class EnginesCollectorConfig(CollectorConfig):
-    """Engine scrapes: defaults for every target, and the cap on a /metrics body."""
+    """Engine scrapes: defaults for every target, and the cap on a /metrics body. The limits
+    are Prometheus' (0: none): a target over one is down, its page refused."""
 
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    sample_limit: int = Field(50_000, ge=0)
+    label_limit: int = Field(64, ge=0)
+    label_name_length_limit: int = Field(256, ge=0)
+    label_value_length_limit: int = Field(2048, ge=0)
 
 
 class Collectors(Strict):
@@ -69,12 +74,16 @@ def _http_url(value: str) -> str:
 
 class EngineTarget(Strict):
     """One engine /metrics endpoint. A URL without a path gets the kind's metrics path.
-    interval and timeout default to collectors.engines'."""
+    interval, timeout and the limits default to collectors.engines'."""
 
     kind: EngineKind = "auto"
     url: Annotated[str, BeforeValidator(_http_url)]
     interval: Duration | None = None
     timeout: Duration | None = None
+    sample_limit: int | None = Field(None, ge=0)
+    label_limit: int | None = Field(None, ge=0)
+    label_name_length_limit: int | None = Field(None, ge=0)
+    label_value_length_limit: int | None = Field(None, ge=0)
 
     @model_validator(mode="before")
     @classmethod

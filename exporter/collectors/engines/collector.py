@@ -2,11 +2,14 @@
 catalogue, and report per target `engine_up`, the scrape duration and the provenance of each
 concept.
 
-Targets are scraped concurrently, each bounded by its own timeout (below the collection
-interval) and the body-size cap, so one that hangs, errs, returns garbage or a truncated or
-endless body is marked down with a logged reason and never delays or touches the others. Each
-target runs on its own interval; between its scrapes its last families are reported again.
-A concept that had a native source and loses it is logged and published as `source_lost`.
+Each target is isolated: its scrape is its own task, bounded by its own timeout, the body-size
+cap and its limits (`limits.py`: samples, labels), and a run of the collector waits for the
+due scrapes only up to its budget, below the loop's timeout. A target that hangs, errs, returns
+garbage, an endless body or a page over a limit is marked down with a reason logged once per
+change, and never delays the others: every run reports every target's latest families. Parsing
+and normalising run in a worker thread, one at a time per target. Each target runs on its own
+interval; between its scrapes its last families are reported again. A concept that had a
+native source and loses it is logged and published as `source_lost`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from prometheus_client.core import Metric
@@ -25,6 +29,7 @@ from inferwatch.core.redact import redact
 from inferwatch.exporter.collectors.engines import publish
 from inferwatch.exporter.collectors.engines.detect import detect
 from inferwatch.exporter.collectors.engines.kinds import AUTO, MAPPINGS, metrics_paths
+from inferwatch.exporter.collectors.engines.limits import LimitExceeded, Limits, clip
 from inferwatch.exporter.collectors.engines.normalise import Normalised, normalise
 from inferwatch.exporter.collectors.engines.scrape import NotFound, ScrapeError, fetch, fetch_json
 from inferwatch.exporter.collectors.engines.targets import Target
@@ -35,6 +40,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 INFO_TRIES = 3  # attempts at an engine's info endpoint (the model name) before giving up
 TIMEOUT_MARGIN = 1.0  # the collector's own timeout above its slowest target's
+WAIT_MARGIN = 0.5  # a run waits for its scrapes this long past the slowest target's timeout
+MODEL_CHARS = 200  # of a model name in a log line
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class ScrapeTarget:
     target: Target
     interval: float | None = None
     timeout: float | None = None
+    limits: Limits | None = None  # None: the collector's
 
 
 @dataclass
@@ -53,6 +61,7 @@ class _State:
     target: Target
     interval: float
     timeout: float
+    limits: Limits
     engine: str
     shown: str  # the target URL as labels and logs show it: without credentials
     url: str = ""  # the URL that served metrics last (after trying the candidate paths)
@@ -64,6 +73,11 @@ class _State:
     lost: publish.Provenance = field(default_factory=dict)
     families: list[Metric] = field(default_factory=list)
     next_due: float = 0.0
+    reason: str = ""  # what `error` is logged by: the limit's name for a limit, else error
+    problems: frozenset[str] = frozenset()  # the normaliser's, logged when they change
+    exceeded: dict[str, int] = field(default_factory=publish.no_limits_exceeded)
+    task: asyncio.Task | None = None  # the scrape in progress
+    busy: asyncio.Future | None = None  # its worker thread (which a timeout cannot stop)
 
 
 class EngineCollector:
@@ -74,10 +88,12 @@ class EngineCollector:
     def __init__(self, targets: Iterable[Target | ScrapeTarget], interval: float = 10.0,
                  timeout: float = 5.0, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                  clock: Callable[[], float] = time.monotonic,
-                 discovered: Callable[[], Iterable[Target]] | None = None):
+                 discovered: Callable[[], Iterable[Target]] | None = None,
+                 limits: Limits | None = None):
         """`discovered`, when given, is read every cycle (Kubernetes discovery) and its
-        targets are scraped beside the static ones."""
+        targets are scraped beside the static ones, with the default `limits`."""
         self.default_interval, self.default_timeout = interval, timeout
+        self.default_limits = limits or Limits()
         self._static = list(targets)
         self._discovered = discovered
         self.max_body_bytes = max_body_bytes
@@ -87,6 +103,17 @@ class EngineCollector:
         self._closing: asyncio.Task | None = None
         self.set_targets(targets)
         self.interval = min([interval, *(s.interval for s in self._states.values())])
+
+    @classmethod
+    def from_config(cls, cfg: Any, engines: Iterable[Any],
+                    discovered: Callable[[], Iterable[Target]] | None = None) -> EngineCollector:
+        """From `collectors.engines` (EnginesCollectorConfig) and the `engines` targets
+        (EngineTarget): intervals, timeouts and limits, each target's over the defaults."""
+        defaults = Limits().override(cfg)
+        targets = [ScrapeTarget(Target(e.kind, e.url), e.interval, e.timeout,
+                                defaults.override(e)) for e in engines]
+        return cls(targets, interval=cfg.interval, timeout=cfg.timeout,
+                   max_body_bytes=cfg.max_body_bytes, discovered=discovered, limits=defaults)
 
     @property
     def timeout(self) -> float:
@@ -101,7 +128,12 @@ class EngineCollector:
             st = item if isinstance(item, ScrapeTarget) else ScrapeTarget(item)
             states[st.target] = self._states.get(st.target) or _State(
                 st.target, st.interval or self.default_interval,
-                st.timeout or self.default_timeout, st.target.kind, redact(st.target.url))
+                st.timeout or self.default_timeout, st.limits or self.default_limits,
+                st.target.kind, redact(st.target.url))
+        for gone in self._states.keys() - states.keys():
+            task = self._states[gone].task
+            if task is not None:
+                task.cancel()
         self._states = states
 
     async def collect(self) -> list[Metric]:
@@ -111,47 +143,62 @@ class EngineCollector:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
                 total=self.timeout), raise_for_status=False)
         now = self._clock()
-        due = [s for s in self._states.values() if s.next_due <= now]
-        await asyncio.gather(*(self._scrape(self._session, s, now) for s in due))
+        for state in self._states.values():
+            if state.next_due <= now and (state.task is None or state.task.done()):
+                state.next_due = now + state.interval
+                state.task = asyncio.create_task(self._scrape(self._session, state),
+                                                 name=f"engine-scrape {state.shown[:200]}")
+                state.task.add_done_callback(_retrieve)
+        running = [s.task for s in self._states.values() if s.task and not s.task.done()]
+        if running:  # a scrape still running past the budget keeps its last families
+            await asyncio.wait(running, timeout=self.timeout - TIMEOUT_MARGIN + WAIT_MARGIN)
         return [f for s in self._states.values() for f in s.families]
 
-    async def _scrape(self, session: aiohttp.ClientSession, state: _State, now: float) -> None:
+    async def _scrape(self, session: aiohttp.ClientSession, state: _State) -> None:
         """One target: never raises, always leaves `up` and the duration in its families."""
-        state.next_due = now + state.interval
         start = time.perf_counter()
+        error = reason = ""
+        norm = None
         try:
-            norm = await asyncio.wait_for(self._scrape_once(session, state), state.timeout)
-            error = ""
+            async with asyncio.timeout(state.timeout):
+                norm = await self._scrape_once(session, state)
         except TimeoutError:
-            norm, error = None, f"timed out after {state.timeout:g}s"
+            error = f"timed out after {state.timeout:g}s"
+        except LimitExceeded as err:
+            error, reason = str(err), err.limit
+            state.exceeded[err.limit] += 1
         except (ScrapeError, ParseError) as err:
-            norm, error = None, str(err)
+            error = str(err)
         except Exception as err:  # a bug on one target's input must not fail the others
-            norm, error = None, redact(f"crashed: {type(err).__name__}: {err}")
+            error = redact(f"crashed: {type(err).__name__}: {err}")
             log.debug("engine target=%s crashed", state.shown, exc_info=True)
         duration = time.perf_counter() - start
-        self._report(state, error)
+        self._report(state, error, reason)
         ident = publish.Identity(state.engine, state.shown, _extra(state.target))
+        limited = publish.limits_exceeded(ident, state.exceeded)
         if norm is None:
-            state.families = publish.health(ident, _model(state.sources), False, duration)
+            state.families = [*publish.health(ident, _model(state.sources), False, duration),
+                              *limited]
             return
         _track(state, norm)
         state.families = [*publish.health(ident, _model(norm.sources), True, duration),
-                          *publish.series(ident, norm),
+                          *limited, *publish.series(ident, norm),
                           *publish.provenance(ident, norm.sources, state.lost,
                                               len(norm.unmapped))]
 
     async def _scrape_once(self, session: aiohttp.ClientSession, state: _State) -> Normalised:
         body = await self._fetch_metrics(session, state)
-        families = await asyncio.to_thread(parse, body, max_bytes=self.max_body_bytes)
+        families = await _in_thread(state, _parse, body, self.max_body_bytes, state.limits)
         engine = _engine(state, families)
         mapping = MAPPINGS[engine]
         if mapping.info and not state.info_model and state.info_tries < INFO_TRIES:
             state.info_model = await self._info_model(session, state, *mapping.info)
-        norm = await asyncio.to_thread(normalise, families, mapping, state.info_model or
-                                       "unknown")
-        for problem in norm.problems:
-            log.warning("engine target=%s: %s", state.shown, problem)
+        norm = await _in_thread(state, normalise, families, mapping,
+                                state.info_model or "unknown")
+        problems = frozenset(norm.problems)
+        for problem in sorted(problems - state.problems):
+            log.warning("engine target=%s: %s", state.shown, clip(problem))
+        state.problems = problems
         return norm
 
     async def _fetch_metrics(self, session: aiohttp.ClientSession, state: _State) -> bytes:
@@ -177,27 +224,67 @@ class EngineCollector:
             doc = await fetch_json(session, url, state.timeout, self.max_body_bytes)
         except ScrapeError as err:
             log.info("engine target=%s: no model name from %s: %s", state.shown, redact(url),
-                     err)
+                     clip(str(err)))
             return ""
         value = doc.get(key) if isinstance(doc, dict) else None
         return value if isinstance(value, str) else ""
 
-    def _report(self, state: _State, error: str) -> None:
-        """Log a target going down (with the reason) or coming back, once per change."""
-        if error and error != state.error:
-            log.warning("engine target=%s down: %s", state.shown, error)
+    def _report(self, state: _State, error: str, reason: str = "") -> None:
+        """Log a target going down (with the reason) or coming back, once per change: a
+        limit is logged once while the target stays over it, whatever the counts."""
+        reason = reason or error
+        if error and reason != state.reason:
+            log.warning("engine target=%s down: %s", state.shown, clip(error))
         elif not error and state.up is False:
             log.info("engine target=%s is up again", state.shown)
-        state.up, state.error = not error, error
+        state.up, state.error, state.reason = not error, error, reason
+
+    def _cancel(self) -> list[asyncio.Task]:
+        tasks = [s.task for s in self._states.values() if s.task and not s.task.done()]
+        for task in tasks:
+            task.cancel()
+        return tasks
 
     def close(self) -> None:
-        """Close the shared session on the running loop (the collector loop's stop)."""
+        """Cancel the scrapes and close the shared session on the running loop (the
+        collector loop's stop)."""
+        tasks = self._cancel()
         if self._session is not None and not self._session.closed:
-            self._closing = asyncio.get_running_loop().create_task(self._session.close())
+            self._closing = asyncio.get_running_loop().create_task(self._close(tasks))
+            self._closing.add_done_callback(_retrieve)
 
-    async def aclose(self) -> None:
+    async def _close(self, tasks: list[asyncio.Task]) -> None:
+        if tasks:
+            await asyncio.wait(tasks)
         if self._session is not None:
             await self._session.close()
+
+    async def aclose(self) -> None:
+        await self._close(self._cancel())
+
+
+def _parse(body: bytes, max_bytes: int, limits: Limits) -> dict[str, Family]:
+    """The parsed body, or LimitExceeded (the sample count checked before parsing)."""
+    limits.check_body(body)
+    families = parse(body, max_bytes=max_bytes)
+    limits.check_families(families, limits.label_checks_needed(body))
+    return families
+
+
+async def _in_thread(state: _State, fn: Callable[..., Any], *args: Any) -> Any:
+    """fn(*args) in a worker thread, one at a time per target: a thread that outlived its
+    scrape's timeout (it cannot be stopped) fails the next scrape instead of piling up."""
+    if state.busy is not None and not state.busy.done():
+        raise ScrapeError("the previous scrape's parsing is still running")
+    state.busy = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    state.busy.add_done_callback(_retrieve)
+    return await asyncio.shield(state.busy)
+
+
+def _retrieve(fut: asyncio.Future) -> None:
+    """Consume an outcome nobody may await any more (a cancelled or timed-out scrape)."""
+    if not fut.cancelled():
+        fut.exception()
 
 
 def _candidates(target: Target) -> list[str]:
@@ -238,7 +325,7 @@ def _track(state: _State, norm: Normalised) -> None:
         if new is None:
             state.lost[key] = old
             log.warning("engine target=%s concept=%s model=%s lost its source %s (renamed or "
-                        "removed by the engine?)", url, key[0], key[1], old)
+                        "removed by the engine?)", url, key[0], clip(key[1], MODEL_CHARS), old)
         elif new != old:
             log.info("engine target=%s concept=%s source %s -> %s", url, key[0], old, new)
     for key in [k for k in state.lost if k in norm.sources]:

@@ -1,5 +1,6 @@
-"""The families of one engine target: its normalised series, its health, and where each
-concept came from (`source_info`, `source_lost`, `unmapped_families`)."""
+"""The families of one engine target: its normalised series, its health, the scrapes refused
+by a limit, and where each concept came from (`source_info`, `source_lost`,
+`unmapped_families`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from prometheus_client.utils import floatToGoString
 
 from inferwatch import catalog
 from inferwatch.catalog import MetricSpec
+from inferwatch.exporter.collectors.engines.limits import NAMES as LIMITS
 from inferwatch.exporter.collectors.engines.normalise import Normalised
 from inferwatch.exporter.collectors.engines.rebucket import Histogram
 
@@ -71,3 +73,21 @@ def health(ident: Identity, model: str, up: bool, duration: float) -> list[Metri
     took = ident.family(catalog.ENGINE_SCRAPE_DURATION)
     took.add_metric(ident.values(catalog.ENGINE_SCRAPE_DURATION, model), duration)
     return [up_fam, took]
+
+
+def no_limits_exceeded() -> dict[str, int]:
+    """A target's refused scrapes per limit, before any: every limit at 0."""
+    return dict.fromkeys(LIMITS, 0)
+
+
+def limits_exceeded(ident: Identity, exceeded: dict[str, int]) -> list[Metric]:
+    """Scrapes of this target refused by each limit, for the limits it has broken (a target
+    that never broke one publishes no such series)."""
+    if not any(exceeded.values()):
+        return []
+    spec = catalog.ENGINE_SCRAPE_LIMIT_EXCEEDED
+    fam = ident.family(spec)
+    for limit, count in sorted(exceeded.items()):
+        if count:
+            fam.add_metric(ident.values(spec, limit=limit), count)
+    return [fam]

@@ -1,7 +1,10 @@
 """Fetch one engine /metrics body over the shared session, bounded in time and size.
 
 Every failure becomes a `ScrapeError` whose message is the reason the target is down: a
-timeout, a refused connection, an HTTP status, a body over the cap, a truncated body.
+timeout, a refused connection, an HTTP status, a body over the cap, a truncated body. The time
+bound is `asyncio.timeout` in the caller's task, with aiohttp's own timeout a second later as a
+backstop: stacked `wait_for`s of equal deadlines leave inner tasks whose exceptions nobody
+retrieves ("Task exception was never retrieved").
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from inferwatch.core.redact import redact
 
 ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
 CHUNK = 64 * 1024
+BACKSTOP = 1.0  # aiohttp's timeout this long after ours, never racing it
 
 
 class ScrapeError(Exception):
@@ -30,7 +34,8 @@ async def fetch(session: aiohttp.ClientSession, url: str, timeout: float,
                 max_bytes: int) -> bytes:
     """The body at url, or ScrapeError."""
     try:
-        return await asyncio.wait_for(_read(session, url, timeout, max_bytes), timeout)
+        async with asyncio.timeout(timeout):
+            return await _read(session, url, timeout, max_bytes)
     except TimeoutError:
         raise ScrapeError(f"timed out after {timeout:g}s") from None
     except aiohttp.ClientConnectorError as err:
@@ -43,7 +48,7 @@ async def fetch(session: aiohttp.ClientSession, url: str, timeout: float,
 
 async def _read(session: aiohttp.ClientSession, url: str, timeout: float,
                 max_bytes: int) -> bytes:
-    client_timeout = aiohttp.ClientTimeout(total=timeout)
+    client_timeout = aiohttp.ClientTimeout(total=timeout + BACKSTOP)
     async with session.get(url, timeout=client_timeout, headers={"Accept": ACCEPT}) as resp:
         if resp.status == 404:
             raise NotFound("HTTP 404")

@@ -101,7 +101,7 @@ async def test_bad_targets_are_down_and_never_touch_the_healthy_one(
                Target("auto", refused)]
     collector = EngineCollector(targets, interval=5.0, timeout=TIMEOUT, max_body_bytes=CAP,
                                 clock=fake_clock())
-    caplog.set_level(logging.INFO, "inferwatch.exporter.engines")
+    caplog.set_level(logging.INFO, "inferwatch.exporter.collectors.engines")
     try:
         start = time.monotonic()
         families = await collector.collect()
@@ -139,7 +139,7 @@ async def test_lost_source_shows_in_metrics_and_logs(aiohttp_server, caplog) -> 
     app.router.add_get("/metrics", metrics)
     url = str((await aiohttp_server(app, host="127.0.0.1")).make_url("/metrics"))
     collector = EngineCollector([Target("vllm", url)], timeout=TIMEOUT, clock=fake_clock())
-    caplog.set_level(logging.INFO, "inferwatch.exporter.engines")
+    caplog.set_level(logging.INFO, "inferwatch.exporter.collectors.engines")
     lost_name, info_name = c.ENGINE_SOURCE_LOST.name, c.ENGINE_SOURCE_INFO.name
     try:
         before = samples(await collector.collect())
@@ -202,7 +202,7 @@ async def test_credentials_in_a_target_url_reach_no_label_and_no_log(
     targets = [Target("vllm", str(good)), *(Target("vllm", str(u)) for u in bad),
                Target("auto", refused)]
     collector = EngineCollector(targets, timeout=TIMEOUT, clock=fake_clock())
-    caplog.set_level(logging.DEBUG, "inferwatch.exporter.engines")
+    caplog.set_level(logging.DEBUG, "inferwatch.exporter.collectors.engines")
     try:
         first = await collector.collect()
         state["body"] = b"\n".join(line for line in state["body"].splitlines()
@@ -224,7 +224,7 @@ async def test_a_target_that_crashes_its_scrape_is_down_alone(sim_server, caplog
     # a kind without a mapping fails inside the scrape (KeyError), as a normaliser bug would
     collector = EngineCollector([Target("vllm", url), Target("no-such-engine", url)],
                                 timeout=TIMEOUT, clock=fake_clock())
-    caplog.set_level(logging.INFO, "inferwatch.exporter.engines")
+    caplog.set_level(logging.INFO, "inferwatch.exporter.collectors.engines")
     try:
         families = await collector.collect()
     finally:
