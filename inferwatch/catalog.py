@@ -280,6 +280,11 @@ ENGINE_SOURCE_LOST = _g("inferwatch_engine_source_lost", "1 while a concept that
 ENGINE_UNMAPPED_FAMILIES = _g("inferwatch_engine_unmapped_families", "Native metric families "
                               "of the last scrape that no mapping knows (new or renamed "
                               "metrics).", ENGINE_TARGET)
+ENGINE_SCRAPE_LIMIT_EXCEEDED = _c("inferwatch_engine_scrape_limit_exceeded_total", "Scrapes "
+                                  "of this engine target refused for breaking a limit "
+                                  "(sample_limit, label_limit, label_name_length_limit, "
+                                  "label_value_length_limit); the target is down meanwhile.",
+                                  ("target", "limit"))
 ENGINE_REQUESTS_CAPACITY = _g("inferwatch_engine_requests_capacity", "Most requests the engine "
                               "runs at once (max batch size or slots).", ENGINE)
 ENGINE_KV_CACHE_CAPACITY = _g("inferwatch_engine_kv_cache_capacity_tokens", "Allocatable KV "
