@@ -1,9 +1,16 @@
-"""Alerts: the public input type, the stored form, fingerprints and merging (Alertmanager's)."""
+"""Alerts: the public input type, the stored form, fingerprints and merging (Alertmanager's).
+
+As Alertmanager's API does, a label with an empty value is dropped before the alert is
+fingerprinted (`{a="1", b=""}` is `{a="1"}`), and a lone surrogate, which has no UTF-8 form,
+is read as U+FFFD (what Go's JSON decoder makes of `"\\ud800"`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+
+from inferwatch.core.regex import without_surrogates
 
 _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
@@ -62,11 +69,19 @@ def to_stored(alert: Alert, now: float, resolve_timeout: float | None) -> Stored
 
     With resolve_timeout None, an alert without an end stays firing until one is sent.
     """
-    labels = {str(k): str(v) for k, v in alert.labels.items()}
+    labels = {str(k): str(v) for k, v in alert.labels.items() if v != ""}
+    annotations = dict(alert.annotations)
+    try:
+        print_ = fingerprint(labels)
+    except UnicodeEncodeError:  # a lone surrogate somewhere
+        labels = {without_surrogates(k): without_surrogates(v) for k, v in labels.items()}
+        annotations = {without_surrogates(str(k)): without_surrogates(str(v))
+                       for k, v in annotations.items()}
+        print_ = fingerprint(labels)
     starts = alert.starts_at if alert.starts_at is not None else now
     timeout = alert.ends_at is None and resolve_timeout is not None
     ends = now + resolve_timeout if timeout else alert.ends_at
-    return StoredAlert(fingerprint(labels), labels, dict(alert.annotations), starts, ends,
+    return StoredAlert(print_, labels, annotations, starts, ends,
                        alert.generator_url, now, timeout)
 
 

@@ -1,7 +1,10 @@
-"""The HTTP API: Alertmanager's v2 alerts and silences, a webhook (v4) receiver, /metrics, health.
+"""The HTTP API: Alertmanager's v2 alerts, groups, silences and status, a webhook (v4)
+receiver, /metrics, health.
 
-Bodies are capped at `web.max_body_bytes` (413 beyond); a malformed one gets 400 with the reason;
-with a bearer token configured, /api/ and /webhook need `Authorization: Bearer <token>`.
+API v2 answers as Alertmanager 0.25 does (notifier/apiv2.py, notifier/api_filters.py), so
+amtool works against it. Bodies are capped at `web.max_body_bytes` (413 beyond); a refused one
+gets 400 or 422 (as Alertmanager) with the reason; with a bearer token configured, /api/ and
+/webhook need `Authorization: Bearer <token>`.
 """
 
 from __future__ import annotations
@@ -14,17 +17,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from inferwatch.notifier.inhibit import Inhibition
-from inferwatch.notifier.matchers import Matcher, MatcherError, matches_all, parse_matchers
-from inferwatch.notifier.payloads import (
-    PayloadError,
-    parse_alerts,
-    parse_silence,
-    parse_webhook,
-    rfc3339,
-    silence_json,
-)
-from inferwatch.notifier.routing import match_routes
+from inferwatch.notifier import api_filters
+from inferwatch.notifier.amconfig import original, version_info
+from inferwatch.notifier.apiv2 import RequestError, is_uuid, read_alerts, read_silence
+from inferwatch.notifier.payloads import PayloadError, parse_webhook, rfc3339, silence_json
 from inferwatch.notifier.service import Notifier
 from inferwatch.notifier.silences import SilenceError
 
@@ -55,6 +51,10 @@ def _auth_middleware(token: str | None) -> Callable:
         except PayloadError as err:
             _count_invalid(request)
             return _error(400, str(err))
+        except RequestError as err:
+            if request.method == "POST":
+                _count_invalid(request)
+            return _error(err.status, str(err))
     return middleware
 
 
@@ -73,8 +73,15 @@ async def _body(request: web.Request) -> bytes:
 
 
 async def post_alerts(request: web.Request) -> web.Response:
-    alerts = parse_alerts(await _body(request))
-    await request.app[NOTIFIER].receive(alerts, source="api")
+    """Alertmanager keeps the valid alerts of a request and answers 400 for the others."""
+    batch = read_alerts(await _body(request))
+    n = request.app[NOTIFIER]
+    if batch.alerts:
+        await n.receive(batch.alerts, source="api")
+    if batch.refused:
+        n.metrics.invalid.labels(request.match_info.route.resource.canonical).inc(
+            len(batch.refused))
+        return _error(400, "; ".join(batch.refused))
     return web.json_response({"status": "success"})
 
 
@@ -86,37 +93,34 @@ async def post_webhook(request: web.Request) -> web.Response:
 
 
 async def get_alerts(request: web.Request) -> web.Response:
-    n = request.app[NOTIFIER]
-    now = n.clock()
-    firing = [a for a in n.active.values() if not a.resolved(now)]
-    inhibition = Inhibition(n.rules, firing, now)
-    return web.json_response([
-        {"labels": a.labels, "annotations": a.annotations, "startsAt": rfc3339(a.starts_at),
-         "endsAt": rfc3339(a.ends_at), "updatedAt": rfc3339(a.updated_at),
-         "generatorURL": a.generator_url, "fingerprint": a.fingerprint,
-         "receivers": [{"name": r.receiver} for r in match_routes(n.route, a.labels)],
-         "status": n.status_of(a, inhibition, now)} for a in firing])
+    query = api_filters.alert_query(request.query)
+    return web.json_response(api_filters.View(request.app[NOTIFIER]).alerts(query))
+
+
+async def get_groups(request: web.Request) -> web.Response:
+    query = api_filters.alert_query(request.query)
+    return web.json_response(api_filters.View(request.app[NOTIFIER]).groups(query))
 
 
 async def get_silences(request: web.Request) -> web.Response:
     n = request.app[NOTIFIER]
-    try:
-        wanted = [m for f in request.query.getall("filter", []) for m in parse_matchers(f)]
-    except MatcherError as err:
-        raise PayloadError(f"filter: {err}") from None
+    wanted = api_filters.filter_matchers(request.query.getall("filter", []))
     now = n.clock()
-    return web.json_response([silence_json(s, now) for s in n.silences.all()
-                              if _silence_matches(s.matchers, wanted)])
+    found = [s for s in n.silences.all() if api_filters.silence_pins(s, wanted)]
+    found.sort(key=lambda s: api_filters.silence_order(s, now))
+    return web.json_response([silence_json(s, now) for s in found])
 
 
-def _silence_matches(matchers: tuple[Matcher, ...], wanted: list[Matcher]) -> bool:
-    """Alertmanager's filter: each wanted matcher must match the silence's name -> pattern."""
-    return matches_all(wanted, {m.name: m.value for m in matchers})
+def _silence_id(request: web.Request) -> str:
+    silence_id = request.match_info["id"]
+    if not is_uuid(silence_id):
+        raise RequestError(422, f"silenceID in path must be of type uuid: {silence_id!r}")
+    return silence_id
 
 
 async def post_silence(request: web.Request) -> web.Response:
     n = request.app[NOTIFIER]
-    silence = parse_silence(await _body(request))
+    silence = read_silence(await _body(request))
     try:
         silence_id = n.silences.set(silence, n.clock())
     except SilenceError as err:
@@ -128,7 +132,7 @@ async def post_silence(request: web.Request) -> web.Response:
 async def get_silence(request: web.Request) -> web.Response:
     n = request.app[NOTIFIER]
     try:
-        return web.json_response(silence_json(n.silences.get(request.match_info["id"]),
+        return web.json_response(silence_json(n.silences.get(_silence_id(request)),
                                               n.clock()))
     except SilenceError as err:
         return _error(404, str(err))
@@ -137,7 +141,7 @@ async def get_silence(request: web.Request) -> web.Response:
 async def delete_silence(request: web.Request) -> web.Response:
     n = request.app[NOTIFIER]
     try:
-        n.silences.expire(request.match_info["id"], n.clock())
+        n.silences.expire(_silence_id(request), n.clock())
     except SilenceError as err:
         return _error(404 if err.missing else 400, str(err))
     return web.Response(status=200)
@@ -146,9 +150,9 @@ async def delete_silence(request: web.Request) -> web.Response:
 async def get_status(request: web.Request) -> web.Response:
     return web.json_response({
         "cluster": {"status": "disabled", "peers": [], "name": ""},
-        "versionInfo": {"version": "inferwatch-notifier", "revision": "", "branch": "",
-                        "buildUser": "", "buildDate": "", "goVersion": ""},
-        "config": {"original": ""}, "uptime": rfc3339(STARTED)})
+        "versionInfo": version_info(),
+        "config": {"original": original(request.app[NOTIFIER].loaded)},
+        "uptime": rfc3339(STARTED)})
 
 
 async def get_receivers(request: web.Request) -> web.Response:
@@ -177,6 +181,7 @@ def make_app(notifier: Notifier) -> web.Application:
     app[NOTIFIER] = notifier
     app.router.add_post("/api/v2/alerts", post_alerts)
     app.router.add_get("/api/v2/alerts", get_alerts)
+    app.router.add_get("/api/v2/alerts/groups", get_groups)
     app.router.add_post("/api/v1/webhook", post_webhook)
     app.router.add_post("/webhook", post_webhook)
     app.router.add_get("/api/v2/silences", get_silences)

@@ -1,4 +1,9 @@
-"""Label matchers as Alertmanager writes them: `name="value"`, `!=`, `=~` and `!~` (anchored)."""
+"""Label matchers as Alertmanager writes them: `name="value"`, `!=`, `=~` and `!~`.
+
+Regex values run on RE2 (inferwatch.core.regex), anchored as Alertmanager anchors them,
+`^(?:value)$`: Go's syntax and semantics, linear time on any input; a pattern RE2 refuses is
+a MatcherError. (Python's `re` only parses the matcher text itself, never a label value.)
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,19 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from inferwatch.core.regex import Anchored, RegexError, anchored
+
 OPERATORS = ("=~", "!~", "!=", "=")
 _NAME = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*|"(?:[^"\\]|\\.)*")\s*(=~|!~|!=|=)\s*')
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"\s*')
 _BARE = re.compile(r'([^,"}{\s]*)\s*')
 _ESCAPES = {"n": "\n", "\\": "\\", '"': '"'}
+
+
+def valid_label_name(name: str) -> bool:
+    """Alertmanager 0.25's model.LabelName.IsValid: `[a-zA-Z_][a-zA-Z0-9_]*`."""
+    return bool(name) and name.isascii() and (name[0].isalpha() or name[0] == "_") and \
+        name.replace("_", "a").isalnum()
 
 
 class MatcherError(ValueError):
@@ -22,7 +35,7 @@ class Matcher:
     name: str
     op: str
     value: str
-    _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _regex: Anchored | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def make(cls, name: str, op: str, value: str) -> Matcher:
@@ -31,16 +44,16 @@ class Matcher:
         regex = None
         if op in ("=~", "!~"):
             try:
-                regex = re.compile(f"(?:{value})", re.DOTALL)
-            except re.error as err:
-                raise MatcherError(f"invalid regular expression {value!r}: {err}") from None
+                regex = anchored(value)
+            except RegexError as err:
+                raise MatcherError(str(err)) from None
         return cls(name, op, value, regex)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         """A missing label matches as the empty string, as in Alertmanager."""
         actual = labels.get(self.name, "")
         if self._regex is not None:
-            return (self._regex.fullmatch(actual) is not None) == (self.op == "=~")
+            return self._regex.matches(actual) == (self.op == "=~")
         return (actual == self.value) == (self.op == "=")
 
     def __str__(self) -> str:

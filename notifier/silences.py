@@ -1,4 +1,10 @@
-"""Silences: matchers plus a time range, persisted, matched as Alertmanager matches them."""
+"""Silences: matchers plus a time range, persisted, matched as Alertmanager matches them.
+
+`Silences.set` follows Alertmanager 0.25's `Silences.Set`: matcher names must be valid label
+names and not every matcher may match the empty string; a new silence starting in the past
+starts now; an update that Alertmanager cannot apply in place (other matchers, a moved start of
+an active silence, an expired silence) expires the old silence and creates a new one.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from inferwatch.notifier.db import Database
-from inferwatch.notifier.matchers import Matcher, matches_all
+from inferwatch.notifier.matchers import Matcher, matches_all, valid_label_name
 
 
 @dataclass(frozen=True)
@@ -55,19 +61,21 @@ class Silences:
         return self._all[silence_id]
 
     def set(self, silence: Silence, now: float) -> str:
-        """Create (no id) or update a silence that has not expired; returns its id."""
-        if not silence.matchers:
-            raise SilenceError("a silence needs at least one matcher")
+        """Create (no id) or update a silence; returns its id (a new one when replaced)."""
+        check(silence)
         if silence.ends_at <= silence.starts_at:
-            raise SilenceError("endsAt must be after startsAt")
-        if silence.ends_at <= now:
-            raise SilenceError("endsAt is in the past")
+            raise SilenceError("start time must be before end time (endsAt must be after "
+                               "startsAt)")
+        if silence.ends_at < now:
+            raise SilenceError("end time can't be in the past")
         if silence.id:
             old = self.get(silence.id)
-            if old.state(now) == "expired":
-                raise SilenceError(f"silence {silence.id} has expired and cannot be updated")
-        else:
-            silence = replace(silence, id=str(uuid.uuid4()))
+            if _can_update(old, silence, now):
+                self._write(replace(silence, updated_at=now))
+                return silence.id
+            if old.state(now) != "expired":
+                self.expire(old.id, now)
+        silence = replace(silence, id=str(uuid.uuid4()), starts_at=max(silence.starts_at, now))
         self._write(replace(silence, updated_at=now))
         return silence.id
 
@@ -93,6 +101,29 @@ class Silences:
             conn.execute("INSERT OR REPLACE INTO silences VALUES (?,?,?)",
                          (silence.id, _encode(silence), silence.ends_at))
         self._all[silence.id] = silence
+
+
+def check(silence: Silence) -> None:
+    """Alertmanager's validateSilence: SilenceError when it would refuse these matchers."""
+    if not silence.matchers:
+        raise SilenceError("silence invalid: at least one matcher required")
+    for i, m in enumerate(silence.matchers):
+        if not valid_label_name(m.name):
+            raise SilenceError(f"silence invalid: invalid label matcher {i}: invalid label "
+                               f"name {m.name!r}")
+    if all(m.matches({}) for m in silence.matchers):
+        raise SilenceError("silence invalid: at least one matcher must not match the empty "
+                           "string")
+
+
+def _can_update(old: Silence, new: Silence, now: float) -> bool:
+    """Alertmanager's canUpdate: whether `new` may replace `old` under the same id."""
+    if old.matchers != new.matchers:
+        return False
+    state = old.state(now)
+    if state == "active":
+        return new.starts_at == old.starts_at and new.ends_at >= now
+    return state == "pending" and new.starts_at >= now
 
 
 def _encode(s: Silence) -> str:
