@@ -7,7 +7,6 @@ metric lacks, a ratio threshold outside 0..1, a latency threshold that is no buc
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
@@ -15,6 +14,7 @@ from pydantic import Field, field_validator
 from inferwatch import catalog
 from inferwatch.alert_rules.templates import template_problems
 from inferwatch.core.config import Duration, Strict
+from inferwatch.core.regex import RegexError, anchored
 
 NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 TARGET_LABELS = ("job", "instance")  # added by every scrape (Prometheus's and the embedded one)
@@ -178,9 +178,10 @@ def _check_label(spec: catalog.MetricSpec, label: str, field: str) -> list[tuple
 
 
 def _valid_regex(text: str) -> bool:
+    """Whether RE2 (Prometheus's regex engine, which the embedded source uses too) takes it."""
     try:
-        re.compile(text)
-    except re.error:
+        anchored(text)
+    except RegexError:
         return False
     return True
 

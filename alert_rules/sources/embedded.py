@@ -20,6 +20,7 @@ from inferwatch.alert_rules.promql import Node
 from inferwatch.alert_rules.sources import SourceError
 from inferwatch.alert_rules.sources.promql_eval import EvalError, Evaluator, Labels, Vector
 from inferwatch.alert_rules.sources.window import Keyed, LabelKey, Window
+from inferwatch.core.regex import RegexError
 from inferwatch.exposition.parser import parse
 
 ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
@@ -123,6 +124,6 @@ class EmbeddedSource:
             self._memo_t, self._memo = t, {}
         try:
             result = Evaluator(self.window, t, self._memo).vector(expr)
-        except EvalError as err:
+        except (EvalError, RegexError) as err:
             raise SourceError(str(err)) from None
         return result

@@ -169,9 +169,57 @@ def _min_max(values: list[float], pick: Callable[..., float]) -> float:
     return pick(real) if real else math.nan
 
 
+def go_sum(values: list[float]) -> float:
+    """`sum` as engine.go aggregates: the first value, then `+=` in order (no compensation;
+    a fold from the first value keeps a lone -0.0, Python's `sum` starts from 0)."""
+    total = values[0]
+    for v in values[1:]:
+        total += v
+    return total
+
+
+def running_mean(values: list[float]) -> float:
+    """engine.go's `avg`: a running mean that divides before subtracting, so values near
+    the float64 maximum do not overflow to +Inf as sum / count does."""
+    mean, count = values[0], 1.0
+    for v in values[1:]:
+        count += 1
+        if math.isinf(mean):
+            if math.isinf(v) and (mean > 0) == (v > 0):
+                continue  # Inf of the same sign: the mean is right already
+            if not math.isinf(v) and not math.isnan(v):
+                continue  # Inf - Inf would make it NaN
+        mean += v / count - mean / count
+    return mean
+
+
+def kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:
+    """functions.go kahanSumInc (Neumaier's variant)."""
+    t = total + inc
+    if abs(total) >= abs(inc):
+        c += (total - t) + inc
+    else:
+        c += (inc - t) + total
+    return t, c
+
+
+def avg_over_time(values: list[float]) -> float:
+    """functions.go funcAvgOverTime: a compensated running mean."""
+    mean = c = count = 0.0
+    for v in values:
+        count += 1
+        if math.isinf(mean):
+            if math.isinf(v) and (mean > 0) == (v > 0):
+                continue
+            if not math.isinf(v) and not math.isnan(v):
+                continue
+        mean, c = kahan_inc(v / count - mean / count, mean, c)
+    return mean if math.isinf(mean) else mean + c
+
+
 AGGREGATIONS: dict[str, Callable[[list[float]], float]] = {
-    "sum": sum,
-    "avg": lambda vs: sum(vs) / len(vs),
+    "sum": go_sum,
+    "avg": running_mean,
     "min": lambda vs: _min_max(vs, min),
     "max": lambda vs: _min_max(vs, max),
     "count": lambda vs: float(len(vs)),
@@ -199,8 +247,10 @@ def extrapolated_rate(times: list[int], values: list[float], start: int, end: in
     interval = sampled
     interval += to_start if to_start < threshold else average / 2
     interval += to_end if to_end < threshold else average / 2
-    result *= interval / sampled
-    return result / ((end - start) / 1000) if is_rate else result
+    factor = interval / sampled  # Go's order: the factor first, then one multiplication
+    if is_rate:
+        factor /= (end - start) / 1000
+    return result * factor
 
 
 def _over(func: Callable[[list[float]], float]) -> Callable[..., float | None]:
@@ -210,7 +260,7 @@ def _over(func: Callable[[list[float]], float]) -> Callable[..., float | None]:
 RANGE_FUNCTIONS: dict[str, Callable[[list[int], list[float], int, int], float | None]] = {
     "rate": lambda ts, vs, s, e: extrapolated_rate(ts, vs, s, e, True),
     "increase": lambda ts, vs, s, e: extrapolated_rate(ts, vs, s, e, False),
-    "avg_over_time": _over(lambda vs: sum(vs) / len(vs)),
+    "avg_over_time": _over(avg_over_time),
     "min_over_time": _over(lambda vs: _min_max(vs, min)),
     "max_over_time": _over(lambda vs: _min_max(vs, max)),
 }
@@ -230,31 +280,56 @@ def histogram_quantile(q: float, vector: Vector) -> Vector:
 
 
 def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
-    """promql/quantile.go bucketQuantile (classic histograms)."""
+    """promql/quantile.go bucketQuantile (classic histograms), step by step: sort, coalesce
+    equal bounds, make the counts monotonic (a NaN count stays NaN, as in Go, and so does
+    whatever it reaches), then Go's binary search for the rank."""
     if math.isnan(q):
         return math.nan
     if q < 0 or q > 1:
         return -math.inf if q < 0 else math.inf
-    merged: dict[float, float] = {}
-    for bound, count in buckets:
-        merged[bound] = merged.get(bound, 0.0) + count
-    bounds = sorted(merged)
-    if not bounds or not math.isinf(bounds[-1]) or len(bounds) < 2:
+    buckets = sorted(buckets, key=lambda b: b[0])
+    if not buckets or not math.isinf(buckets[-1][0]) or buckets[-1][0] < 0:
         return math.nan
-    counts, high = [], -math.inf
-    for b in bounds:
-        high = max(high, merged[b])
-        counts.append(high)
+    bounds, counts = [buckets[0][0]], [buckets[0][1]]
+    for bound, count in buckets[1:]:  # coalesceBuckets
+        if bound == bounds[-1]:
+            counts[-1] += count
+        else:
+            bounds.append(bound)
+            counts.append(count)
+    high = counts[0]
+    for j in range(1, len(counts)):  # ensureMonotonic: NaN compares false both ways
+        if counts[j] > high:
+            high = counts[j]
+        elif counts[j] < high:
+            counts[j] = high
+    if len(bounds) < 2:
+        return math.nan
     observations = counts[-1]
     if observations == 0:
         return math.nan
     rank = q * observations
-    i = next((j for j in range(len(bounds) - 1) if counts[j] >= rank), len(bounds) - 1)
-    if i == len(bounds) - 1:
+    b = go_search(len(bounds) - 1, lambda j: counts[j] >= rank)
+    if b == len(bounds) - 1:
         return bounds[-2]
-    if i == 0 and bounds[0] <= 0:
+    if b == 0 and bounds[0] <= 0:
         return bounds[0]
-    start, count = (bounds[i - 1], counts[i] - counts[i - 1]) if i > 0 else (0.0, counts[0])
-    if i > 0:
-        rank -= counts[i - 1]
-    return start + (bounds[i] - start) * arith("/", rank, count)
+    start, end, count = 0.0, bounds[b], counts[b]
+    if b > 0:
+        start = bounds[b - 1]
+        count -= counts[b - 1]
+        rank -= counts[b - 1]
+    return start + (end - start) * arith("/", rank, count)
+
+
+def go_search(n: int, pred: Callable[[int], bool]) -> int:
+    """Go's sort.Search: the binary search itself, which matters when `pred` is not
+    monotonic (NaN counts)."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if not pred(mid):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo

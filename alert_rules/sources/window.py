@@ -8,8 +8,9 @@ instant query then finds no value for it, and range queries skip the marker.
 from __future__ import annotations
 
 import bisect
-import re
 from dataclasses import dataclass, field
+
+from inferwatch.core.regex import anchored
 
 LOOKBACK_MS = 5 * 60 * 1000
 LabelKey = tuple[tuple[str, str], ...]
@@ -41,9 +42,12 @@ class Series:
             del self.values[:cut]
 
     def latest(self, t: int, lookback: int = LOOKBACK_MS) -> float | None:
-        """The newest value at or before t within the lookback, None when stale or absent."""
+        """The newest value at or before t within the lookback, None when stale or absent.
+        A sample exactly `lookback` old still counts (Prometheus 2.x, engine.go
+        vectorSelectorSingle: dropped only when `t < refTime - lookback`; Prometheus 3
+        drops it)."""
         i = bisect.bisect_right(self.times, t) - 1
-        if i < 0 or self.times[i] <= t - lookback:
+        if i < 0 or self.times[i] < t - lookback:
             return None
         return self.values[i]
 
@@ -140,17 +144,13 @@ class Window:
         return len(self.series)
 
 
-_REGEX: dict[str, re.Pattern[str]] = {}
-
-
 def matches(labels: dict[str, str], matchers: tuple[tuple[str, str, str], ...]) -> bool:
-    """PromQL matching: a missing label reads as "", regexes are anchored."""
+    """PromQL matching: a missing label reads as "", regexes are RE2 and anchored, as Go's
+    `^(?:…)$` (inferwatch.core.regex; RegexError for a pattern RE2 refuses)."""
     for label, op, value in matchers:
         actual = labels.get(label, "")
         if op == "=" and actual != value or op == "!=" and actual == value:
             return False
-        if op in ("=~", "!~"):
-            pattern = _REGEX.get(value) or _REGEX.setdefault(value, re.compile(value))
-            if (pattern.fullmatch(actual) is None) == (op == "=~"):
-                return False
+        if op in ("=~", "!~") and anchored(value).matches(actual) != (op == "=~"):
+            return False
     return True

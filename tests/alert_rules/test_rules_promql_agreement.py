@@ -4,21 +4,14 @@ histograms) are written as expected samples, and promtool must agree."""
 
 from __future__ import annotations
 
-import json
 import math
-import re
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Number, Selector, render
-from inferwatch.alert_rules.sources.promql_eval import Evaluator
 from inferwatch.alert_rules.sources.window import Window
-from inferwatch.core.durations import parse_duration
-from tests.alert_rules.promtool_cases import fill
-from tests.support.procs import need_binary
+from tests.alert_rules.promtool_cases import expr_answers, fill, ours, run_promtool
 
 SERIES = [
     {"series": 'c{job="a",instance="1"}', "values": "0+6x10 3+6x10"},          # reset
@@ -50,37 +43,14 @@ EXPRS: list[Node] = [
 TIMES = [45, 150, 300, 480, 600]
 
 
-CASE = re.compile(r'^\s*expr: (".*"), time: (\S+),$')
-GOT = re.compile(r'([a-zA-Z_:]*\{[^}]*\}) ([^,\s]+)')
-
-
-def ours(window: Window, expr: Node, t: float) -> dict[str, float]:
-    out = {}
-    for labels, value in Evaluator(window, int(t * 1000)).vector(expr):
-        inner = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
-        out[f"{labels.get('__name__', '')}{{{inner}}}"] = value
-    return out
-
-
-def promtools(window: Window, tmp_path: Path) -> dict[tuple[str, float], dict[str, float]]:
+def promtools(tmp_path: Path) -> dict[tuple[str, float], dict[str, float]]:
     """Prometheus's answer to every (expr, time): each case expects nothing, so promtool
     prints every sample it got."""
     cases = [{"expr": render(e), "eval_time": f"{t}s", "exp_samples": []}
              for e in EXPRS for t in TIMES]
-    test = {"rule_files": [], "evaluation_interval": "30s", "tests": [
-        {"interval": "30s", "input_series": SERIES, "promql_expr_test": cases}]}
-    (tmp_path / "t.yml").write_text(yaml.safe_dump(test, sort_keys=False))
-    result = subprocess.run([need_binary("promtool"), "test", "rules", "t.yml"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60, check=False)
-    answers: dict[tuple[str, float], dict[str, float]] = {}
-    lines = (result.stdout + result.stderr).splitlines()
-    for i, line in enumerate(lines):
-        case = CASE.match(line)
-        if case:
-            got = lines[i + 2].strip().removeprefix("got: ")
-            answers[(json.loads(case[1]), parse_duration(case[2]))] = {
-                labels: float(value) for labels, value in GOT.findall(got)}
-    assert answers, result.stdout + result.stderr
+    answers = expr_answers(run_promtool(tmp_path, {
+        "interval": "30s", "input_series": SERIES, "promql_expr_test": cases}))
+    assert answers
     return answers
 
 
@@ -92,7 +62,7 @@ def same(a: float, b: float) -> bool:
 def test_promtool_agrees_with_the_embedded_evaluator(tmp_path: Path) -> None:
     window = Window(86400_000)
     fill(window, SERIES, 30)
-    theirs = promtools(window, tmp_path)
+    theirs = promtools(tmp_path)
     compared = 0
     for expr in EXPRS:
         for t in TIMES:

@@ -66,6 +66,8 @@ def test_valid_threshold_rule_parses(tmp_path: Path) -> None:
      "g/KV: annotations.summary: unsupported template"),
     ({**KV, "matchers": {"model": "=~(broken"}}, "g/KV: matchers.model: '(broken' is not a "
      "valid regex"),
+    ({**KV, "matchers": {"model": "=~(a)\\1"}}, "g/KV: matchers.model: '(a)\\\\1' is not a "
+     "valid regex"),  # a backreference: Python's `re` takes it, RE2 (Prometheus's) does not
     ({"alert": "Q", "metric": "inferwatch_engine_time_to_first_token_seconds", "op": ">",
       "function": "quantile", "quantile": 0.95, "window": "5m", "threshold": 3},
      "g/Q: threshold: 3 is not a bucket bound of inferwatch_engine_time_to_first_token_seconds"),
@@ -84,6 +86,11 @@ def test_each_problem_names_file_rule_and_field(tmp_path: Path, rule: dict,
                                                  expected: str) -> None:
     found = problems(tmp_path, rule)
     assert any(p.startswith(f"{tmp_path / 'rules.yml'}: {expected}") for p in found), found
+
+
+def test_regexes_that_re2_takes_and_python_refuses_are_valid(tmp_path: Path) -> None:
+    (group,) = load_file(write(tmp_path, {**KV, "matchers": {"model": "=~a(?i)b|\\pL+"}}))
+    assert group.rules
 
 
 def test_all_problems_of_a_rule_are_reported_together(tmp_path: Path) -> None:
