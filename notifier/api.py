@@ -35,6 +35,15 @@ def _error(status: int, reason: str) -> web.Response:
     return web.json_response({"status": "error", "error": reason}, status=status)
 
 
+def _v2_error(status: int, reason: str) -> web.Response:
+    """An API v2 error as Alertmanager's go-swagger server writes it: a JSON string, or for 422
+    a `{code, message}` object; amtool reads the string (`silence import` looks in it for
+    "not found" before it creates a silence whose id is unknown here)."""
+    if status == 422:
+        return web.json_response({"code": 602, "message": reason}, status=422)
+    return web.json_response(reason, status=status)
+
+
 def _auth_middleware(token: str | None) -> Callable:
     expected = f"Bearer {token}".encode() if token else b""
 
@@ -54,7 +63,7 @@ def _auth_middleware(token: str | None) -> Callable:
         except RequestError as err:
             if request.method == "POST":
                 _count_invalid(request)
-            return _error(err.status, str(err))
+            return _v2_error(err.status, str(err))
     return middleware
 
 
@@ -81,7 +90,7 @@ async def post_alerts(request: web.Request) -> web.Response:
     if batch.refused:
         n.metrics.invalid.labels(request.match_info.route.resource.canonical).inc(
             len(batch.refused))
-        return _error(400, "; ".join(batch.refused))
+        return _v2_error(400, "; ".join(batch.refused))
     return web.json_response({"status": "success"})
 
 
@@ -124,7 +133,7 @@ async def post_silence(request: web.Request) -> web.Response:
     try:
         silence_id = n.silences.set(silence, n.clock())
     except SilenceError as err:
-        return _error(404 if err.missing else 400, str(err))
+        return _v2_error(404 if err.missing else 400, str(err))
     n.wake.set()
     return web.json_response({"silenceID": silence_id})
 
@@ -135,7 +144,7 @@ async def get_silence(request: web.Request) -> web.Response:
         return web.json_response(silence_json(n.silences.get(_silence_id(request)),
                                               n.clock()))
     except SilenceError as err:
-        return _error(404, str(err))
+        return _v2_error(404, str(err))
 
 
 async def delete_silence(request: web.Request) -> web.Response:
@@ -143,7 +152,7 @@ async def delete_silence(request: web.Request) -> web.Response:
     try:
         n.silences.expire(_silence_id(request), n.clock())
     except SilenceError as err:
-        return _error(404 if err.missing else 400, str(err))
+        return _v2_error(404 if err.missing else 400, str(err))
     return web.Response(status=200)
 
 
