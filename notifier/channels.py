@@ -4,11 +4,13 @@ The outbox does the retrying, so each attempt here is a single try. A failure is
 unless apprise saw an HTTP 4xx other than 408 and 429 (Alertmanager retries 5xx, not 4xx).
 A channel keeps loaded apprise instances for reuse (parsing a URL costs more than sending to a
 loopback webhook); one instance serves one attempt at a time, and gets that attempt's key header.
+Every attempt, email's SMTP included, ends within the delivery timeout (plus GRACE).
 json:// and jsons:// URLs go out through notifier.webhook: the same request, kept-alive.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ HEADER_SCHEMES = {"json", "jsons", "form", "forms", "xml", "xmls", "mailto", "ma
 KINDS = {"NotifySlack": "slack", "NotifyEmail": "email"}
 _STATUS = re.compile(r"error=(\d{3})")
 ASSET = apprise.AppriseAsset(storage_mode="memory")
+GRACE = 0.5  # seconds past the delivery timeout before an attempt is abandoned outright
 
 
 class ChannelError(Exception):
@@ -60,13 +63,22 @@ class Channel:
         if self.fast is not None:
             return await self._send_fast(self.fast, title, body, notify_type, key, timeout)
         notifier = self._idle.pop() if self._idle else self._load()
-        if urlsplit(self.url).scheme.lower() in HEADER_SCHEMES:
-            for service in notifier:
+        keyed = urlsplit(self.url).scheme.lower() in HEADER_SCHEMES
+        for service in notifier:
+            if keyed:
                 service.headers[KEY_HEADER] = key
+            # each socket operation of a plugin (SMTP's included) within the attempt's bound
+            service.socket_connect_timeout = service.socket_read_timeout = timeout
         try:
-            result = await notifier.async_notify(body=body, title=title, notify_type=notify_type,
-                                                 body_format=body_format, timeout=timeout)
-        finally:
+            # apprise stops waiting at `timeout`; this bound holds even if a plugin does not
+            result = await asyncio.wait_for(notifier.async_notify(
+                body=body, title=title, notify_type=notify_type, body_format=body_format,
+                timeout=timeout), timeout + GRACE)
+        except TimeoutError:
+            raise ChannelError(f"{self.name}: timed out after {timeout:g}s",
+                               recoverable=True) from None
+        if result.status is not apprise.AppriseResultStatus.TIMEOUT:
+            # after a timeout a worker thread may still hold the instance: never reuse it
             self._idle.append(notifier)
         if not result:
             raise _failure(self.name, result)

@@ -99,9 +99,14 @@ async def serve(loaded: Loaded, listen: str, storage: str) -> int:
     from aiohttp import web
 
     from inferwatch.notifier.api import make_app
+    from inferwatch.notifier.db import StorageError
     from inferwatch.notifier.service import Notifier
 
-    notifier = Notifier(loaded, storage)
+    try:
+        notifier = Notifier(loaded, storage)
+    except StorageError as err:
+        print(f"notifier: {err}", file=sys.stderr)
+        return 1
     await notifier.start()
     gc.freeze()  # the startup heap (apprise, aiohttp, pydantic) out of every full collection
     runner = web.AppRunner(make_app(notifier), handle_signals=False)

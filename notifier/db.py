@@ -8,10 +8,14 @@ thread, a few ms each, which capped delivery throughput.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -39,14 +43,64 @@ CREATE TABLE IF NOT EXISTS nflog (
 MIGRATIONS = (("nflog", "sent_at", "REAL"),)
 
 
+class StorageError(Exception):
+    """The storage cannot be opened or written; the message names the path."""
+
+
+def reason(err: BaseException) -> str:
+    """SQLite's or the OS's words for an error, without a traceback."""
+    if isinstance(err, OSError):
+        return err.strerror or type(err).__name__
+    return str(err) or type(err).__name__
+
+
+class StorageHealth:
+    """Write failures: counted by operation, logged once per change (failing, other error, ok)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.failing: str | None = None  # the current error, None while writes succeed
+        self.count: Callable[[str], None] = lambda op: None  # set by whoever owns metrics
+
+    def error(self, op: str, err: BaseException) -> StorageError:
+        """Count and (on a change) log a failed write; the error to raise, naming the path."""
+        self.count(op)
+        text = reason(err)
+        if text != self.failing:
+            log.error("storage %s: cannot write (%s); held in memory and retried with backoff",
+                      self.path, text)
+            self.failing = text
+        return StorageError(f"storage {self.path}: {text}")
+
+    def ok(self) -> None:
+        if self.failing is not None:
+            log.warning("storage %s: writable again", self.path)
+            self.failing = None
+
+
 class Database:
     """One connection, used from the event loop's thread only."""
 
     def __init__(self, directory: str | Path):
         path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
         self.path = path / "notifier.db"
-        self.conn = sqlite3.connect(self.path, isolation_level=None)
+        self.health = StorageHealth(self.path)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, isolation_level=None)
+        except (OSError, sqlite3.Error) as err:
+            raise StorageError(f"storage {self.path}: cannot open: {reason(err)}") from None
+        try:
+            self._prepare()
+        except sqlite3.Error as err:
+            self.conn.close()
+            raise StorageError(f"storage {self.path}: cannot write: {reason(err)}") from None
+        # (receiver, channel, group key) of every group with a pending or logged notification;
+        # kept by Outbox.enqueue, so that a new group costs no nflog or supersede query
+        self.notified: set[tuple[str, int, str]] = set()
+        self.reload_notified()
+
+    def _prepare(self) -> None:
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
@@ -56,10 +110,8 @@ class Database:
             have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
             if column not in have:
                 self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
-        # (receiver, channel, group key) of every group with a pending or logged notification;
-        # kept by Outbox.enqueue, so that a new group costs no nflog or supersede query
-        self.notified: set[tuple[str, int, str]] = set()
-        self.reload_notified()
+        with self.tx():  # a read-only file opens without complaint: try a write now
+            pass
 
     def reload_notified(self) -> None:
         """Rebuild `notified` from the tables, dropping groups whose rows were collected."""
@@ -69,14 +121,18 @@ class Database:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction, committed on success and rolled back on error."""
+        """A write transaction, committed on success and rolled back on any error (a failed
+        COMMIT included: a disk-full COMMIT leaves the transaction open otherwise)."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
+            self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        self.health.ok()
 
     def close(self) -> None:
         self.conn.close()

@@ -3,7 +3,9 @@
 aiohttp's client spends about 0.25 ms of CPU on each request (URL, header and cookie handling,
 timers, tracing hooks); this one writes a prepared head and the body in one send and parses the
 response with the standard library's parser: about 0.1 ms. It reads responses framed by
-Content-Length, chunked transfer coding, or the connection's end; redirects are the caller's.
+Content-Length, chunked transfer coding, or the connection's end, never more than MAX_HEAD of
+head and MAX_BODY of body (a longer body is left unread and its connection closed); redirects are
+the caller's.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 
 IDLE_KEEP = 4.0  # seconds an idle connection is reused: under servers' keep-alive timeouts
 MAX_HEAD = 64 << 10
+MAX_BODY = 64 << 10  # a receiver's answer is only drained: a longer one ends the connection
 
 
 class HttpError(Exception):
@@ -80,20 +83,37 @@ async def _response(reader: asyncio.StreamReader, head: bytes) -> tuple[int, dic
     if head.startswith(b"HEAD ") or int(status) in (204, 304):
         return int(status), headers, keep
     if "chunked" in headers.get("transfer-encoding", "").lower():
-        await _chunks(reader)
+        keep = await _chunks(reader) and keep
     elif "content-length" in headers:
-        await reader.readexactly(int(headers["content-length"]))
+        length = int(headers["content-length"])
+        if length > MAX_BODY:  # not read: the connection goes, with the rest of the body
+            return int(status), headers, False
+        await reader.readexactly(length)
     else:
-        await reader.read()
+        await _upto(reader, MAX_BODY)
         keep = False
     return int(status), headers, keep
 
 
-async def _chunks(reader: asyncio.StreamReader) -> None:
+async def _chunks(reader: asyncio.StreamReader) -> bool:
+    """Read a chunked body of at most MAX_BODY bytes; False when it was longer (left unread)."""
+    total = 0
     while True:
         size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
         if size == 0:
             while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
                 pass
-            return
+            return True
+        total += size
+        if total > MAX_BODY:
+            return False
         await reader.readexactly(size + 2)
+
+
+async def _upto(reader: asyncio.StreamReader, limit: int) -> None:
+    """Read a body that ends with the connection, until its end or `limit` bytes."""
+    while limit > 0:
+        data = await reader.read(min(limit, 1 << 16))
+        if not data:
+            return
+        limit -= len(data)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -75,6 +76,7 @@ class Notifier:
         self.groups = Groups(started=clock())
         self.active: dict[str, StoredAlert] = {}
         self.metrics = Metrics(self.snapshot)
+        self.db.health.count = lambda op: self.metrics.storage_errors.labels(op).inc()
         self.deliverer = Deliverer(self.outbox, self.channels, self.cfg.delivery, self.metrics,
                                    clock, rng or random.Random())
         self.wake = asyncio.Event()
@@ -118,7 +120,10 @@ class Notifier:
             new = to_stored(alert, now, timeout)
             old = batch.get(new.fingerprint) or self.active.get(new.fingerprint)
             batch[new.fingerprint] = merge(old, new) if old else new
-        self.store.put(batch.values())
+        try:
+            self.store.put(batch.values())
+        except sqlite3.Error as err:  # refused, so that the sender retries
+            raise self.db.health.error("alerts", err) from None
         for alert in batch.values():
             self._ingest(alert, now)
         self.metrics.received.labels(source).inc(len(alerts))
@@ -154,7 +159,15 @@ class Notifier:
             self.metrics.inhibited.inc(plan.inhibited)
             sent.append((group, list(group.alerts.values())))
         if notes or quiet:
-            self.outbox.enqueue(notes, now, self.cfg.delivery.retry_deadline, quiet)
+            try:
+                self.outbox.enqueue(notes, now, self.cfg.delivery.retry_deadline, quiet)
+            except sqlite3.Error as err:
+                # nothing queued or logged: as after a failed notify in Alertmanager, the
+                # groups keep their alerts and decide again at their next tick
+                self.db.health.error("enqueue", err)
+                for group, _ in sent:
+                    self.groups.flushed(group, now, ())
+                return
         if notes:
             self.deliverer.wake.set()
         for group, alerts in sent:
@@ -163,7 +176,10 @@ class Notifier:
     async def _gc_loop(self) -> None:
         while True:
             await asyncio.sleep(GC_EVERY)
-            self.gc(self.clock())
+            try:
+                self.gc(self.clock())
+            except sqlite3.Error as err:
+                self.db.health.error("gc", err)
 
     def gc(self, now: float) -> None:
         """Forget long-resolved alerts no group holds, and old log, outbox and silence rows."""

@@ -20,7 +20,7 @@ from apprise.common import OverflowMode
 from apprise.plugins.custom_json import NotifyJSON
 
 from inferwatch.core.redact import REDACTOR
-from inferwatch.notifier.httpclient import HttpError, Origin
+from inferwatch.notifier.httpclient import MAX_BODY, HttpError, Origin
 
 
 def fits(plugin: Any) -> bool:
@@ -113,7 +113,7 @@ class JsonWebhook:
                     self.plugin.method, self.url, params=self.plugin.params, headers=sent,
                     data=data, ssl=None if self.plugin.verify_certificate else False,
                     timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-                await resp.read()
+                await resp.content.read(MAX_BODY)  # drained, within a bound
                 return resp.status
         except (aiohttp.ClientError, TimeoutError) as err:
             return REDACTOR.redact(f"{type(err).__name__}: {err}", urls=True)
