@@ -20,6 +20,17 @@ EXPORTER_FLAGS: list[tuple[str, str, dict]] = [
      {"action": argparse.BooleanOptionalAction, "help": "CPU, memory, fs, network, PSI"}),
     ("--collector.host.interval", "exporter.collectors.host.interval",
      {"metavar": "DURATION", "help": "host collection interval (default 10s)"}),
+    ("--collector.diskstats", "exporter.collectors.diskstats.enabled",
+     {"action": argparse.BooleanOptionalAction, "help": "disk I/O from /proc/diskstats"}),
+    ("--collector.diskstats.device-exclude", "exporter.collectors.diskstats.device_exclude",
+     {"metavar": "REGEX", "help": "devices to leave out (default node_exporter's: partitions, "
+      "loop, ram, fd)"}),
+    ("--collector.diskstats.device-mapper", "exporter.collectors.diskstats.device_mapper",
+     {"action": argparse.BooleanOptionalAction,
+      "help": "also report device-mapper volumes (dm-N; off by default: they repeat the I/O "
+              "of their disks)"}),
+    ("--collector.mdadm", "exporter.collectors.mdadm.enabled",
+     {"action": argparse.BooleanOptionalAction, "help": "md RAID arrays from /proc/mdstat"}),
     ("--engine", "exporter.engines",
      {"action": "append", "metavar": "KIND=URL",
       "help": "scrape an inference engine (repeatable; KIND: auto, vllm, sglang, tgi, triton, "

@@ -11,6 +11,7 @@ from pydantic import BeforeValidator, Field, SecretStr, model_validator
 
 from inferwatch.core.config import ConfigError, Duration, Strict, load_model, read_yaml
 from inferwatch.core.redact import redact
+from inferwatch.exporter.collectors.host_disk import DEVICE_EXCLUDE
 
 DEFAULT_PORT = 9477  # not node_exporter's 9100, dcgm-exporter's 9400 or nvidia_gpu_exporter's 9835
 
@@ -58,9 +59,27 @@ class EnginesCollectorConfig(CollectorConfig):
     label_value_length_limit: int = Field(2048, ge=0)
 
 
+class DiskstatsCollectorConfig(CollectorConfig):
+    """Disk I/O from /proc/diskstats. device_exclude is node_exporter's regex and default;
+    device-mapper volumes (dm-N) only with device_mapper: true."""
+
+    device_exclude: str = DEVICE_EXCLUDE
+    device_mapper: bool = False
+
+    @model_validator(mode="after")
+    def _exclude_compiles(self) -> DiskstatsCollectorConfig:
+        try:
+            re.compile(self.device_exclude, re.ASCII)
+        except re.error as err:
+            raise ValueError(f"device_exclude is not a regular expression: {err}") from None
+        return self
+
+
 class Collectors(Strict):
     gpu: CollectorConfig = CollectorConfig(interval=5.0)
     host: CollectorConfig = CollectorConfig(interval=10.0)
+    diskstats: DiskstatsCollectorConfig = DiskstatsCollectorConfig(interval=10.0)
+    mdadm: CollectorConfig = CollectorConfig(interval=10.0)
     engines: EnginesCollectorConfig = EnginesCollectorConfig(interval=5.0)
     pods: CollectorConfig = CollectorConfig(enabled=False, interval=15.0, timeout=10.0)
 

@@ -58,6 +58,18 @@ def build_collectors(config: ExporterConfig, watcher=None) -> list[Collector]:
 
         collectors.append(HostCollector(procfs=config.paths.procfs, rootfs=config.paths.rootfs,
                                         interval=cfg.host.interval, timeout=cfg.host.timeout))
+    if cfg.diskstats.enabled:
+        from inferwatch.exporter.collectors.host_disk import DiskstatsCollector
+
+        collectors.append(DiskstatsCollector(
+            procfs=config.paths.procfs, interval=cfg.diskstats.interval,
+            timeout=cfg.diskstats.timeout, device_exclude=cfg.diskstats.device_exclude,
+            device_mapper=cfg.diskstats.device_mapper))
+    if cfg.mdadm.enabled:
+        from inferwatch.exporter.collectors.host_md import MdadmCollector
+
+        collectors.append(MdadmCollector(procfs=config.paths.procfs,
+                                         interval=cfg.mdadm.interval, timeout=cfg.mdadm.timeout))
     engines = build_engine_collector(config, watcher)
     if engines is not None:
         collectors.append(engines)

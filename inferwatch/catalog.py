@@ -199,6 +199,30 @@ HOST_PRESSURE_IO_WAITING = _c("inferwatch_host_pressure_io_waiting_seconds_total
                               "tasks waited for IO.", unit="seconds")
 HOST_PRESSURE_IO_STALLED = _c("inferwatch_host_pressure_io_stalled_seconds_total", "Time all "
                               "non-idle tasks stalled on IO.", unit="seconds")
+_DISK = ("device",)
+HOST_DISK_READS_COMPLETED = _c("inferwatch_host_disk_reads_completed_total", "Reads completed "
+                               "(/proc/diskstats).", _DISK)
+HOST_DISK_WRITES_COMPLETED = _c("inferwatch_host_disk_writes_completed_total", "Writes "
+                                "completed.", _DISK)
+HOST_DISK_READ_BYTES = _c("inferwatch_host_disk_read_bytes_total", "Bytes read (512-byte "
+                          "sectors).", _DISK, "bytes")
+HOST_DISK_WRITTEN_BYTES = _c("inferwatch_host_disk_written_bytes_total", "Bytes written "
+                             "(512-byte sectors).", _DISK, "bytes")
+HOST_DISK_READ_TIME = _c("inferwatch_host_disk_read_time_seconds_total", "Time spent by all "
+                         "reads.", _DISK, "seconds")
+HOST_DISK_WRITE_TIME = _c("inferwatch_host_disk_write_time_seconds_total", "Time spent by all "
+                          "writes.", _DISK, "seconds")
+HOST_DISK_IO_NOW = _g("inferwatch_host_disk_io_now", "I/Os in progress.", _DISK)
+HOST_DISK_IO_TIME = _c("inferwatch_host_disk_io_time_seconds_total", "Time with I/Os in "
+                       "progress (busy time).", _DISK, "seconds")
+HOST_DISK_IO_TIME_WEIGHTED = _c("inferwatch_host_disk_io_time_weighted_seconds_total", "I/O "
+                                "time weighted by the I/Os in progress (queue length over "
+                                "time).", _DISK, "seconds")
+_MD = ("device", "state")
+HOST_MD_DISKS = _g("inferwatch_host_md_disks", "Disks of an md (software RAID) array by state "
+                   "(active, failed, spare), from /proc/mdstat.", _MD)
+HOST_MD_STATE = _g("inferwatch_host_md_state", "1 for the md array's current state (active, "
+                   "inactive, recovering, resync, check), 0 for the others.", _MD)
 
 # --- Kubernetes: GPU-to-pod attribution (join metrics) and discovery ----------------------
 POD = ("namespace", "pod", "container")
@@ -215,6 +239,20 @@ GPU_ATTRIBUTION_UNMAPPED = MetricSpec(
     "inferwatch_gpu_attribution_unmapped_processes", GAUGE,
     "GPU processes not attributed to a known pod: host processes, PIDs not visible "
     "(no hostPID), or pods the API server has not reported yet.", GPU)
+GPU_POD_UTILIZATION = MetricSpec(
+    "inferwatch_gpu_pod_utilization_ratio", GAUGE,
+    "Share of the GPU's SM time a pod's container used over the last interval: the mean "
+    "smUtil of its processes' NVML samples (nvmlDeviceGetProcessUtilization), summed per "
+    "container; 0 for a container with a process on the GPU but no sample.", GPU + POD, "ratio")
+GPU_ALLOCATION_INFO = MetricSpec(
+    "inferwatch_gpu_allocation_info", GAUGE,
+    "1 for each GPU or MIG device (uuid) the kubelet allocated to a container, busy or idle "
+    "(pod-resources API); gpu is the GPU's index (a MIG device's parent), empty without NVML.",
+    GPU + POD + ("resource",))
+GPU_ALLOCATABLE_INFO = MetricSpec(
+    "inferwatch_gpu_allocatable_info", GAUGE,
+    "1 for each GPU or MIG device the kubelet can allocate (pod-resources "
+    "GetAllocatableResources); absent where the kubelet lacks that call.", GPU + ("resource",))
 KUBERNETES_PODS = MetricSpec(
     "inferwatch_kubernetes_pods", GAUGE,
     "Pods on this node known to the exporter's list/watch of the API server.")
