@@ -42,12 +42,8 @@ class AlertQuery:
 
 
 def _bool(query: Mapping[str, str], name: str) -> bool:
-    text = query.get(name, "true")
-    if text.lower() in ("true", "1", "t"):
-        return True
-    if text.lower() in ("false", "0", "f"):
-        return False
-    raise RequestError(400, f"{name} in query must be of type boolean: {text!r}")
+    """Alertmanager 0.25 reads anything but a false value (`false`, `0`, `f`...) as true."""
+    return query.get(name, "true").lower() not in ("false", "0", "f", "n", "no", "off")
 
 
 def filter_matchers(filters: list[str]) -> tuple[Matcher, ...]:
@@ -179,5 +175,7 @@ def silence_order(silence: Silence, now: float) -> tuple:
 
 
 def silence_pins(silence: Silence, wanted: tuple[Matcher, ...]) -> bool:
-    """Alertmanager's silence filter: each wanted matcher against name -> pattern."""
-    return matches_all(wanted, {m.name: m.value for m in silence.matchers})
+    """Alertmanager 0.25's silence filter, as measured against it: each wanted matcher must be
+    one of the silence's own (same name, operator and value): `job=~"x.*"` lists a silence
+    with `job=~"x.*"`, while `job="x.*"` and `job=~"x"` do not."""
+    return all(w in silence.matchers for w in wanted)
