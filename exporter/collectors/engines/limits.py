@@ -28,6 +28,7 @@ LOG_CHARS = 512  # most characters of target-controlled text in one log line
 SHOW = 50  # characters of a name or value quoted in a limit's reason (Prometheus: %.50s)
 MIN_LABEL_CHARS = 5  # `a="",`: the fewest characters one more label adds to a line
 
+_ODD = (b"\n ", b"\n\t", b"\r", b"\n\n\n", b"\x0b", b"\x0c")  # where byte counts miscount
 _SAMPLE_LINE = re.compile(rb"^[ \t\r\x0b\x0c]*[^#\s]", re.MULTILINE)
 
 
@@ -66,7 +67,12 @@ class Limits:
         limit = self.sample_limit
         if not limit or body.count(b"\n") < limit:  # fewer lines than the limit: fits
             return
-        count = len(_SAMPLE_LINE.findall(body))
+        # lines less comments and blank lines, with byte counts (a few ms for 200,000 lines);
+        # exact unless lines are indented, end in CR or blanks run in threes: then a regex
+        count = (body.count(b"\n") + (not body.endswith(b"\n")) - body.count(b"\n#")
+                 - body.startswith(b"#") - body.count(b"\n\n") - body.startswith(b"\n"))
+        if count > limit and any(odd in body for odd in _ODD):
+            count = len(_SAMPLE_LINE.findall(body))
         if count > limit:
             raise LimitExceeded(SAMPLE_LIMIT, f"{count} samples, limit {limit}")
 
