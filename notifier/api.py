@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from inferwatch.notifier import api_filters
+from inferwatch.notifier import api_filters, apiv1
 from inferwatch.notifier.amconfig import original, version_info
 from inferwatch.notifier.apiv2 import RequestError, is_uuid, read_alerts, read_silence
 from inferwatch.notifier.payloads import PayloadError, parse_webhook, rfc3339, silence_json
@@ -192,6 +192,7 @@ def make_app(notifier: Notifier) -> web.Application:
     app.router.add_get("/api/v2/alerts", get_alerts)
     app.router.add_get("/api/v2/alerts/groups", get_groups)
     app.router.add_post("/api/v1/webhook", post_webhook)
+    app.router.add_routes(apiv1.routes(NOTIFIER, STARTED))
     app.router.add_post("/webhook", post_webhook)
     app.router.add_get("/api/v2/silences", get_silences)
     app.router.add_post("/api/v2/silences", post_silence)

@@ -230,3 +230,20 @@ async def test_silence_listing_and_filters_match(pair: Pair) -> None:
                    ['alertname="A"', 'team!~"x|y"'], ['alertname="A"', 'team="x|y"']):
         await pair.agree("GET", "/api/v2/silences", _silences,
                          params=[("filter", w) for w in wanted])
+
+
+async def test_api_v1_answers_as_alertmanager_0_25(pair: Pair) -> None:
+    """Alertmanager 0.25 still serves v1 (no 410): same codes and envelope, same alerts."""
+    for body in (b'[{"labels": {"alertname": "V1", "x": ""}}]', b'[{"labels": {"bad-name": "v"}}]',
+                 b'[{"annotations": {}}]', b"{nope"):
+        (s1, b1), (s2, b2) = await pair.call("POST", "/api/v1/alerts", data=body)
+        assert (s1, b1["status"]) == (s2, b2["status"]), (body, b1, b2)
+    for path in ("/api/v1/alerts?filter=nope", "/api/v1/nope", "/api/v1/alerts/groups"):
+        (s1, _), (s2, _) = await pair.call("GET", path)
+        assert s1 == s2, path
+    shape = lambda b: (b["status"], [(x["fingerprint"], x["labels"], x["receivers"])  # noqa: E731
+                                     for x in b["data"]])
+    assert (await pair.agree("GET", "/api/v1/alerts", shape))[1][0][1] == {"alertname": "V1"}
+    await pair.agree("GET", "/api/v1/receivers", lambda b: (b["status"], sorted(b["data"])))
+    await pair.agree("GET", "/api/v1/silences", lambda b: (b["status"], b["data"]))
+    await pair.agree("GET", "/api/v1/status", lambda b: sorted(b["data"]))
