@@ -89,6 +89,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     loaded = _validated(args.config_file)
     setup_logging(args.log_level)
+    from inferwatch.core.redact import install
+
+    install(loaded.secrets)  # again: the filter onto the handlers setup_logging just made
     if args.log_level != "debug":
         logging.getLogger("apprise").setLevel(logging.WARNING)
     return asyncio.run(serve(loaded, args.listen, args.storage))
