@@ -66,7 +66,8 @@ def parse_line(line: bytes) -> tuple[str, list[int]]:
     numbers = fields[:2] + fields[3:]
     if not all(f.isdigit() for f in numbers):  # bytes.isdigit: ASCII 0-9 only, no sign
         raise DiskLineError("a field is not an unsigned decimal number")
-    values = [int(f) for f in fields[3:]]
+    # A length check first: int() refuses numbers of over 4300 digits with its own error.
+    values = [int(f) if len(f) <= 20 else MAX_COUNTER + 1 for f in fields[3:]]
     if max(values) > MAX_COUNTER:
         raise DiskLineError("a value exceeds 64 bits")
     try:

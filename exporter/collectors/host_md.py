@@ -22,6 +22,7 @@ from inferwatch.exporter.collectors.base import CollectorFailed
 
 log = logging.getLogger(__name__)
 
+MAX_COUNT = 2**63 - 1  # procfs parses the counts as int64
 STATUS_LINE = re.compile(r"(\d+) blocks .*\[(\d+)/(\d+)\] \[([U_]+)\]", re.ASCII)
 DISK_STATES = ("active", "failed", "spare")
 # inferwatch_host_md_state's states, and the procfs activity state each one stands for.
@@ -49,13 +50,20 @@ def _disks_active(array_line: str, status_line: str) -> int:
     fields = status_line.split()
     if not fields or not fields[0].isascii() or not fields[0].isdigit():
         raise MdstatError("no block count on the status line")
+    if len(fields[0]) > 19 or int(fields[0]) > MAX_COUNT:
+        raise MdstatError("the block count exceeds 64 bits")
     if "raid0" in array_line or "linear" in array_line:
         return array_line.count("[")  # only member disks carry a [n]
     if "inactive" in array_line:
         return 0
+    if len(status_line) > 4096:  # keeps the backtracking of STATUS_LINE's .* bounded
+        raise MdstatError("the status line is too long")
     match = STATUS_LINE.search(status_line)
     if match is None:
         raise MdstatError("no [n/m] [UU] on the status line")
+    if max(len(match.group(2)), len(match.group(3))) > 19 or \
+            max(int(match.group(2)), int(match.group(3))) > MAX_COUNT:
+        raise MdstatError("a disk count exceeds 64 bits")
     return int(match.group(3))
 
 
