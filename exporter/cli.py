@@ -56,6 +56,13 @@ EXPORTER_FLAGS: list[tuple[str, str, dict]] = [
       "help": "GPU memory per pod from NVML processes and /proc/<pid>/cgroup (needs hostPID)"}),
     ("--collector.pods.interval", "exporter.collectors.pods.interval",
      {"metavar": "DURATION", "help": "pod attribution interval (default 15s)"}),
+    ("--collector.kubelet-pod-resources", "exporter.collectors.kubelet_pod_resources.enabled",
+     {"action": argparse.BooleanOptionalAction,
+      "help": "GPUs allocated to each container, idle or not, from the kubelet's pod-resources "
+              "API (no hostPID needed)"}),
+    ("--kubelet.pod-resources-socket", "exporter.collectors.kubelet_pod_resources.socket",
+     {"metavar": "PATH", "help": "the kubelet's pod-resources socket (default "
+      "/var/lib/kubelet/pod-resources/kubelet.sock)"}),
     ("--otlp.endpoint", "exporter.otlp.endpoint",
      {"metavar": "URL", "help": "also push the metrics over OTLP/HTTP (protobuf) to this full "
       "URL, e.g. http://otel-collector:4318/v1/metrics"}),

@@ -75,6 +75,14 @@ class DiskstatsCollectorConfig(CollectorConfig):
         return self
 
 
+class PodResourcesCollectorConfig(CollectorConfig):
+    """Devices allocated per container, from the kubelet's pod-resources gRPC socket."""
+
+    enabled: bool = False
+    interval: Duration = 15.0
+    socket: str = "/var/lib/kubelet/pod-resources/kubelet.sock"
+
+
 class Collectors(Strict):
     gpu: CollectorConfig = CollectorConfig(interval=5.0)
     host: CollectorConfig = CollectorConfig(interval=10.0)
@@ -82,6 +90,7 @@ class Collectors(Strict):
     mdadm: CollectorConfig = CollectorConfig(interval=10.0)
     engines: EnginesCollectorConfig = EnginesCollectorConfig(interval=5.0)
     pods: CollectorConfig = CollectorConfig(enabled=False, interval=15.0, timeout=10.0)
+    kubelet_pod_resources: PodResourcesCollectorConfig = PodResourcesCollectorConfig()
 
 
 def _http_url(value: str) -> str:

@@ -35,7 +35,7 @@ def build_collectors(config: ExporterConfig, watcher=None) -> list[Collector]:
     collectors: list[Collector] = []
     cfg = config.collectors
     lib = None
-    if cfg.gpu.enabled or cfg.pods.enabled:  # one NVML (or one fake) shared by both
+    if cfg.gpu.enabled or cfg.pods.enabled or cfg.kubelet_pod_resources.enabled:  # one NVML
         from inferwatch.exporter.nvml import load_nvml
 
         lib = load_nvml(config.simulate_gpus, config.simulate_scenario)
@@ -49,6 +49,14 @@ def build_collectors(config: ExporterConfig, watcher=None) -> list[Collector]:
         collectors.append(PodAttributionCollector(
             lib, watcher.directory if watcher else None, procfs=config.paths.procfs,
             interval=cfg.pods.interval, timeout=cfg.pods.timeout))
+    if cfg.kubelet_pod_resources.enabled:
+        from inferwatch.exporter.kube.allocation import AllocationCollector
+        from inferwatch.exporter.kube.podresources import PodResourcesClient
+
+        res = cfg.kubelet_pod_resources  # the gRPC deadline below the run's timeout
+        collectors.append(AllocationCollector(
+            PodResourcesClient(res.socket, deadline=res.timeout * 0.9), lib,
+            interval=res.interval, timeout=res.timeout))
     if watcher is not None:
         from inferwatch.exporter.kube.discovery import DiscoveryCollector
 
