@@ -8,10 +8,19 @@ from pathlib import Path
 
 from inferwatch.alert_rules.compile import compile_group, write_outputs
 from inferwatch.alert_rules.rulefile import load_files
-from inferwatch.alert_rules.runconfig import load_run_config
+from inferwatch.alert_rules.runconfig import WebSettings, load_run_config
 from inferwatch.alert_rules.runner import run
+from inferwatch.alert_rules.web import DEFAULT_PORT
 from inferwatch.core.cliflags import add_log_flags
 from inferwatch.core.logs import setup_logging
+
+RUN_HELP = """Evaluate the rules with Prometheus 2.x semantics, exactly those of Prometheus
+2.42 (the version Debian ships and CI tests against with promtool): instant selectors look
+back 5 minutes and still take a sample exactly 5 minutes old, rate/increase extrapolate as
+extrapolatedRate does, avg and histogram_quantile compute as Prometheus's engine, regex
+matchers are RE2. The source is a Prometheus-compatible API or the embedded scraper.
+A query that fails raises InferwatchRuleQueryFailed (severity warning, labels rule and
+group, the error as an annotation), never the rule's own alert."""
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -28,8 +37,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    setup_logging(args.log_level, args.log_format)
+    # --once reports its errors itself; its logs stay at error unless asked for
+    setup_logging(args.log_level or ("error" if args.once else "info"), args.log_format)
     config, groups = load_run_config(args.config)
+    web = {"listen_address": args.listen_address or config.web.listen_address,
+           "config_file": args.web_config_file or config.web.config_file}
+    config = config.model_copy(update={"web": WebSettings.model_validate(web)})
     return asyncio.run(run(config, [compile_group(g) for g in groups], args.once))
 
 
@@ -45,10 +58,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     comp.add_argument("files", nargs="+", metavar="FILE")
     comp.add_argument("--out", required=True, metavar="DIR", help="output directory")
     comp.set_defaults(func=cmd_compile)
-    runp = sub.add_parser("run", help="evaluate rules and send alerts")
+    runp = sub.add_parser("run", help="evaluate rules and send alerts", description=RUN_HELP)
     runp.add_argument("--config.file", "--config", dest="config", required=True, metavar="FILE",
                       help="run configuration (--config is an alias)")
     runp.add_argument("--once", action="store_true",
-                      help="evaluate once and print the alert states as a table")
+                      help="evaluate once, print the alert states as a table; exit 1 (the "
+                      "errors on stderr) when a query or a scrape failed")
+    runp.add_argument("--web.listen-address", dest="listen_address", metavar="HOST:PORT",
+                      help=f"serve /metrics (inferwatch_rules_*), /-/healthy and /-/ready "
+                      f"there, e.g. :{DEFAULT_PORT} (default: the config's web.listen_address; "
+                      "none: no HTTP server)")
+    runp.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
+                      help="exporter-toolkit web config: TLS and basic auth for that server")
     add_log_flags(runp)
-    runp.set_defaults(func=cmd_run)
+    runp.set_defaults(func=cmd_run, log_level=None)

@@ -37,6 +37,7 @@ class CompiledAlert:
     annotations: tuple[tuple[str, str], ...]
     no_data: str
     on_error: str
+    group: str = ""
 
     def promql(self, inline: bool = False) -> str:
         return self.raw if self.expr is None else promql.render(self.expr, inline)
@@ -77,7 +78,7 @@ def _alert(group: LoadedGroup, rule: ThresholdRule | RawRule) -> CompiledAlert:
         raw=rule.expr if isinstance(rule, RawRule) else None, data=base, for_=rule.for_,
         keep_firing_for=rule.keep_firing_for, labels=tuple(sorted(labels.items())),
         annotations=tuple(sorted(rule.annotations.items())), no_data=rule.no_data,
-        on_error=rule.on_error)
+        on_error=rule.on_error, group=group.name)
 
 
 def compile_slo(group: LoadedGroup, rule: SLORule) -> tuple[list[Recorded], list[CompiledAlert]]:
@@ -94,7 +95,7 @@ def compile_slo(group: LoadedGroup, rule: SLORule) -> tuple[list[Recorded], list
             expr=burn_condition(rule, kind, records), raw=None, data=records[min(records)],
             for_=0.0, keep_firing_for=0.0, labels=tuple(sorted(labels.items())),
             annotations=tuple(sorted(rule.annotations.items())), no_data=rule.no_data,
-            on_error=rule.on_error))
+            on_error=rule.on_error, group=group.name))
     return list(records.values()), alerts
 
 

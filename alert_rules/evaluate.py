@@ -6,7 +6,11 @@ gone for `keep_firing_for`; resolved alerts are kept 15 minutes so that their re
 When the query returns no data or fails, the rule's `no_data`/`on_error` policy decides: `ok`
 (treat as an empty result), `keep_last` (change nothing), `alerting` (the active alerts stay
 active; with none, one alert with the rule's labels), or `nodata`/`error` (keep the alerts as they
-are and raise a separate DatasourceNoData/DatasourceError alert for the rule).
+are and raise a separate InferwatchRuleNoData/InferwatchRuleQueryFailed alert for the rule).
+
+Those two are the engine's own alerts, never the rule's: their labels are `alertname`, `rule`,
+`group` and their own `severity` (warning), so a datasource outage can never route or page
+as, say, a critical GPU loss; the error text is in the `error` annotation.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from inferwatch.alert_rules.templates import render
 
 PENDING, FIRING, INACTIVE = "pending", "firing", "inactive"
 RESOLVED_RETENTION = 15 * 60.0
-NO_DATA_ALERT, ERROR_ALERT = "DatasourceNoData", "DatasourceError"
+NO_DATA_ALERT, ERROR_ALERT = "InferwatchRuleNoData", "InferwatchRuleQueryFailed"
+SYNTHETIC = (NO_DATA_ALERT, ERROR_ALERT)
+SYNTHETIC_SEVERITY = "warning"
+IDENTITY_LABELS = ("slo", "slo_alert")  # kept from the rule: which of an SLO's alerts
 Key = tuple[tuple[str, str], ...]
 Sample = tuple[dict[str, str], float]
 
@@ -98,13 +105,31 @@ def _on_trouble(state: RuleState, policy: str, name: str, message: str, ts: floa
             if a.state != INACTIVE and a.labels["alertname"] == rule.name] or [({}, math.nan)]
         apply(state, _build(rule, samples), ts)
     elif policy in ("nodata", "error"):
-        labels = alert_labels(rule, {"rulename": rule.name}, math.nan, name)
-        what = "failed: " + message if message else "returned no data"
-        notes = {"summary": f"rule {rule.name} ({rule.rule_id}) {what}"}
-        synthetic = {k for k, a in state.active.items()
-                     if a.labels["alertname"] in (NO_DATA_ALERT, ERROR_ALERT)}
-        seen = {key_of(labels): (labels, {"rulename": rule.name}, math.nan, notes)}
+        labels = synthetic_labels(rule, name)
+        notes = synthetic_annotations(rule, message)
+        synthetic = {k for k, a in state.active.items() if a.labels["alertname"] in SYNTHETIC}
+        seen = {key_of(labels): (labels, {}, math.nan, notes)}
         apply(state, seen, ts, scope=synthetic)
+
+
+def synthetic_labels(rule: CompiledAlert, name: str) -> dict[str, str]:
+    """The engine's own alert about a rule: the rule named, none of its routing labels."""
+    labels = {"alertname": name, "rule": rule.name, "group": rule.group,
+              "severity": SYNTHETIC_SEVERITY}
+    labels.update((k, v) for k, v in rule.labels if k in IDENTITY_LABELS)
+    return {k: v for k, v in labels.items() if v}  # as Prometheus, no empty label
+
+
+def synthetic_annotations(rule: CompiledAlert, error: str) -> dict[str, str]:
+    what = "could not be evaluated" if error else "returned no data"
+    notes = {"summary": f"rule {rule.name} ({rule.rule_id}) {what}",
+             "description": f"The query of alert rule {rule.name} in group {rule.group} "
+                            + (f"failed: {error}" if error else "returned no data at all: "
+                               "its metrics are missing"),
+             "rule_id": rule.rule_id}
+    if error:
+        notes["error"] = error
+    return notes
 
 
 Seen = dict[Key, tuple[dict[str, str], dict[str, str], float, dict[str, str] | None]]

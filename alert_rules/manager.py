@@ -1,6 +1,7 @@
 """The rule manager (the rules engine): each group evaluated on its interval against one source,
-alerts sent to the sinks as Prometheus sends them, state saved after every cycle. The clock and
-the sleep are passed in; `tick(now)` is one step and is what the tests drive."""
+alerts sent to the sinks as Prometheus sends them, state saved after every cycle, every change
+of an alert's state or a rule's health logged once (alert_rules.observe). The clock and the
+sleep are passed in; `tick(now)` is one step and is what the tests drive."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from typing import Protocol
 
 from inferwatch.alert_rules import state as saved
 from inferwatch.alert_rules.compile import CompiledGroup
-from inferwatch.alert_rules.evaluate import INACTIVE, RuleState, due, step
+from inferwatch.alert_rules.evaluate import INACTIVE, SYNTHETIC, RuleState, due, step
+from inferwatch.alert_rules.observe import (
+    Metrics,
+    Snapshot,
+    log_alert_changes,
+    log_health_changes,
+    snapshot,
+)
 from inferwatch.alert_rules.sender import Payload, payload
 from inferwatch.alert_rules.sources import Source, outcome
 
@@ -29,19 +37,48 @@ class Scraper(Protocol):
 class RuleManager:
     def __init__(self, groups: list[CompiledGroup], source: Source, sinks: list[Sink],
                  resend_delay: float = 60.0, external_url: str = "http://localhost:9477",
-                 state_file: Path | None = None):
+                 state_file: Path | None = None, metrics: Metrics | None = None):
         self.groups, self.source, self.sinks = groups, source, sinks
         self.resend_delay, self.external_url = resend_delay, external_url
         self.state_file = state_file
         self.states = {a.rule_id: RuleState(a) for g in groups for a in g.alerts}
         self.next_due = {g.name: 0.0 for g in groups}
+        self.metrics = metrics
+        self.source_name = str(getattr(source, "name", type(source).__name__))
+        self.query_failures = 0  # rule evaluations that ended in an error
+        self.last_cycle: dict[str, float] = {}
+        if metrics is not None:
+            metrics.watch(self, [source, *sinks])
+
+    def failure_counts(self) -> dict[tuple[str, str], int]:
+        return {("query", self.source_name): self.query_failures}
 
     def restore(self) -> int:
         return saved.restore(self.state_file, self.states) if self.state_file else 0
 
-    async def evaluate(self, group: CompiledGroup, ts: float) -> None:
+    async def evaluate(self, group: CompiledGroup,
+                       ts: float) -> list[tuple[str, Snapshot, RuleState]]:
+        """Evaluate every rule of the group at ts; each rule's state before, and after."""
+        started = time.perf_counter()
+        changes = []
         for alert in group.alerts:
-            step(self.states[alert.rule_id], await outcome(self.source, alert, ts), ts)
+            state = self.states[alert.rule_id]
+            before = snapshot(state)
+            step(state, await outcome(self.source, alert, ts), ts)
+            self.query_failures += state.health == "error"
+            changes.append((alert.rule_id, before, state))
+        self.last_cycle[group.name] = ts
+        if self.metrics is not None:
+            self.metrics.cycle.labels(group.name).observe(time.perf_counter() - started)
+        return changes
+
+    def errors(self) -> dict[str, list[str]]:
+        """Rules whose last evaluation failed, by error text."""
+        out: dict[str, list[str]] = {}
+        for rule_id, st in sorted(self.states.items()):
+            if st.health == "error":
+                out.setdefault(st.last_error, []).append(rule_id)
+        return out
 
     async def send(self, group: CompiledGroup, ts: float) -> list[Payload]:
         out = [payload(a, self.states[rule.rule_id].rule, self.external_url)
@@ -57,7 +94,10 @@ class RuleManager:
         for group in self.groups:
             if now >= self.next_due[group.name]:
                 self.next_due[group.name] = now + group.interval
-                await self.evaluate(group, now)
+                changes = await self.evaluate(group, now)
+                for _rule_id, before, state in changes:
+                    log_alert_changes(state, before)
+                log_health_changes(changes)
                 sent += await self.send(group, now)
         if self.state_file is not None:  # serialised here, written and synced off the loop
             await asyncio.to_thread(saved.write_atomic, self.state_file,
@@ -80,18 +120,23 @@ class RuleManager:
             await sleep(max(0.0, wake - clock()))
 
     def table(self) -> str:
-        """Every rule's alerts (or its health when it has none), one line each."""
+        """Every rule's alerts (or its health when it has none), one line each; a rule that
+        failed or has no data says so first, with the error, and the engine's own alerts
+        about it carry their alert name."""
         rows = [("RULE", "STATE", "VALUE", "SINCE", "LABELS")]
         for rule_id, st in sorted(self.states.items()):
+            if st.health in ("nodata", "error"):
+                rows.append((rule_id, st.health, "", "", st.last_error))
             alerts = sorted(st.active.values(), key=lambda a: sorted(a.labels.items()))
             for a in alerts:
                 since = a.resolved_at if a.state == INACTIVE else a.fired_at or a.active_at
+                own = a.labels["alertname"] in SYNTHETIC
                 labels = ",".join(f"{k}={v}" for k, v in sorted(a.labels.items())
-                                  if k != "alertname")
-                rows.append((rule_id, a.state, f"{a.value:g}", _when(since), labels))
-            if not alerts:
-                health = st.health if st.health in ("nodata", "error") else "inactive"
-                rows.append((rule_id, health, "", "", st.last_error))
+                                  if own or k != "alertname")
+                value = "" if own else f"{a.value:g}"
+                rows.append((rule_id, a.state, value, _when(since), labels))
+            if not alerts and st.health not in ("nodata", "error"):
+                rows.append((rule_id, "inactive", "", "", ""))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)),
                                     r[4]]).rstrip() for r in rows)

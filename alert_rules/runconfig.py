@@ -8,14 +8,16 @@ source:                           # one of the two; default: embedded on the loc
 alertmanagers: [{url: http://127.0.0.1:9093}]
 resend_delay: 1m
 state_file: /var/lib/inferwatch/alerts.json
+web: {listen_address: ":9479"}    # /metrics, /-/healthy, /-/ready; default: no HTTP server
 ```
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from inferwatch.alert_rules.rulefile import LoadedGroup, load_files
 from inferwatch.alert_rules.spec import RawRule
@@ -58,6 +60,20 @@ class AlertmanagerConfig(Strict):
     timeout: Duration = 10.0
 
 
+def _listen_address(value: str | None) -> str | None:
+    if value is None:
+        return None
+    host, sep, port = str(value).rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not HOST:PORT (e.g. :9479 or 127.0.0.1:9479)")
+    return f"{host}:{port}"
+
+
+class WebSettings(Strict):
+    listen_address: Annotated[str | None, BeforeValidator(_listen_address)] = None
+    config_file: str | None = None  # exporter-toolkit web config: TLS, basic auth
+
+
 class RunConfig(Strict):
     rules: list[str] = [str(DEFAULT_PACK)]
     source: SourceConfig = SourceConfig()
@@ -65,6 +81,7 @@ class RunConfig(Strict):
     resend_delay: Duration = 60.0
     state_file: str | None = None
     external_url: str = Field("http://localhost:9477", min_length=1)
+    web: WebSettings = WebSettings()
 
 
 def load_run_config(path: str | Path) -> tuple[RunConfig, list[LoadedGroup]]:
@@ -76,7 +93,10 @@ def load_run_config(path: str | Path) -> tuple[RunConfig, list[LoadedGroup]]:
     base = Path(path).resolve().parent
     rules = [str(base / r) for r in config.rules]
     state = str(base / config.state_file) if config.state_file else None
-    config = config.model_copy(update={"rules": rules, "state_file": state})
+    web = config.web
+    if web.config_file:
+        web = web.model_copy(update={"config_file": str(base / web.config_file)})
+    config = config.model_copy(update={"rules": rules, "state_file": state, "web": web})
     groups = load_files(rules)
     if config.source.prometheus is None:
         raw = [f"{g.source}: {g.name}/{r.alert}: expr: a raw PromQL expr is evaluated by the "

@@ -50,22 +50,49 @@ def _unix(text: str) -> float:
 
 
 class AlertmanagerSink:
-    """POSTs to one Alertmanager-compatible `/api/v2/alerts` (the notifier's or a real one)."""
+    """POSTs to one Alertmanager-compatible `/api/v2/alerts` (the notifier's or a real one).
+    A failure is logged when it starts or its reason changes, the recovery once; `failures`
+    counts every failed send."""
 
     def __init__(self, url: str, session: aiohttp.ClientSession, timeout: float = 10.0):
-        self.url = url.rstrip("/") + "/api/v2/alerts"
+        self.base = url.rstrip("/")
+        self.url = self.base + "/api/v2/alerts"
         self.session = session
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.error: str | None = None
+        self.failures = 0
 
     async def send(self, alerts: list[Payload]) -> bool:
         try:
             async with self.session.post(self.url, json=alerts, timeout=self.timeout) as resp:
                 if resp.status // 100 == 2:
+                    if self.error is not None:
+                        log.info("alertmanager takes alerts again", extra={"url": self.url})
+                    self.error = None
                     return True
-                log.warning("alertmanager %s answered HTTP %s", self.url, resp.status)
+                error = f"HTTP {resp.status}"
         except (aiohttp.ClientError, TimeoutError) as err:
-            log.warning("alertmanager %s unreachable: %s", self.url, err)
+            error = f"{type(err).__name__}: {err}".rstrip(": ")
+        self.failures += 1
+        if error != self.error:
+            log.warning("alertmanager send failed", extra={"url": self.url, "error": error,
+                                                           "alerts": len(alerts)})
+        self.error = error
         return False
+
+    async def probe(self) -> str | None:
+        """Whether the Alertmanager answers at all (`GET /-/ready`; any HTTP status will
+        do, some compatible receivers have no such path): the error, logged, or None."""
+        try:
+            async with self.session.get(self.base + "/-/ready", timeout=self.timeout):
+                return None
+        except (aiohttp.ClientError, TimeoutError) as err:
+            self.error = f"{type(err).__name__}: {err}".rstrip(": ")
+        log.warning("alertmanager unreachable", extra={"url": self.url, "error": self.error})
+        return self.error
+
+    def failure_counts(self) -> dict[tuple[str, str], int]:
+        return {("alertmanager", self.base): self.failures}
 
 
 class InProcessSink:

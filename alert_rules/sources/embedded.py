@@ -10,6 +10,7 @@ sees what a Prometheus started `retention` ago would see.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ from inferwatch.core.regex import RegexError
 from inferwatch.exposition.parser import parse
 
 ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,16 @@ class Labeller:
 
 
 class EmbeddedSource:
-    """Scrapes on demand (`scrape(now)`), answers instant queries from its window."""
+    """Scrapes on demand (`scrape(now)`), answers instant queries from its window. Each
+    target's scrape error is logged when it starts or changes and its recovery once;
+    `errors` holds the current ones, `failures` counts them."""
+
+    name = "embedded"
 
     def __init__(self, targets: list[Target], retention: float, timeout: float = 10.0):
         self.targets = targets
+        self.errors: dict[str, str] = {}  # target URL → why its last scrape failed
+        self.failures = {t.url: 0 for t in targets}
         self.window = Window(int(retention * 1000))
         self.timeout = timeout
         self._labellers = {t.url: Labeller(t) for t in targets}
@@ -98,10 +106,22 @@ class EmbeddedSource:
         try:
             text = await self._fetch(target.url)
             samples = self._labellers[target.url].samples(text)
-        except (aiohttp.ClientError, TimeoutError, ValueError):
+        except (aiohttp.ClientError, TimeoutError, ValueError) as err:
+            self._failed(target.url, f"{type(err).__name__}: {err}".rstrip(": "))
             self.window.ingest_keyed(target.url, [(up_key, up, 0.0)], t)  # all else goes stale
             return
+        if self.errors.pop(target.url, None) is not None:
+            log.info("scrape works again", extra={"target": target.url})
         self.window.ingest_keyed(target.url, [*samples, (up_key, up, 1.0)], t)
+
+    def _failed(self, url: str, error: str) -> None:
+        self.failures[url] += 1
+        if self.errors.get(url) != error:
+            log.warning("scrape failed", extra={"target": url, "error": error})
+        self.errors[url] = error
+
+    def failure_counts(self) -> dict[tuple[str, str], int]:
+        return {("scrape", url): n for url, n in self.failures.items()}
 
     async def _fetch(self, url: str) -> str:
         if self._session is None:

@@ -18,7 +18,8 @@ from inferwatch.alert_rules.sources import SourceError
 class PrometheusSource:
     def __init__(self, url: str, timeout: float = 10.0, use_recording_rules: bool = False,
                  headers: dict[str, str] | None = None):
-        self.url = url.rstrip("/") + "/api/v1/query"
+        self.name = url.rstrip("/")
+        self.url = self.name + "/api/v1/query"
         self.timeout = timeout
         self.inline = not use_recording_rules
         self.headers = headers or {}

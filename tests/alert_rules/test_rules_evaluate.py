@@ -25,13 +25,13 @@ Y = {"__name__": "m", "target": "y"}
 
 
 def rule(for_: float = 0, keep: float = 0, no_data: str = "ok",
-         on_error: str = "error") -> RuleState:
+         on_error: str = "error", severity: str = "warning") -> RuleState:
     return RuleState(CompiledAlert(
         rule_id="g/A", name="A", expr=None, raw="m > 1", data=None, for_=for_,
         keep_firing_for=keep,
-        labels=(("severity", "warning"), ("target", "override-{{ $labels.target }}")),
+        labels=(("severity", severity), ("target", "override-{{ $labels.target }}")),
         annotations=(("summary", "{{ $labels.target }} at {{ $value }}"),), no_data=no_data,
-        on_error=on_error))
+        on_error=on_error, group="g"))
 
 
 def hit(*samples: tuple[dict, float]) -> Outcome:
@@ -125,9 +125,22 @@ def test_synthetic_alert_fires_after_for_and_resolves_when_data_returns() -> Non
     seen = run(state, [Outcome(has_data=False)] * 3 + [hit()])
     assert [s.get(f"{NO_DATA_ALERT}:") for s in seen] == [PENDING, PENDING, FIRING, INACTIVE]
     synthetic = next(iter(state.active.values()))
-    assert synthetic.labels == {"alertname": NO_DATA_ALERT, "rulename": "A",
-                                "severity": "warning", "target": "override-"}
-    assert synthetic.annotations == {"summary": "rule A (g/A) returned no data"}
+    assert synthetic.labels == {"alertname": NO_DATA_ALERT, "rule": "A", "group": "g",
+                                "severity": "warning"}
+    assert synthetic.annotations["summary"] == "rule A (g/A) returned no data"
+
+
+def test_a_failed_query_alerts_under_its_own_name_never_with_the_rule_labels() -> None:
+    state = rule(severity="critical")  # e.g. GPULost: an outage must not page as one
+    step(state, Outcome(error="query failed: ClientConnectorError: refused"), 0)
+    (synthetic,) = state.active.values()
+    assert synthetic.labels == {"alertname": ERROR_ALERT, "rule": "A", "group": "g",
+                                "severity": "warning"}
+    assert synthetic.annotations["error"] == "query failed: ClientConnectorError: refused"
+    assert "refused" in synthetic.annotations["description"]
+    assert state.health == "error"
+    step(state, hit(), 30)  # the query works again: the error alert resolves
+    assert [a.state for a in state.active.values()] == [INACTIVE]
 
 
 def test_alerting_policy_with_no_alerts_raises_one_with_the_rule_labels() -> None:
