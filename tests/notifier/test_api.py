@@ -17,6 +17,13 @@ web: {max_body_bytes: 4096, bearer_token: "${TOKEN}"}
 AUTH = {"Authorization": "Bearer tok-123"}
 
 
+async def error_text(resp) -> str:
+    """The reason in an API v2 error body, as Alertmanager writes it: a JSON string, or
+    {code, message} for a 422."""
+    body = await resp.json()
+    return body["message"] if isinstance(body, dict) else body
+
+
 @pytest.fixture
 async def api(sink, start_notifier, monkeypatch):
     monkeypatch.setenv("TOKEN", "tok-123")
@@ -28,7 +35,7 @@ async def api(sink, start_notifier, monkeypatch):
     (b"[" * 2000 + b"]" * 2000, "nested too deeply"),
     (b'{"labels": {}}', "body: Input should be a valid list"),
     (b'[{"labels": {}}]', "0.labels: Dictionary should have at least 1 item"),
-    (b'[{"annotations": {}}]', "0.labels: Field required"),
+    (b'[{"annotations": {}}]', "0.labels: Field required"),  # 422, as Alertmanager
     (b'[{"labels": {"a": 1}}]', "0.labels.a: Input should be a valid string"),
     (b'[{"labels": {"a": "b"}, "startsAt": "yesterday"}]', "0.startsAt: Input should be"),
     (b'[{"labels": {"a": "b"}, "startsAt": "2024-01-01T00:00:00"}]', "timezone"),
@@ -39,8 +46,8 @@ async def api(sink, start_notifier, monkeypatch):
 async def test_malformed_alerts_get_400_with_the_reason(api, body, reason) -> None:
     notifier, client = api
     resp = await client.post("/api/v2/alerts", data=body, headers=AUTH)
-    assert resp.status == 400
-    assert reason in (await resp.json())["error"]
+    assert resp.status == (422 if body == b'[{"annotations": {}}]' else 400)
+    assert reason in await error_text(resp)
     assert notifier.active == {}
 
 
@@ -57,7 +64,8 @@ async def test_deeply_nested_body_gets_400(api, path) -> None:
     _, client = api
     resp = await client.post(path, data=b"[" * 2000 + b"]" * 2000, headers=AUTH)
     assert resp.status == 400
-    assert "nested too deeply" in (await resp.json())["error"]
+    body = await resp.json()
+    assert "nested too deeply" in (body["error"] if path == "/webhook" else body)
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong", "tok-123", "Basic dG9rLTEyMw=="])
@@ -103,7 +111,7 @@ async def test_silence_lifecycle_mutes_and_unmutes(api, sink) -> None:
               await (await client.get("/api/v2/silences", headers=AUTH)).json()]
     assert states == ["expired"]
     assert (await client.delete(f"/api/v2/silence/{sid}", headers=AUTH)).status == 400
-    assert (await client.get("/api/v2/silence/nope", headers=AUTH)).status == 404
+    assert (await client.get("/api/v2/silence/nope", headers=AUTH)).status == 422  # not a UUID
 
 
 @pytest.mark.parametrize(("change", "reason"), [
@@ -114,7 +122,6 @@ async def test_silence_lifecycle_mutes_and_unmutes(api, sink) -> None:
     ({"endsAt": "2019-01-01T00:00:00Z"}, "endsAt must be after startsAt"),
     ({"endsAt": "9999-12-31T23:59:59-12:00"}, "endsAt: Value error, time out of range"),
     ({"startsAt": "0001-01-01T00:00:00+12:00"}, "startsAt: Value error, time out of range"),
-    ({"comment": ""}, "comment: String should have at least 1 character"),
     ({"id": "unknown"}, "silence unknown not found"),
 ])
 async def test_bad_silences_are_refused(api, change, reason) -> None:
@@ -123,8 +130,8 @@ async def test_bad_silences_are_refused(api, change, reason) -> None:
                "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2099-01-01T00:00:00Z",
                "createdBy": "test", "comment": "c", **change}
     resp = await client.post("/api/v2/silences", json=silence, headers=AUTH)
-    assert resp.status in (400, 404)
-    assert reason in (await resp.json())["error"]
+    assert resp.status == {"[]": 422, "unknown": 404}.get(str(next(iter(change.values()))), 400)
+    assert reason in await error_text(resp)
     assert (await client.get("/api/v2/silences", headers=AUTH)).status == 200
 
 
