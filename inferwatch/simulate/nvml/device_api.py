@@ -3,6 +3,7 @@ clocks, field values, health, interconnect, MIG and processes, as nvidia-ml-py n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,8 @@ from inferwatch.simulate.nvml.hardware import (
     Handle,
     nvml_error,
 )
+
+SAMPLE_EPOCH_US = 1_750_000_000_000_000  # the CPU clock (µs) of process samples at the start
 
 
 class DeviceQueries:
@@ -257,6 +260,30 @@ class DeviceQueries:
 
     def nvmlDeviceGetGraphicsRunningProcesses_v3(self, handle: Handle) -> list[Any]:
         return self._processes("nvmlDeviceGetGraphicsRunningProcesses_v3", handle, "graphics")
+
+    def nvmlDeviceGetProcessUtilization(self, handle: Handle, timeStamp: int
+                                        ) -> list[pynvml.c_nvmlProcessUtilizationSample_t]:
+        """One sample per compute process busy in the driver's last 100 ms step, stamped in
+        CPU microseconds; the GPU's SM and memory utilisation split by the processes'
+        memory (evenly when none reports any). NOT_FOUND when no sample is newer than
+        `timeStamp`; NOT_SUPPORTED on a MIG device and on a GPU in MIG mode."""
+        gpu, _ = self._dev("nvmlDeviceGetProcessUtilization", handle)
+        if gpu.mig:
+            raise nvml_error(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        stamp = SAMPLE_EPOCH_US + math.floor((self._clock() - self._t0) * 10) * 100_000
+        r = self.readings(gpu.index)
+        procs = gpu.processes.get("compute", [(4000 + gpu.index, r["memory_used"])])
+        known = [used for _pid, used in procs if used]
+        share = {pid: (used / sum(known) if known and used else 0.0) if known else 1 / len(procs)
+                 for pid, used in procs}
+        samples = [pynvml.c_nvmlProcessUtilizationSample_t(
+            pid=pid, timeStamp=stamp, smUtil=round(r["utilization_gpu"] * w),
+            memUtil=round(r["utilization_memory"] * w), encUtil=0, decUtil=0)
+            for pid, w in share.items()]
+        samples = [s for s in samples if s.smUtil or s.memUtil]  # NVML: busy processes only
+        if stamp <= timeStamp or not samples:
+            raise nvml_error(pynvml.NVML_ERROR_NOT_FOUND)
+        return samples
 
     def _processes(self, name: str, handle: Handle, kind: str = "compute") -> list[Any]:
         gpu, _ = self._dev(name, handle)

@@ -2,7 +2,8 @@
 
 "load" (a changing load), "unsupported" (fields an older or smaller card lacks), "gpu-lost"
 (one GPU falls off the bus for a while), "init-failure" (nvmlInit raises DRIVER_NOT_LOADED),
-"xid" (periodic Xid critical events), "mig" (GPU 0 in MIG mode).
+"xid" (periodic Xid critical events), "mig" (GPU 0 in MIG mode), "shared" (GPU 0 time-sliced
+by three processes, `SHARED`: the pods behind them are the test's, through a procfs tree).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from inferwatch.simulate.nvml.hardware import MIB, Mig
 if TYPE_CHECKING:
     from inferwatch.simulate.nvml.fake import FakeNVML
 
-SCENARIOS = ("load", "unsupported", "gpu-lost", "init-failure", "xid", "mig")
+SCENARIOS = ("load", "unsupported", "gpu-lost", "init-failure", "xid", "mig", "shared")
+# "shared": (pid, usedGpuMemory) of the three compute processes on GPU 0; the SM time of
+# nvmlDeviceGetProcessUtilization is split by memory, so 4:2:1
+SHARED = ((5001, 40 * 1024 * MIB), (5002, 20 * 1024 * MIB), (5003, 10 * 1024 * MIB))
 
 
 def apply(fake: FakeNVML, scenario: str, lost_gpu: int | None, lost_at: float,
@@ -31,6 +35,8 @@ def apply(fake: FakeNVML, scenario: str, lost_gpu: int | None, lost_at: float,
         end = math.inf if lost_for is None else lost_at + lost_for
         fake._lost_window = (index, lost_at, end)
         fake._schedule.append((lost_at, index, 79))
+    elif scenario == "shared" and fake._gpus:
+        fake.set_processes(0, compute=SHARED)
     elif scenario == "mig" and fake._gpus:
         fake._gpus[0].mig = (Mig(0, 1, "3g.40gb", 40320 * MIB),
                              Mig(1, 2, "3g.40gb", 40320 * MIB))

@@ -81,7 +81,7 @@ def test_sums_per_pod_container_and_counts(node):
     assert got[catalog.GPU_ATTRIBUTION_UNMAPPED.name] == {g0: 3, g1: 0}
     # join metrics only: no GPU device series is copied per pod
     assert set(got) == {catalog.GPU_POD_MEMORY_USED.name, catalog.GPU_PROCESSES.name,
-                        catalog.GPU_ATTRIBUTION_UNMAPPED.name}
+                        catalog.GPU_ATTRIBUTION_UNMAPPED.name, catalog.GPU_POD_UTILIZATION.name}
 
 
 def test_cache_per_pid_and_start_time_with_negative_entries(node):
