@@ -6,11 +6,9 @@ import gc
 import logging
 import sys
 
-from aiohttp import web
-
 from inferwatch.core.logs import setup_logging
 from inferwatch.core.webconfig import load_web_config
-from inferwatch.exporter.app import make_app
+from inferwatch.exporter.app import make_app, run_app
 from inferwatch.exporter.collectors.base import Collector
 from inferwatch.exporter.config import ExporterConfig
 from inferwatch.exporter.loop import CollectorLoop, build_labels
@@ -89,14 +87,10 @@ def build_engine_collector(config: ExporterConfig, watcher=None) -> Collector | 
     cfg = config.collectors.engines
     if not cfg.enabled or not (config.engines or watcher):
         return None
-    from inferwatch.exporter.collectors.engines.collector import EngineCollector, ScrapeTarget
-    from inferwatch.exporter.collectors.engines.targets import Target
+    from inferwatch.exporter.collectors.engines.collector import EngineCollector
 
-    targets = [ScrapeTarget(Target(e.kind, e.url), e.interval, e.timeout)
-               for e in config.engines]
-    return EngineCollector(targets, interval=cfg.interval, timeout=cfg.timeout,
-                           max_body_bytes=cfg.max_body_bytes,
-                           discovered=watcher.targets if watcher else None)
+    return EngineCollector.from_config(cfg, config.engines,
+                                       discovered=watcher.targets if watcher else None)
 
 
 def build_loop(config: ExporterConfig, watcher=None) -> CollectorLoop:
@@ -138,9 +132,8 @@ def run_exporter(config: ExporterConfig) -> int:
     scheme = "https" if web_config.ssl_context else "http"
     listening = f"listening on {scheme}://{host or '0.0.0.0'}:{port}/metrics"
     try:
-        web.run_app(app, host=host or None, port=int(port),
-                    ssl_context=web_config.ssl_context, access_log=None,
-                    print=lambda _banner: log.info(listening))
+        run_app(app, host=host or None, port=int(port), ssl_context=web_config.ssl_context,
+                print=lambda _banner: log.info(listening))
     except OSError as err:  # the address is taken or not ours
         log.error("cannot listen on %s: %s", config.web.listen_address, err.strerror or err)
         return 1

@@ -15,7 +15,7 @@ from inferwatch.exporter.main import build_engine_collector
 
 
 def from_flags(*argv: str):
-    args = build_parser().parse_args(["exporter", *argv])
+    args = build_parser(["exporter", *argv]).parse_args(["exporter", *argv])
     return load_config(None, overrides(args, EXPORTER_FLAGS)).exporter
 
 

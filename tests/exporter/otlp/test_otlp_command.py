@@ -152,9 +152,9 @@ def test_the_config_file(tmp_path) -> None:
 
 
 def test_a_plain_exporter_never_imports_opentelemetry() -> None:
-    code = ("import sys; from inferwatch.config import ExporterConfig\n"
-            "from inferwatch.exporter_main import build_loop\n"
-            "from exporter.app import make_app\n"
+    code = ("import sys; from inferwatch.exporter.config import ExporterConfig\n"
+            "from inferwatch.exporter.main import build_loop\n"
+            "from inferwatch.exporter.app import make_app\n"
             "make_app(build_loop(ExporterConfig(simulate_gpus=1)))\n"
             "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))")
     run = subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True,
