@@ -79,6 +79,17 @@ def test_once_against_an_unreachable_prometheus_exits_1_and_never_shows_rule_ale
     assert "critical" not in out and " nan " not in out
 
 
+def test_once_with_a_dead_scrape_target_exits_1_naming_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], root_logging) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/metrics"
+    config = tmp_path / "run.yml"
+    config.write_text(json.dumps({"source": {"embedded": {"targets": [{"url": dead}]}}}))
+    assert main(["rules", "run", "--config", str(config), "--once"]) == 1
+    err = capsys.readouterr().err
+    assert f"inferwatch rules run: scrape of {dead} failed: ClientConnectorError" in err
+    assert err.count(dead) == 1  # printed once, not logged a second time
+
+
 class FailingFor:
     """A source whose queries fail while `failing` is true (then answer nothing)."""
 
