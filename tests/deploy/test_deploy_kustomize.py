@@ -75,8 +75,10 @@ def test_exporter_daemonset(rendered, overlay):
     assert container["ports"] == [{"name": "metrics", "containerPort": 9477, "protocol": "TCP"}]
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     host = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}
-    assert host == {"proc": "/proc", "sys": "/sys", "root": "/"}
-    for name, path in (("proc", "/host/proc"), ("sys", "/host/sys"), ("root", "/host/root")):
+    assert host == {"proc": "/proc", "sys": "/sys", "root": "/",
+                    "pod-resources": "/var/lib/kubelet/pod-resources"}  # the kubelet's socket
+    for name, path in (("proc", "/host/proc"), ("sys", "/host/sys"), ("root", "/host/root"),
+                       ("pod-resources", "/var/lib/kubelet/pod-resources")):
         assert mounts[name]["mountPath"] == path and mounts[name]["readOnly"] is True
     assert mounts["root"]["mountPropagation"] == "HostToContainer"
 
