@@ -6,14 +6,18 @@
 One aiohttp webhook receiver on 127.0.0.1 (in a thread of this process) timestamps every
 arrival; the notifier (`python -m inferwatch.cli notifier`, a json:// apprise URL) and Debian's
 Alertmanager (a webhook_config) each get a receiver pointing at their own path on it and the
-same routing tree. They run one after the other, each on fresh storage, each fed the same alerts
-through `POST /api/v2/alerts` in batches (as Prometheus sends them).
+same routing tree. A third side, `notifier-aiohttp`, is the same notifier with its json://
+sender's hand-written HTTP client (notifier/httpclient.py) swapped for an aiohttp ClientSession
+(one per URL, kept-alive, the same headers and bounded body read): the measure that decides
+whether the hand-written client stays (issue 11: only while aiohttp's falls below
+Alertmanager's throughput). The sides run one after the other, each on fresh storage, each fed
+the same alerts through `POST /api/v2/alerts` in batches (as Prometheus sends them).
 
 Throughput: `--groups` distinct groups (one alert each, group_wait 50 ms), so each produces one
 notification; notifications per second = groups / (last arrival - first POST - group_wait).
 Storm: `--storm-groups` x `--storm-size` alerts (group_wait 1 s), batches carrying whole
 groups; a group's latency = its first notification's arrival - (its batch's POST + group_wait).
-The two sides alternate for `--rounds` rounds; each side's throughput and storm p50/p99 are
+The sides alternate for `--rounds` rounds; each side's throughput and storm p50/p99 are
 medians over its rounds, its storm max the worst round's.
 Targets (issue 5): throughput at least Alertmanager's; latency at most group_wait + 100 ms.
 """
@@ -51,6 +55,37 @@ ROUTE = """route:
     - matchers: ['phase="storm"']
       group_wait: 1s
 """
+
+
+# Run as `python -c AIOHTTP_VARIANT notifier ARGS...`: the notifier, its json:// requests sent
+# by aiohttp instead of notifier/httpclient.py.
+AIOHTTP_VARIANT = """
+import json, sys
+import aiohttp
+from inferwatch.notifier import webhook
+from inferwatch.notifier.httpclient import MAX_BODY
+
+async def send(self, title, body, notify_type, headers, timeout):
+    data = json.dumps(self.payload(title, body, notify_type)).encode()
+    if self.session is None or self.session.closed:
+        self.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=timeout), skip_auto_headers=("Accept-Encoding",))
+    sent = {"User-Agent": self.plugin.app_id, "Accept": "*/*",
+            "Content-Type": "application/json", **self.plugin.headers, **headers, **self.auth}
+    try:
+        async with self.session.request(
+                self.plugin.method, self.url, params=self.plugin.params or None, headers=sent,
+                data=data, allow_redirects=bool(self.plugin.redirects)) as resp:
+            await resp.content.read(MAX_BODY)
+            return resp.status
+    except (aiohttp.ClientError, TimeoutError) as err:
+        return type(err).__name__
+
+webhook.JsonWebhook.send = send
+from inferwatch.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+SIDES = ("notifier", "notifier-aiohttp", "alertmanager")
 
 
 class Receiver:
@@ -158,7 +193,8 @@ def wait_ready(proc: subprocess.Popen, port: int, timeout: float = 30) -> None:
     sys.exit(f"127.0.0.1:{port} not ready after {timeout}s")
 
 
-def start_notifier(work: Path, hook: str, port: int) -> subprocess.Popen:
+def start_notifier(work: Path, hook: str, port: int, variant: str = "notifier"
+                   ) -> subprocess.Popen:
     cfg = work / "notifier.yml"
     cfg.write_text(ROUTE + f"""receivers:
   - name: hook
@@ -167,8 +203,9 @@ templates:
   bench: {{title: "{{alertname}}", body: "{{firing}}", format: text}}
 web: {{max_body_bytes: 67108864}}
 """)
+    launch = ["-c", AIOHTTP_VARIANT] if variant == "notifier-aiohttp" else ["-m", "inferwatch.cli"]
     return subprocess.Popen(
-        [sys.executable, "-m", "inferwatch.cli", "notifier", "--config.file", str(cfg),
+        [sys.executable, *launch, "notifier", "--config.file", str(cfg),
          "--web.listen-address", f"127.0.0.1:{port}", "--storage.path", str(work / "data")],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(work / "notifier.log", "w"))
 
@@ -187,12 +224,12 @@ def start_alertmanager(binary: str, work: Path, hook: str, port: int) -> subproc
 
 def run_one(name: str, args: argparse.Namespace, rx: Receiver, binary: str,
             round_: int = 0) -> dict:
-    port, path = free_port(), f"/{name}{round_}"
+    port, path = free_port(), f"/{name.replace('-', '')}{round_}"
     hook = f"127.0.0.1:{rx.port}{path}"
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
         work = Path(tmp)
-        proc = start_notifier(work, hook, port) if name == "notifier" else \
-            start_alertmanager(binary, work, hook, port)
+        proc = start_alertmanager(binary, work, hook, port) if name == "alertmanager" else \
+            start_notifier(work, hook, port, name)
         try:
             wait_ready(proc, port)
             tp = throughput(port, rx, path, args.groups)
@@ -213,20 +250,26 @@ def combine(runs: list[dict]) -> dict:
             "max_ms": max(r["max_ms"] for r in runs)}
 
 
-def report(ours: dict, am: dict, args: argparse.Namespace) -> None:
+def report(sides: list[dict], args: argparse.Namespace) -> None:
     print(f"{os.cpu_count()} CPUs; throughput: {args.groups} groups x 1 alert, group_wait 50ms;"
           f" storm: {args.storm_groups} groups x {args.storm_size} alerts, group_wait 1s;"
           f" {args.rounds} alternating rounds (medians; storm max: the worst round)")
-    print(f"{'':14}{'notif/s':>10}{'range':>12}{'storm p50 ms':>14}{'p99 ms':>9}{'max ms':>9}"
+    print(f"{'':18}{'notif/s':>10}{'range':>12}{'storm p50 ms':>14}{'p99 ms':>9}{'max ms':>9}"
           "   (storm: delivery - (POST + group_wait))")
-    for r in (ours, am):
+    for r in sides:
         low, high = r["tp_range"]
-        print(f"{r['name']:14}{r['tp_per_s']:10.0f}{f'{low:.0f}-{high:.0f}':>12}"
+        print(f"{r['name']:18}{r['tp_per_s']:10.0f}{f'{low:.0f}-{high:.0f}':>12}"
               f"{r['p50_ms']:14.1f}{r['p99_ms']:9.1f}{r['max_ms']:9.1f}")
-    print(f"ratios notifier/alertmanager: throughput {ours['tp_per_s'] / am['tp_per_s']:.2f}, "
-          f"storm p99 latency {ours['p99_ms'] / max(am['p99_ms'], 1e-3):.2f}")
+    ours, lib, am = (next(r for r in sides if r["name"] == n) for n in SIDES)
+    print(f"ratios to alertmanager: throughput notifier {ours['tp_per_s'] / am['tp_per_s']:.2f}, "
+          f"notifier-aiohttp {lib['tp_per_s'] / am['tp_per_s']:.2f}; storm p99 latency "
+          f"notifier {ours['p99_ms'] / max(am['p99_ms'], 1e-3):.2f}")
     print(f"targets: throughput >= Alertmanager's: {ours['tp_per_s'] >= am['tp_per_s']}; "
           f"storm latency <= group_wait + 100 ms (max): {ours['max_ms'] <= 100}")
+    keep = lib["tp_per_s"] < am["tp_per_s"]
+    print("HTTP client: aiohttp's client "
+          + ("falls below Alertmanager's throughput: keep the hand-written one" if keep else
+             "reaches Alertmanager's throughput: the hand-written one is not needed"))
 
 
 def main() -> None:
@@ -242,11 +285,11 @@ def main() -> None:
     if not binary:
         sys.exit("Alertmanager missing: apt-get install prometheus-alertmanager")
     rx = Receiver()
-    ours, am = [], []
+    runs: dict[str, list[dict]] = {name: [] for name in SIDES}
     for round_ in range(args.rounds):
-        ours.append(run_one("notifier", args, rx, binary, round_))
-        am.append(run_one("alertmanager", args, rx, binary, round_))
-    report(combine(ours), combine(am), args)
+        for name in SIDES:
+            runs[name].append(run_one(name, args, rx, binary, round_))
+    report([combine(r) for r in runs.values()], args)
 
 
 if __name__ == "__main__":
