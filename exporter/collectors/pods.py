@@ -159,7 +159,9 @@ class PodAttributionCollector:
         try:
             got = self.lib.nvmlDeviceGetProcessUtilization(handle, since)
         except pynvml.NVMLError as err:
-            if err.value == pynvml.NVML_ERROR_NOT_FOUND:
+            # NOT_FOUND: no sample since `since`; SUCCESS (raised by the binding when the
+            # sizing call finds nothing to size) means the same
+            if err.value in (pynvml.NVML_ERROR_NOT_FOUND, pynvml.NVML_SUCCESS):
                 return {}
             if err.value not in _OPTIONAL:
                 log.debug("uuid=%s: process utilization: %s", uuid, err)

@@ -92,6 +92,13 @@ def test_idle_processes_read_zero(node):
     assert got == {k: 0.0 for k in _expected(nvml, 90)}
 
 
+@pytest.mark.parametrize("code", [pynvml.NVML_ERROR_NOT_FOUND, pynvml.NVML_SUCCESS])
+def test_no_sample_at_all_reads_zero(node, code):
+    nvml, _clock, collector = node
+    nvml.fail(0, "nvmlDeviceGetProcessUtilization", code)
+    assert _util(collector.collect()) == {k: 0.0 for k in _expected(nvml, 90)}
+
+
 @pytest.mark.parametrize("code", [pynvml.NVML_ERROR_NOT_SUPPORTED,
                                   pynvml.NVML_ERROR_FUNCTION_NOT_FOUND,
                                   pynvml.NVML_ERROR_UNKNOWN])
