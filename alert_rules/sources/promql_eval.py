@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 from collections.abc import Callable
 
 from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Number, Selector
@@ -170,51 +171,50 @@ def _min_max(values: list[float], pick: Callable[..., float]) -> float:
 
 
 def go_sum(values: list[float]) -> float:
-    """`sum` as engine.go aggregates: the first value, then `+=` in order (no compensation;
-    a fold from the first value keeps a lone -0.0, Python's `sum` starts from 0)."""
+    """`sum` as engine.go aggregates: the first value, then `+=` in order, uncompensated.
+    CPython before 3.12 adds floats exactly so when the start is a float (a start of 0 would
+    turn a lone -0.0 into 0.0); 3.12 compensates, so there it is a loop."""
+    if _PLAIN_SUM:
+        return sum(values[1:], values[0])
     total = values[0]
     for v in values[1:]:
         total += v
     return total
 
 
+_PLAIN_SUM = sys.version_info < (3, 12)
+_INF = math.inf
+
+
 def running_mean(values: list[float]) -> float:
     """engine.go's `avg`: a running mean that divides before subtracting, so values near
     the float64 maximum do not overflow to +Inf as sum / count does."""
-    mean, count = values[0], 1.0
+    mean, count, inf = values[0], 1.0, _INF
     for v in values[1:]:
         count += 1
-        if math.isinf(mean):
-            if math.isinf(v) and (mean > 0) == (v > 0):
-                continue  # Inf of the same sign: the mean is right already
-            if not math.isinf(v) and not math.isnan(v):
-                continue  # Inf - Inf would make it NaN
+        if (mean == inf or mean == -inf) and (v == mean or v == v and -inf < v < inf):
+            continue  # Inf and Inf of its sign, or Inf and a finite value: Inf stays right
         mean += v / count - mean / count
     return mean
 
 
-def kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:
-    """functions.go kahanSumInc (Neumaier's variant)."""
-    t = total + inc
-    if abs(total) >= abs(inc):
-        c += (total - t) + inc
-    else:
-        c += (inc - t) + total
-    return t, c
-
-
 def avg_over_time(values: list[float]) -> float:
-    """functions.go funcAvgOverTime: a compensated running mean."""
+    """functions.go funcAvgOverTime: the same running mean, Kahan-Neumaier compensated
+    (kahanSumInc inlined)."""
     mean = c = count = 0.0
+    inf = _INF
     for v in values:
         count += 1
-        if math.isinf(mean):
-            if math.isinf(v) and (mean > 0) == (v > 0):
-                continue
-            if not math.isinf(v) and not math.isnan(v):
-                continue
-        mean, c = kahan_inc(v / count - mean / count, mean, c)
-    return mean if math.isinf(mean) else mean + c
+        if (mean == inf or mean == -inf) and (v == mean or v == v and -inf < v < inf):
+            continue
+        inc = v / count - mean / count
+        t = mean + inc
+        if abs(mean) >= abs(inc):
+            c += (mean - t) + inc
+        else:
+            c += (inc - t) + mean
+        mean = t
+    return mean if mean == _INF or mean == -_INF else mean + c
 
 
 AGGREGATIONS: dict[str, Callable[[list[float]], float]] = {
