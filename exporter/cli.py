@@ -43,7 +43,7 @@ EXPORTER_FLAGS: list[tuple[str, str, dict]] = [
      {"type": int, "metavar": "N", "help": "N GPUs from the fake NVML, for machines without"}),
     ("--simulate-scenario", "exporter.simulate_scenario",
      {"metavar": "NAME", "help": "fake NVML scenario: load, xid (default: load with Xids), "
-      "unsupported, gpu-lost, init-failure, mig"}),
+      "unsupported, gpu-lost, init-failure, mig, shared (three processes on GPU 0)"}),
     ("--kubernetes.discovery", "exporter.kubernetes.enabled",
      {"action": argparse.BooleanOptionalAction,
       "help": "engine targets (inferwatch.io/* annotations) and pod names from the API server"}),

@@ -236,7 +236,7 @@ class ExporterConfig(Strict):
     otlp: Otlp = Otlp()
     simulate_gpus: int = Field(0, ge=0, le=64)
     simulate_scenario: Literal["load", "unsupported", "gpu-lost", "init-failure", "xid",
-                               "mig"] = "xid"
+                               "mig", "shared"] = "xid"
     log_level: Literal["debug", "info", "warn", "error"] = "info"
     log_format: Literal["logfmt", "json"] = "logfmt"
 
