@@ -193,25 +193,21 @@ def _call(fn: Any, *args: Any) -> Any:
 
 
 def title(s: str) -> str:
-    """cases.Title(language.AmericanEnglish).String: each word's first letter up, the rest down;
-    `'`, `.` and `:` between letters keep a word together, `_` and digits are in words."""
+    """cases.Title(language.AmericanEnglish).String: a letter after anything but a letter
+    (digits included) goes up, the others down; `_`, and `'`, `.`, `:` between letters, keep
+    a word together."""
     out, in_word = [], False
     for i, c in enumerate(s):
-        cat = unicodedata.category(c)
-        wordish = cat[0] in "LMN" or c == "_"
+        cat = unicodedata.category(c)[0]
         mid = c in "'’.:" and in_word and i + 1 < len(s) and (
-            unicodedata.category(s[i + 1])[0] in "LN")
-        if wordish or mid:
-            if not in_word and cat[0] == "L":
-                up = c.title() if len(c.title()) == 1 else c
-                out.append(up)
-            else:
-                low = c.lower()
-                out.append(low if len(low) == 1 else c)
+            unicodedata.category(s[i + 1])[0] == "L")
+        if cat == "L":
+            mapped = c.lower() if in_word else c.title()
+            out.append(mapped if len(mapped) == 1 else c)
             in_word = True
         else:
             out.append(c)
-            in_word = False
+            in_word = cat == "M" and in_word or c == "_" or mid
     return "".join(out)
 
 
