@@ -34,7 +34,7 @@ ENV PATH=/opt/inferwatch/bin:$PATH \
 # Non-root by number, so Kubernetes' runAsNonRoot can check it. The exporter DaemonSet runs as
 # this user too; deploy/components/exporter-root documents where the exporter needs root.
 USER 65532:65532
-# 9477: exporter /metrics; 9478: notifier API.
-EXPOSE 9477 9478
+# 9477: exporter /metrics; 9478: notifier API; 9479: rules engine /metrics.
+EXPOSE 9477 9478 9479
 ENTRYPOINT ["inferwatch"]
 CMD ["exporter"]

@@ -63,7 +63,7 @@ def test_exposes_the_ports_of_the_manifests(rendered):
     ports = {p["containerPort"] for w in rendered["plain"]
              if w["kind"] in ("DaemonSet", "Deployment")
              for c in w["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])}
-    assert ports == {9477, 9478} and ports <= exposed
+    assert ports == {9477, 9478, 9479} and ports <= exposed
 
 
 def _ignored(path: str, patterns: list[str]) -> bool:
