@@ -2,25 +2,27 @@
 
 apprise parses the URL (host, port, path, `+headers`, `-params`, `:payload` renames, method,
 credentials, `verify=`, `redirect=`) and this sends the very request its JSON plugin would send,
-from the event loop over pooled connections, instead of a thread and a fresh `requests`
-connection per notification (about 2 ms of CPU each, which capped throughput near 400/s).
-tests/notifier/test_webhook_parity.py holds the two requests equal. URLs whose options change the
-payload beyond that (emoji interpretation, overflow handling) keep going through apprise.
+from the event loop over an aiohttp session's pooled connections, instead of a thread and a fresh
+`requests` connection per notification (about 2 ms of CPU each, which capped throughput near
+400/s). tests/notifier/test_webhook_parity.py holds the two requests equal. URLs whose options
+change the payload beyond that (emoji interpretation, overflow handling) keep going through
+apprise. The answer's body is drained up to MAX_BODY; a longer one closes its connection.
+
+aiohttp's client, not the hand-written notifier/httpclient.py: measured side by side with
+Alertmanager (bench/bench_notifier.py, issue 11) it delivers more notifications per second than
+Alertmanager does, so the hand-written one is not needed on this path.
 """
 
 from __future__ import annotations
 
 import json
-import ssl
 from typing import Any
 
 import aiohttp
-import yarl
 from apprise.common import OverflowMode
 from apprise.plugins.custom_json import NotifyJSON
 
 from inferwatch.core.redact import REDACTOR
-from inferwatch.notifier.httpclient import MAX_BODY, HttpError, Origin
 
 
 def fits(plugin: Any) -> bool:
@@ -33,6 +35,9 @@ def fits(plugin: Any) -> bool:
             and not plugin.asset.interpret_escapes
             and not any("\r" in t or "\n" in t for t in texts))  # apprise's to refuse
 
+MAX_BODY = 64 << 10  # bytes of a receiver's answer read (and dropped) at most
+
+
 class JsonWebhook:
     """Sends NotifyJSON's request for one URL; owns a connection pool once the loop runs."""
 
@@ -44,24 +49,20 @@ class JsonWebhook:
         # as with requests' auth=(user, password): it wins over a `+Authorization` header
         self.auth = {"Authorization": aiohttp.encode_basic_auth(plugin.user, plugin.password or "")
                      } if plugin.user else {}
-        self.session: aiohttp.ClientSession | None = None  # for redirects only
-        self.origin: Origin | None = None  # made in the loop that sends
-        url = yarl.URL(self.url)
-        url = url.with_query(self.plugin.params) if self.plugin.params else url
-        host = f"[{url.raw_host}]" if ":" in (url.raw_host or "") else url.raw_host
-        self.host = host if url.is_default_port() else f"{host}:{url.port}"
-        self.target = f"{self.plugin.method} {url.raw_path_qs} HTTP/1.1\r\n"
+        self.session: aiohttp.ClientSession | None = None  # made in the loop that sends
+        self.ssl: bool | None = None if plugin.verify_certificate else False
+        self.params = plugin.params or None
+        self.redirects = bool(plugin.redirects)
+        self.session_timeout = 0.0
 
-    def head(self, headers: dict[str, str], length: int) -> bytes:
-        """The request line and headers; a later header replaces an earlier one of any case."""
+    def headers(self, extra: dict[str, str]) -> dict[str, str]:
+        """The request's headers; a later header replaces an earlier one of any case."""
         merged: dict[str, tuple[str, str]] = {}
-        for name, value in {"Host": self.host, "User-Agent": self.plugin.app_id,
-                            "Accept": "*/*", "Content-Type": "application/json",
-                            **self.plugin.headers, **headers, **self.auth,
-                            "Content-Length": str(length)}.items():
+        for name, value in {"User-Agent": self.plugin.app_id, "Accept": "*/*",
+                            "Content-Type": "application/json", **self.plugin.headers,
+                            **extra, **self.auth}.items():
             merged[name.lower()] = (name, value)
-        lines = "".join(f"{name}: {value}\r\n" for name, value in merged.values())
-        return f"{self.target}{lines}\r\n".encode()
+        return dict(merged.values())
 
     def payload(self, title: str, body: str, notify_type: str) -> dict[str, Any]:
         """NotifyJSON's payload, with its `:key=value` renames and removals applied."""
@@ -80,47 +81,30 @@ class JsonWebhook:
                    timeout: float) -> int | str:
         """The HTTP status, or the name of the connection error (text safe to log)."""
         data = json.dumps(self.payload(title, body, notify_type)).encode()
-        head = self.head(headers, len(data))
-        if self.origin is None:
-            url = yarl.URL(self.url)
-            self.origin = Origin(url.raw_host or "", url.port or 80, self._tls(url))
-        try:
-            status, answer = await self.origin.request(head, data, timeout)
-        except HttpError as err:
-            return REDACTOR.redact(f"{type(err).__name__}: {err}", urls=True)
-        if 300 <= status < 400 and "location" in answer and self.plugin.redirects:
-            return await self._send_redirected(data, headers, timeout)
-        return status
-
-    def _tls(self, url: yarl.URL) -> ssl.SSLContext | None:
-        if url.scheme != "https":
-            return None
-        if self.plugin.verify_certificate:
-            return ssl.create_default_context()
-        context = ssl.create_default_context()
-        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-        return context
-
-    async def _send_redirected(self, data: bytes, headers: dict[str, str],
-                               timeout: float) -> int | str:
-        """Send again through aiohttp, which follows the redirects."""
         if self.session is None or self.session.closed:
-            self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout))
-        sent = {"User-Agent": self.plugin.app_id, "Content-Type": "application/json",
-                **self.plugin.headers, **headers, **self.auth}
+            self.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, ssl=self.ssl),
+                timeout=aiohttp.ClientTimeout(total=timeout))
+            self.session_timeout = timeout
         try:
             async with self.session.request(
-                    self.plugin.method, self.url, params=self.plugin.params, headers=sent,
-                    data=data, ssl=None if self.plugin.verify_certificate else False,
-                    timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+                    self.plugin.method, self.url, params=self.params, data=data,
+                    headers=self.headers(headers), allow_redirects=self.redirects,
+                    **self._timeout(timeout)) as resp:
                 await resp.content.read(MAX_BODY)  # drained, within a bound
                 return resp.status
-        except (aiohttp.ClientError, TimeoutError) as err:
+        except TimeoutError:
+            return f"timed out after {timeout:g}s"
+        except aiohttp.ClientError as err:
             return REDACTOR.redact(f"{type(err).__name__}: {err}", urls=True)
 
+    def _timeout(self, timeout: float) -> dict[str, aiohttp.ClientTimeout]:
+        """The request's own timeout, when it differs from the session's."""
+        if timeout == self.session_timeout:
+            return {}
+        return {"timeout": aiohttp.ClientTimeout(total=timeout)}
+
     async def close(self) -> None:
-        if self.origin is not None:
-            self.origin.close()
         if self.session is not None:
             await self.session.close()
             self.session = None

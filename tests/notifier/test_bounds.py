@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+import apprise
 import pytest
 
-from inferwatch.notifier.channels import GRACE, ChannelError, make_channel
-from inferwatch.notifier.httpclient import MAX_BODY, Origin
+from inferwatch.notifier.channels import ASSET, GRACE, ChannelError, make_channel
+from inferwatch.notifier.httpclient import Origin
 from inferwatch.notifier.templates import DEFAULTS
+from inferwatch.notifier.webhook import MAX_BODY, JsonWebhook
 
 TIMEOUT = 1.0
 
@@ -69,6 +71,10 @@ def _answer(head: bytes, body_chunks: int):
     return answer
 
 
+def _hook(port: int) -> JsonWebhook:
+    return JsonWebhook(apprise.Apprise.instantiate(f"json://127.0.0.1:{port}/hook", asset=ASSET))
+
+
 @pytest.mark.parametrize("head, chunks", [
     (b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n", -1),  # 1 GiB announced
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", -1),  # chunks without end
@@ -76,23 +82,53 @@ def _answer(head: bytes, body_chunks: int):
 ], ids=["content-length", "chunked", "until-close"])
 async def test_a_huge_response_body_is_not_read(head: bytes, chunks: int) -> None:
     server, port = await _server(_answer(head, chunks))
+    hook = _hook(port)
+    try:
+        for _ in range(2):  # the second on a fresh connection: the first one is not reused
+            started = time.monotonic()
+            status = await hook.send("t", "b", "info", {}, 5.0)
+            took = time.monotonic() - started
+            assert status == 200 and took < 2.0, (status, took)  # without the whole body
+    finally:
+        await hook.close()
+        server.close()
+
+
+@pytest.mark.parametrize("head, chunks", [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n", -1),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", -1),
+    (b"HTTP/1.0 200 OK\r\n\r\n", -1),
+], ids=["content-length", "chunked", "until-close"])
+async def test_the_bench_s_hand_written_client_is_bounded_too(head: bytes, chunks: int) -> None:
+    """notifier/httpclient.py, kept as bench/bench_notifier.py's other side."""
+    server, port = await _server(_answer(head, chunks))
     origin = Origin("127.0.0.1", port, None)
     started = time.monotonic()
     status, _ = await origin.request(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
                                      b"", 5.0)
-    took = time.monotonic() - started
-    assert status == 200 and took < 2.0, took  # the status, without waiting for the body
+    assert status == 200 and time.monotonic() - started < 2.0
     assert origin.idle == []  # that connection carries nothing more
     origin.close()
     server.close()
 
 
 async def test_a_body_within_the_bound_is_drained_and_the_connection_kept() -> None:
-    length = MAX_BODY
-    server, port = await _server(_answer(
-        f"HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n".encode(), 1))
+    connections: list[int] = []
+    answer = _answer(f"HTTP/1.1 200 OK\r\nContent-Length: {MAX_BODY}\r\n\r\n".encode(), 1)
+
+    async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        await answer(reader, writer)
+
+    server, port = await _server(counted)
     origin = Origin("127.0.0.1", port, None)
     status, _ = await origin.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"", 5.0)
     assert status == 200 and len(origin.idle) == 1
     origin.close()
-    server.close()
+    hook = _hook(port)
+    try:
+        assert await hook.send("t", "b", "info", {}, 5.0) == 200
+    finally:
+        await hook.close()
+        server.close()
+    assert len(connections) == 2  # one per client
