@@ -27,8 +27,8 @@ from tests.support.webhook import Sink, until
 
 pytestmark = pytest.mark.ecosystem
 
-START = "2024-03-01T12:34:56.789Z"
-ENDED = "2024-03-01T13:00:00.5Z"  # in the past: a resolved alert
+START = "2024-03-01T12:34:56.789Z"  # a resolved alert's, last in its group (see _posted_alerts)
+ENDED = "2024-03-01T13:00:00.5Z"
 
 FILE_A = r"""
 {{ define "my.title" }}[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }}{{ end }}
@@ -87,13 +87,13 @@ RANGES = r"""{{ range .Alerts.Firing }}* {{ range .Labels.SortedPairs }}{{ .Name
 {{ end }}"""
 
 
-def _alert(name: str, status: str, **labels: str) -> dict[str, Any]:
+def _alert(name: str, status: str, start: str, **labels: str) -> dict[str, Any]:
     a: dict[str, Any] = {"labels": {"alertname": name, **labels},
                          "annotations": {"summary": f"{name} on {labels.get('instance', '?')}",
                                          "runbook": "http://runbook/x"},
-                         "startsAt": START, "generatorURL": f"http://prom/graph?g={name}"}
+                         "startsAt": start, "generatorURL": f"http://prom/graph?g={name}"}
     if status == "resolved":
-        a["endsAt"] = ENDED
+        a["startsAt"], a["endsAt"] = START, ENDED
     return a
 
 
@@ -141,10 +141,13 @@ def _config(tmp: Path, sink: Sink) -> dict[str, Any]:
 
 
 def _posted_alerts() -> list[dict[str, Any]]:
+    """Firing alerts start in a second: an alert older than group_wait flushes its group at
+    once, maybe before the others of one POST are in; the old resolved one comes last."""
+    start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 1)) + ".789Z"
     out = []
     for i, case in enumerate(CASES.values()):
         for name, status, labels in case["alerts"]:
-            out.append(_alert(name, status, case=f"c{i}", **labels))
+            out.append(_alert(name, status, start, case=f"c{i}", **labels))
     return out
 
 
