@@ -60,16 +60,23 @@ class Deliverer:
         return self.busy | self.unmarked
 
     async def run(self) -> None:
+        wait = MARK_BACKOFF[0]
         while True:
             self.wake.clear()
             now = self.clock()
             free = self.cfg.concurrency - len(self.busy)
-            for row in self.outbox.due(now, free, self._held()) if free > 0 else []:
-                self.busy.add(row.id)
-                task = asyncio.create_task(self._deliver(row))
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
-            await self._sleep(free > 0)
+            try:
+                for row in self.outbox.due(now, free, self._held()) if free > 0 else []:
+                    self.busy.add(row.id)
+                    task = asyncio.create_task(self._deliver(row))
+                    self.tasks.add(task)
+                    task.add_done_callback(self.tasks.discard)
+                await self._sleep(free > 0)
+                wait = MARK_BACKOFF[0]
+            except sqlite3.Error as err:  # the outbox unreadable: back off, then look again
+                self.outbox.db.health.error("read", err)
+                await asyncio.sleep(wait)
+                wait = min(MARK_BACKOFF[1], wait * 2)
 
     async def _sleep(self, can_start: bool) -> None:
         """Until woken (enqueue, a delivery ended) or the next retry is due."""

@@ -10,8 +10,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 PREFIX = "inferwatch_notifier_"
-# what a storage write was doing: alerts received, notifications queued, marks, collection
-STORAGE_OPS = ("alerts", "enqueue", "mark_delivered", "mark_retry", "mark_failed", "gc")
+# what a storage access was doing: alerts received, notifications queued, marks, collection,
+# and the reads that decide and deliver
+STORAGE_OPS = ("alerts", "enqueue", "mark_delivered", "mark_retry", "mark_failed", "gc", "read")
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,8 @@ class Metrics:
                                 "because a silence matched them.", registry=r)
         self.inhibited = Counter(PREFIX + "alerts_inhibited", "Alerts left out of a group flush "
                                  "because an inhibition rule muted them.", registry=r)
-        self.storage_errors = Counter(PREFIX + "storage_errors", "Writes to the storage that "
-                                      "failed (disk full, read-only), by operation; each is "
+        self.storage_errors = Counter(PREFIX + "storage_errors", "Storage accesses that failed "
+                                      "(disk full, read-only, I/O), by operation; each is "
                                       "retried with backoff.", ["op"], registry=r)
         for op in STORAGE_OPS:
             self.storage_errors.labels(op)

@@ -140,7 +140,12 @@ class Notifier:
             now = self.clock()
             due = self.groups.due(now)
             if due:
-                self.flush(due, now)
+                try:
+                    self.flush(due, now)
+                except sqlite3.Error as err:  # the nflog unreadable: decide at the next tick
+                    self.db.health.error("read", err)
+                    for group in due:
+                        self.groups.flushed(group, now, ())
             nxt = self.groups.next_flush()
             timeout = None if nxt is None else max(0.0, nxt - self.clock()) + 0.001
             with contextlib.suppress(TimeoutError):
