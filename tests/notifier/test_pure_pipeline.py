@@ -79,7 +79,8 @@ F = frozenset
     (E(F({"a", "b"}), F(), 0), {"a"}, {"b"}, True, 1, "some alerts resolved"),
     (E(F({"a", "b"}), F(), 0), {"a"}, {"b"}, False, 1, None),
     (E(F({"a"}), F(), 0), {"a"}, set(), False, 3599, None),
-    (E(F({"a"}), F(), 0), {"a"}, set(), False, 3600, "repeat interval elapsed"),
+    (E(F({"a"}), F(), 0), {"a"}, set(), False, 3600, None),  # strictly after, as Alertmanager
+    (E(F({"a"}), F(), 0), {"a"}, set(), False, 3600.001, "repeat interval elapsed"),
 ])
 def test_dedup_reasons(entry, firing, resolved, send_resolved, now, reason) -> None:
     assert dedup_reason(entry, firing, resolved, send_resolved, 3600, now) == reason
