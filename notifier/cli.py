@@ -15,8 +15,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from inferwatch.core.cliflags import add_log_flags
 from inferwatch.core.durations import parse_duration
 from inferwatch.core.logs import setup_logging
+from inferwatch.core.webconfig import WebConfig, load_web_config, middleware
 from inferwatch.notifier.config import Loaded, load_notifier_config
 from inferwatch.notifier.matchers import MatcherError, parse_matchers
 from inferwatch.notifier.payloads import rfc3339
@@ -34,8 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         metavar="HOST:PORT", help=f"address to serve on (default {DEFAULT_LISTEN})")
     parser.add_argument("--storage.path", dest="storage", default="data/notifier",
                         metavar="DIR", help="directory of the SQLite database")
-    parser.add_argument("--log.level", dest="log_level", default="info",
-                        choices=["debug", "info", "warn", "error"])
+    parser.add_argument("--web.config.file", dest="web_config", metavar="FILE",
+                        help="exporter-toolkit web config: TLS, client certificates, basic auth, "
+                        "headers (the same file the exporter and Prometheus read)")
+    add_log_flags(parser)
     parser.set_defaults(func=cmd_run)
     sub = parser.add_subparsers(dest="notifier_command")
     check = sub.add_parser("check-config", help="validate a notifier configuration")
@@ -46,9 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _register_silence(sub: argparse._SubParsersAction) -> None:
     silence = sub.add_parser("silence", help="add, query and expire silences")
-    silence.add_argument("--notifier.url", dest="url", default=DEFAULT_URL,
-                         help=f"the notifier's base URL (default {DEFAULT_URL})")
-    silence.add_argument("--bearer-token-file", dest="token_file", metavar="FILE")
+    _connection_flags(silence, DEFAULT_URL, None)
     actions = silence.add_subparsers(dest="silence_command", required=True)
     add = actions.add_parser("add", help="silence alerts matching all the matchers")
     add.add_argument("matchers", nargs="+", help='e.g. alertname="HighTTFT" model=~"llama.*"')
@@ -56,14 +58,27 @@ def _register_silence(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--author", default=None, help="created by (default: the user name)")
     add.add_argument("--comment", required=True)
     add.set_defaults(func=cmd_silence_add)
+    _connection_flags(add)
     query = actions.add_parser("query", help="list silences")
     query.add_argument("matchers", nargs="*", help="only silences pinning these labels")
     query.add_argument("--expired", action="store_true", help="include expired silences")
     query.add_argument("-q", "--quiet", action="store_true", help="print only the ids")
     query.set_defaults(func=cmd_silence_query)
+    _connection_flags(query)
     expire = actions.add_parser("expire", help="expire silences by id")
     expire.add_argument("ids", nargs="+")
     expire.set_defaults(func=cmd_silence_expire)
+    _connection_flags(expire)
+
+
+def _connection_flags(parser: argparse.ArgumentParser, url: object = argparse.SUPPRESS,
+                      token: object = argparse.SUPPRESS) -> None:
+    """--notifier.url and --bearer-token-file, accepted before or after the action (as amtool
+    takes --alertmanager.url anywhere); on an action they leave the group's value alone unless
+    given."""
+    parser.add_argument("--notifier.url", dest="url", default=url,
+                        help=f"the notifier's base URL (default {DEFAULT_URL})")
+    parser.add_argument("--bearer-token-file", dest="token_file", metavar="FILE", default=token)
 
 
 def _validated(path: str) -> Loaded:
@@ -88,16 +103,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("notifier: --config.file is required", file=sys.stderr)
         return 2
     loaded = _validated(args.config_file)
-    setup_logging(args.log_level)
+    web_config = load_web_config(args.web_config)
+    setup_logging(args.log_level, args.log_format)
     from inferwatch.core.redact import install
 
     install(loaded.secrets)  # again: the filter onto the handlers setup_logging just made
     if args.log_level != "debug":
         logging.getLogger("apprise").setLevel(logging.WARNING)
-    return asyncio.run(serve(loaded, args.listen, args.storage))
+    return asyncio.run(serve(loaded, args.listen, args.storage, web_config))
 
 
-async def serve(loaded: Loaded, listen: str, storage: str) -> int:
+async def serve(loaded: Loaded, listen: str, storage: str,
+                web_config: WebConfig | None = None) -> int:
     """Run until SIGTERM or SIGINT; pending notifications stay in the outbox."""
     from aiohttp import web
 
@@ -112,10 +129,13 @@ async def serve(loaded: Loaded, listen: str, storage: str) -> int:
         return 1
     await notifier.start()
     gc.freeze()  # the startup heap (apprise, aiohttp, pydantic) out of every full collection
-    runner = web.AppRunner(make_app(notifier), handle_signals=False)
+    app = make_app(notifier)
+    web_config = web_config or WebConfig()
+    app.middlewares.insert(0, middleware(web_config))  # TLS client, basic auth, headers first
+    runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     host, _, port = listen.rpartition(":")
-    site = web.TCPSite(runner, host or None, int(port))
+    site = web.TCPSite(runner, host or None, int(port), ssl_context=web_config.ssl_context)
     await site.start()
     log.info("listening on %s, storage in %s", listen, storage)
     stop = asyncio.Event()
