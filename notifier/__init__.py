@@ -24,9 +24,10 @@ the alerts are in the database. `make_app(notifier)` in notifier.api gives the H
 Pipeline (one module each): routing (tree, matchers), grouping (group_wait, group_interval),
 inhibit, silences, nflog (dedup reasons), pipeline (a flush as a pure function), outbox (SQLite
 WAL; recorded before delivery, marked after, marks batched per loop turn), delivery (backoff with
-jitter up to a deadline), channels (apprise, one try per attempt; json:// through webhook and
-httpclient, kept-alive), templates (over formatting: parsed once, fields computed on demand),
-redact (no secret in any log line).
+jitter up to a deadline), channels (apprise, one try per attempt; json:// through webhook, one
+kept-alive aiohttp session), templates (over formatting: parsed once, fields computed on
+demand), api/apiv2/api_filters (Alertmanager's API v2), amconfig (`config.original` for amtool),
+gotemplate (Alertmanager's Go templates). Secrets: inferwatch.core.redact.
 """
 
 from inferwatch.notifier.alerts import Alert

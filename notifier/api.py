@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from inferwatch.notifier import api_filters, apiv1
 from inferwatch.notifier.amconfig import original, version_info
 from inferwatch.notifier.apiv2 import RequestError, is_uuid, read_alerts, read_silence
+from inferwatch.notifier.db import StorageError
 from inferwatch.notifier.payloads import PayloadError, parse_webhook, rfc3339, silence_json
 from inferwatch.notifier.service import Notifier
 from inferwatch.notifier.silences import SilenceError
@@ -86,7 +87,10 @@ async def post_alerts(request: web.Request) -> web.Response:
     batch = read_alerts(await _body(request))
     n = request.app[NOTIFIER]
     if batch.alerts:
-        await n.receive(batch.alerts, source="api")
+        try:
+            await n.receive(batch.alerts, source="api")
+        except StorageError as err:  # logged and counted by the store; the sender retries
+            return _v2_error(503, f"cannot store alerts: {err}")
     if batch.refused:
         n.metrics.invalid.labels(request.match_info.route.resource.canonical).inc(
             len(batch.refused))
@@ -97,7 +101,10 @@ async def post_alerts(request: web.Request) -> web.Response:
 async def post_webhook(request: web.Request) -> web.Response:
     notifier = request.app[NOTIFIER]
     alerts = parse_webhook(await _body(request), notifier.clock())
-    await notifier.receive_webhook(alerts)
+    try:
+        await notifier.receive_webhook(alerts)
+    except StorageError as err:
+        return web.json_response({"error": f"cannot store alerts: {err}"}, status=503)
     return web.json_response({"status": "success"})
 
 

@@ -128,3 +128,16 @@ def test_read_only_storage_at_start_exits_1_with_one_line(tmp_path) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and f"{ro}/data/notifier.db" in lines[0], done.stderr
     assert "Read-only file system" in lines[0] and "Traceback" not in done.stderr
+
+
+async def test_alerts_the_database_cannot_store_are_a_503_for_the_sender_to_retry(
+        sink, start_notifier, caplog) -> None:
+    notifier, client = await start_notifier(config(sink))
+    fill(notifier.db.conn)
+    big = [alert_body(f"B{i}", description="y" * 2000) for i in range(50)]
+    resp = await client.post("/api/v2/alerts", json=big)
+    assert resp.status == 503 and "cannot store alerts" in await resp.json()
+    assert not [r for r in caplog.records if r.exc_info or r.exc_text]  # no traceback
+    notifier.db.conn.execute("PRAGMA max_page_count=1073741823")
+    notifier.db.conn.execute("DELETE FROM filler")
+    assert (await client.post("/api/v2/alerts", json=big)).status == 200  # the retry lands
