@@ -22,13 +22,17 @@ def _level(record: logging.LogRecord) -> str:
     return _NAMES.get(record.levelno, record.levelname.lower())
 
 
-def _fields(record: logging.LogRecord) -> dict[str, object]:
-    """ts, level, logger, msg, then the record's extra fields, then exc."""
+def _fields(record: logging.LogRecord, formatter: logging.Formatter) -> dict[str, object]:
+    """ts, level, logger, msg, then the record's extra fields, then exc (the traceback)."""
     ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
     fields: dict[str, object] = {"ts": f"{ts}.{int(record.msecs):03d}Z", "level": _level(record),
                                  "logger": record.name, "msg": record.getMessage()}
     fields.update((k, v) for k, v in vars(record).items()
                   if k not in _STANDARD and not k.startswith("_"))
+    if record.exc_info and not record.exc_text:
+        record.exc_text = formatter.formatException(record.exc_info)
+    if record.exc_text:
+        fields["exc"] = record.exc_text
     return fields
 
 
@@ -43,11 +47,7 @@ class LogfmtFormatter(logging.Formatter):
     """`ts=… level=info logger=… msg="…" key=value …`, one line per record."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = _fields(record)
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            fields["exc"] = record.exc_text
+        fields = _fields(record, self)
         return " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields.items())
 
 
@@ -55,12 +55,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line, with the same keys as logfmt."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = _fields(record)
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            fields["exc"] = record.exc_text
-        return json.dumps(fields, default=str, ensure_ascii=False)
+        return json.dumps(_fields(record, self), default=str, ensure_ascii=False)
 
 
 def formatter(fmt: str = "logfmt") -> logging.Formatter:
