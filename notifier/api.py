@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from inferwatch.notifier import api_filters, apiv1
+from inferwatch.notifier import api_filters, apiv1, ui
 from inferwatch.notifier.amconfig import original, version_info
 from inferwatch.notifier.apiv2 import RequestError, is_uuid, read_alerts, read_silence
 from inferwatch.notifier.db import StorageError
@@ -210,4 +210,5 @@ def make_app(notifier: Notifier) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
+    ui.register(app, NOTIFIER)  # the web page: / and /ui/ (notifier/ui/)
     return app

@@ -1,0 +1,242 @@
+"""The pages that read: alerts by group, silences, and the notification log.
+
+Alerts are listed as the route tree groups them (the live aggregation groups, the same ones
+`GET /api/v2/alerts/groups` answers), narrowed by the API's `filter` matchers (RE2),
+`receiver` and the active/silenced/inhibited switches; each shows why it is quiet (the
+silences and the inhibiting alert, linked).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDict
+
+from inferwatch.notifier import api_filters
+from inferwatch.notifier.apiv2 import RequestError
+from inferwatch.notifier.service import Notifier
+from inferwatch.notifier.ui import data
+from inferwatch.notifier.ui.data import notifier_of
+from inferwatch.notifier.ui.render import (
+    Safe,
+    el,
+    join,
+    labels,
+    link,
+    post_button,
+    query,
+    safe_href,
+    when,
+)
+from inferwatch.notifier.ui.security import csrf, respond
+
+SWITCHES = ("active", "silenced", "inhibited")
+MAX_ALERTS = 2000  # beyond this the page says how many it left out
+
+
+def matchers_text(pairs: dict[str, str]) -> str:
+    """One `name="value"` per line: what the silence form reads."""
+    def quote(v: str) -> str:
+        return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return "\n".join(f'{k}="{quote(v)}"' for k, v in sorted(pairs.items()))
+
+
+def silence_link(pairs: dict[str, str], text: str = "Silence…") -> Safe:
+    return link(query("/ui/silences/new", [("matchers", matchers_text(pairs))]), text,
+                **{"class": "silence"})
+
+
+def _api_query(request: web.Request) -> tuple[MultiDict, list[str]]:
+    """The page's query as the API's: unticked switches (when the form was sent) are false."""
+    q = request.query
+    filters = [f for f in q.getall("filter", []) if f.strip()]
+    out: MultiDict = MultiDict(("filter", f) for f in filters)
+    if q.get("receiver"):
+        out["receiver"] = q["receiver"]
+    for name in SWITCHES:
+        out[name] = q.get(name, "false" if "shown" in q else "true")
+    return out, filters
+
+
+def _filter_form(request: web.Request, filters: list[str], args: MultiDict) -> Safe:
+    n = notifier_of(request)
+    receivers = [el("option", {"value": ""}, "any receiver")] + [
+        el("option", {"value": r, "selected": request.query.get("receiver") == r}, r)
+        for r in n.by_receiver]
+    boxes = [el("label", {}, el("input", {"type": "checkbox", "name": name, "value": "true",
+                                          "checked": args[name] == "true"}), f" {name}")
+             for name in SWITCHES]
+    return el("form", {"class": "filter", "method": "get", "action": "/ui/alerts"},
+              el("input", {"type": "text", "name": "filter", "value": ", ".join(filters),
+                           "placeholder": 'alertname="HighTTFT", model=~"llama.*"',
+                           "aria-label": "matchers"}),
+              el("select", {"name": "receiver", "aria-label": "receiver"}, join(receivers)),
+              join(boxes, " "), el("input", {"type": "hidden", "name": "shown", "value": "1"}),
+              el("button", {"type": "submit"}, "Filter"), link("/ui/alerts", "clear"))
+
+
+def _state(n: Notifier, status: dict[str, Any]) -> Safe:
+    parts = []
+    for sid in status["silencedBy"]:
+        s = data.silence_or_none(n, sid)
+        what = f"{sid}" + (f" ({s.created_by}: {s.comment})" if s else "")
+        parts.append(el("span", {}, el("span", {"class": "state silenced"}, "silenced"),
+                        " by ", link(f"/ui/silences#s-{sid}", what,
+                                     **{"class": "silenced-by", "data-silence": sid})))
+    for fp in status["inhibitedBy"]:
+        source = n.active.get(fp)
+        name = source.labels.get("alertname", fp) if source else fp
+        parts.append(el("span", {}, el("span", {"class": "state inhibited"}, "inhibited"),
+                        " by ", link(f"/ui/alerts#a-{fp}", f"{name} ({fp})",
+                                     **{"class": "inhibited-by"})))
+    if not parts:
+        parts.append(el("span", {"class": "state active"}, "active"))
+    return join(parts, " ")
+
+
+def _annotations(pairs: dict[str, str]) -> Safe:
+    if not pairs:
+        return Safe("")
+    rows = []
+    for name in sorted(pairs):
+        value = pairs[name]
+        href = safe_href(value) if "\n" not in value else None
+        rows.append(el("dt", {}, name) + el("dd", {}, link(href, value) if href else value))
+    return el("dl", {"class": "annotations"}, join(rows))
+
+
+def _alert(n: Notifier, a: dict[str, Any], here: str, now: float) -> Safe:
+    stored = n.active.get(a["fingerprint"])
+    href = safe_href(a["generatorURL"] or "")
+    head = [el("strong", {}, a["labels"].get("alertname", "")), _state(n, a["status"]),
+            el("span", {"class": "muted"}, "since ",
+               when(stored.starts_at if stored else None, now)),
+            link(href, "source", rel="noopener noreferrer") if href else "",
+            silence_link(a["labels"])]
+    return el("div", {"class": "alert", "id": f"a-{a['fingerprint']}",
+                      "data-fingerprint": a["fingerprint"]},
+              el("div", {}, join(head, " · ")), el("div", {}, labels(a["labels"], here)),
+              _annotations(a["annotations"]))
+
+
+async def alerts_page(request: web.Request) -> web.Response:
+    n = notifier_of(request)
+    args, filters = _api_query(request)
+    try:
+        groups = api_filters.View(n).groups(api_filters.alert_query(args))
+    except RequestError as err:
+        body = _filter_form(request, filters, args) + el("p", {"class": "msg error"}, str(err))
+        return respond(request, "Alerts", "alerts", body, status=400)
+    here = query("/ui/alerts", [(k, v) for k, v in request.query.items() if k != "filter"]
+                 + [("filter", f) for f in filters])
+    now, shown, total, blocks = n.clock(), 0, sum(len(g["alerts"]) for g in groups), []
+    for g in groups:
+        if shown >= MAX_ALERTS:
+            break
+        alerts = g["alerts"][:MAX_ALERTS - shown]
+        shown += len(alerts)
+        head = el("div", {"class": "head"},
+                  el("h2", {}, "receiver ", el("span", {"class": "receiver"},
+                                               g["receiver"]["name"])),
+                  labels(g["labels"]) if g["labels"] else el("span", {"class": "muted"},
+                                                             "(one group: no group_by)"),
+                  el("span", {"class": "muted"}, f"{len(g['alerts'])} alert(s)"),
+                  silence_link(g["labels"], "Silence group") if g["labels"] else "")
+        blocks.append(el("section", {"class": "group"}, head,
+                         join(_alert(n, a, here, now) for a in alerts)))
+    summary = f"{len(groups)} group(s), {total} alert(s)" + (
+        f"; showing the first {shown}" if shown < total else "")
+    body = join([_filter_form(request, filters, args), el("p", {"class": "muted"}, summary),
+                 *(blocks or [el("p", {}, "No alerts.")])])
+    return respond(request, "Alerts", "alerts", body)
+
+
+def silences_body(request: web.Request, message: tuple[str, str] | None = None) -> Safe:
+    n, token = notifier_of(request), csrf(request)
+    now = n.clock()
+    firing = [a for a in n.active.values() if not a.resolved(now)]
+    found = sorted(n.silences.all(), key=lambda s: api_filters.silence_order(s, now))
+    rows = []
+    for s in found:
+        state = s.state(now)
+        matched = sum(1 for a in firing if s.mutes(a.labels, now))
+        actions = [link(f"/ui/silences/{s.id}/edit", "edit")]
+        if state != "expired":
+            actions.append(post_button(f"/ui/silences/{s.id}/expire", "expire", token))
+        rows.append(el(
+            "tr", {"id": f"s-{s.id}", "data-silence": s.id, "data-state": state},
+            el("td", {}, el("span", {"class": f"state {state}"}, state)),
+            el("td", {}, join((el("span", {"class": "chip"}, str(m)) for m in s.matchers), " ")),
+            el("td", {}, when(s.starts_at, now)), el("td", {}, when(s.ends_at, now)),
+            el("td", {}, s.created_by), el("td", {}, s.comment),
+            el("td", {}, str(matched) if state == "active" else "—"),
+            el("td", {"class": "mono"}, s.id), el("td", {}, join(actions, " "))))
+    head = el("tr", {}, join(el("th", {}, t) for t in (
+        "state", "matchers", "starts", "ends", "created by", "comment", "muting now", "id", "")))
+    parts = [el("p", {"class": f"msg {message[0]}"}, message[1]) if message else Safe(""),
+             el("p", {}, link("/ui/silences/new", "New silence"))]
+    parts.append(el("table", {"class": "silences"}, head, join(rows)) if rows
+                 else el("p", {}, "No silences."))
+    return join(parts)
+
+
+async def silences_page(request: web.Request) -> web.Response:
+    n = notifier_of(request)
+    message = None
+    for key, verb in (("saved", "saved"), ("expired", "expired")):
+        s = data.silence_or_none(n, request.query.get(key, ""))
+        if s is not None:
+            message = ("ok", f"Silence {s.id} {verb}.")
+    return respond(request, "Silences", "silences", silences_body(request, message))
+
+
+def _log_filters(request: web.Request) -> Safe:
+    n, q = notifier_of(request), request.query
+    states = [el("option", {"value": ""}, "any state")] + [
+        el("option", {"value": s, "selected": q.get("state") == s}, s) for s in data.STATES]
+    receivers = [el("option", {"value": ""}, "any receiver")] + [
+        el("option", {"value": r, "selected": q.get("receiver") == r}, r) for r in n.by_receiver]
+    return el("form", {"class": "filter", "method": "get", "action": "/ui/notifications"},
+              el("select", {"name": "state", "aria-label": "state"}, join(states)),
+              el("select", {"name": "receiver", "aria-label": "receiver"}, join(receivers)),
+              el("button", {"type": "submit"}, "Show"))
+
+
+async def notifications_page(request: web.Request) -> web.Response:
+    n, q = notifier_of(request), request.query
+    state = q.get("state") if q.get("state") in data.STATES else None
+    try:
+        limit = max(1, min(int(q.get("limit", "200")), 5000))
+    except ValueError:
+        limit = 200
+    found = data.notifications(n, limit=limit, state=state, receiver=q.get("receiver") or None)
+    now, counts = n.clock(), n.outbox.counts()
+    summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in data.STATES)
+    rows = [el("tr", {"id": f"n-{s.id}", "data-state": s.state, "data-receiver": s.receiver},
+               el("td", {}, str(s.id)), el("td", {}, when(s.created_at, now)),
+               el("td", {"class": "receiver"}, s.receiver),
+               el("td", {"class": "channel"}, f"#{s.channel} {s.kind}"),
+               el("td", {"class": "mono"}, s.group_key), el("td", {}, s.title),
+               el("td", {}, f"{s.firing} firing, {s.resolved} resolved"),
+               el("td", {"class": "attempts"}, str(s.attempts)),
+               el("td", {}, el("span", {"class": f"state {s.state}"}, s.state)),
+               el("td", {}, when(s.done_at, now) if s.done_at else
+                  (join(["next try ", when(s.next_attempt, now)]) if s.state == "pending"
+                   else "—")),
+               el("td", {"class": "err"}, s.last_error))
+            for s in found or ()]
+    head = el("tr", {}, join(el("th", {}, t) for t in (
+        "#", "decided", "receiver", "channel", "group", "title", "alerts", "attempts", "state",
+        "done", "last error")))
+    listing = el("table", {"class": "log"}, head, join(rows)) if rows else el(
+        "p", {}, "No notifications." if found is not None else
+        "This storage backend's outbox cannot be listed here (the SQLite one can).")
+    body = join([_log_filters(request), el("p", {"class": "muted"}, f"In the outbox: {summary}."
+                                           f" Newest first, at most {limit}."), listing])
+    return respond(request, "Notifications", "notifications", body)
+
+
+async def root(request: web.Request) -> web.Response:
+    return web.Response(status=303, headers={"Location": "/ui/alerts"})
+
