@@ -10,6 +10,7 @@ from inferwatch.alert_rules.compile import compile_group, write_outputs
 from inferwatch.alert_rules.rulefile import load_files
 from inferwatch.alert_rules.runconfig import WebSettings, load_run_config
 from inferwatch.alert_rules.runner import run
+from inferwatch.alert_rules.unittest import run_files
 from inferwatch.alert_rules.web import DEFAULT_PORT
 from inferwatch.core.cliflags import add_log_flags
 from inferwatch.core.logs import setup_logging
@@ -21,6 +22,11 @@ extrapolatedRate does, avg and histogram_quantile compute as Prometheus's engine
 matchers are RE2. The source is a Prometheus-compatible API or the embedded scraper.
 A query that fails raises InferwatchRuleQueryFailed (severity warning, labels rule and
 group, the error as an annotation), never the rule's own alert."""
+
+TEST_HELP = """Run the unit-test files of `promtool test rules` (rule_files, evaluation_interval,
+input_series, alert_rule_test, promql_expr_test, external_labels) on the embedded evaluator,
+with Prometheus 2.42's semantics and promtool's output: SUCCESS, or FAILED: and each failure;
+exit 1 when a test failed. Rule files may be Prometheus rule files or our rule language."""
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -44,6 +50,10 @@ def cmd_run(args: argparse.Namespace) -> int:
            "config_file": args.web_config_file or config.web.config_file}
     config = config.model_copy(update={"web": WebSettings.model_validate(web)})
     return asyncio.run(run(config, [compile_group(g) for g in groups], args.once))
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    return run_files(args.files)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,3 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="exporter-toolkit web config: TLS and basic auth for that server")
     add_log_flags(runp)
     runp.set_defaults(func=cmd_run, log_level=None)
+    test = sub.add_parser("test", help="run promtool's rule unit-test files on the embedded "
+                          "evaluator", description=TEST_HELP)
+    test.add_argument("files", nargs="+", metavar="FILE", help="promtool unit-test files")
+    test.set_defaults(func=cmd_test)

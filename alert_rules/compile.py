@@ -44,12 +44,24 @@ class CompiledAlert:
 
 
 @dataclass(frozen=True)
+class RecordingRule:
+    """A Prometheus recording rule (from a plain rule file): its PromQL and labels."""
+
+    name: str
+    expr: str
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class CompiledGroup:
     name: str
     interval: float
     source: str
     recordings: tuple[Recorded, ...]
     alerts: tuple[CompiledAlert, ...]
+    # a plain Prometheus group: its recording and alerting rules in file order (the embedded
+    # source records each result into its window before the next rule runs); empty otherwise
+    steps: tuple[RecordingRule | CompiledAlert, ...] = ()
 
 
 def matchers(raw: dict[str, str]) -> tuple[promql.Matcher, ...]:

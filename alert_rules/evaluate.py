@@ -74,7 +74,12 @@ def alert_labels(rule: CompiledAlert, sample: dict[str, str], value: float,
                  name: str | None = None) -> dict[str, str]:
     """Sample labels without __name__, the rule's (templated) labels over them, alertname."""
     labels = {k: v for k, v in sample.items() if k != "__name__"}
-    labels.update({k: render(v, sample, value) for k, v in rule.labels})
+    for k, v in rule.labels:
+        text = render(v, sample, value)
+        if text:
+            labels[k] = text
+        else:  # as Prometheus's labels.Builder: a label set to "" is removed
+            labels.pop(k, None)
     labels["alertname"] = name or rule.name
     return labels
 

@@ -227,21 +227,23 @@ AGGREGATIONS: dict[str, Callable[[list[float]], float]] = {
 
 
 def extrapolated_rate(times: list[int], values: list[float], start: int, end: int,
-                      is_rate: bool) -> float | None:
-    """Prometheus's extrapolatedRate for counters: resets added back, extrapolated towards
-    the window's edges (not below zero, not further than 1.1 sample intervals)."""
+                      is_rate: bool, is_counter: bool = True) -> float | None:
+    """Prometheus's extrapolatedRate: for counters resets added back, extrapolated towards
+    the window's edges (not below zero, not further than 1.1 sample intervals); with
+    `is_counter` false, `delta`."""
     if len(values) < 2:
         return None
     result, last = values[-1] - values[0], values[0]
-    for v in values[1:]:
-        if v < last:
-            result += last
-        last = v
+    if is_counter:
+        for v in values[1:]:
+            if v < last:
+                result += last
+            last = v
     to_start = (times[0] - start) / 1000
     to_end = (end - times[-1]) / 1000
     sampled = (times[-1] - times[0]) / 1000
     average = sampled / (len(values) - 1)
-    if result > 0 and values[0] >= 0:
+    if is_counter and result > 0 and values[0] >= 0:
         to_start = min(to_start, sampled * (values[0] / result))
     threshold = average * 1.1
     interval = sampled

@@ -51,6 +51,13 @@ class Series:
             return None
         return self.values[i]
 
+    def latest_sample(self, t: int, lookback: int = LOOKBACK_MS) -> tuple[int, float] | None:
+        """`latest` with the sample's own timestamp (for `timestamp()`)."""
+        i = bisect.bisect_right(self.times, t) - 1
+        if i < 0 or self.times[i] < t - lookback or self.values[i] is None:
+            return None
+        return self.times[i], self.values[i]  # type: ignore[return-value]
+
     def range(self, start: int, end: int) -> tuple[list[int], list[float]]:
         """Samples with start <= t <= end, stale markers left out (Prometheus 2.x bounds;
         Prometheus 3 leaves `start` itself out)."""

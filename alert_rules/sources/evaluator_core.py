@@ -1,0 +1,163 @@
+"""The embedded evaluator of any supported PromQL tree (alert_rules.promql_ast) over a Window,
+as Prometheus 2.42's engine.go evaluates an instant query: selectors with the 5-minute
+lookback (a sample exactly 5 minutes old still counts), range selectors over [t-range, t],
+offsets, subqueries on steps aligned to multiples of their step, functions
+(evaluator_funcs), binary operators and aggregations (evaluator_ops). Every subexpression
+is computed once per evaluation time (`memo`)."""
+
+from __future__ import annotations
+
+from inferwatch.alert_rules.promql_ast import (
+    Aggregate,
+    BinOp,
+    Expr,
+    Func,
+    MatrixSel,
+    Neg,
+    Num,
+    Str,
+    Subquery,
+    VectorSel,
+    kind,
+)
+from inferwatch.alert_rules.sources import evaluator_funcs as funcs
+from inferwatch.alert_rules.sources import evaluator_ops as ops
+from inferwatch.alert_rules.sources.promql_eval import EvalError, drop_name
+from inferwatch.alert_rules.sources.window import LOOKBACK_MS, Series, Window, matches
+
+Labels = dict[str, str]
+Vector = list[tuple[Labels, float]]
+Matrix = list[tuple[Labels, list[int], list[float]]]
+Value = Vector | float | str | Matrix
+DEFAULT_STEP_MS = 60_000  # Prometheus's global evaluation_interval, the default subquery step
+
+
+def label_key(labels: Labels) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(labels.items()))
+
+
+class PromQLEvaluator:
+    """`instant(expr, t)`: the value of the tree at `t` (ms). `step_ms` is the step of a
+    subquery that gives none (Prometheus: the global evaluation interval)."""
+
+    def __init__(self, window: Window, step_ms: int = DEFAULT_STEP_MS,
+                 lookback_ms: int = LOOKBACK_MS):
+        self.window, self.step_ms, self.lookback_ms = window, step_ms, lookback_ms
+        self.memo: dict[tuple[Expr, int], Value] = {}
+
+    def clear(self) -> None:
+        """Forget memoised results (the window changed)."""
+        self.memo = {}
+
+    def instant(self, expr: Expr, t: int) -> Vector:
+        """A rule's result at t: a vector, or a scalar as one sample without labels."""
+        value = self.eval(expr, t)
+        if isinstance(value, float):
+            return [({}, value)]
+        if isinstance(value, str) or kind(expr) == "matrix":
+            raise EvalError(f"invalid expression type {kind(expr)} for a rule")
+        return value  # type: ignore[return-value]
+
+    def eval(self, expr: Expr, t: int) -> Value:
+        if isinstance(expr, Num):
+            return expr.value
+        if isinstance(expr, Str):
+            return expr.value
+        key = (expr, t)
+        result = self.memo.get(key)
+        if result is None:
+            result = self.memo[key] = self._compute(expr, t)
+        return result
+
+    def vector(self, expr: Expr, t: int) -> Vector:
+        value = self.eval(expr, t)
+        if not isinstance(value, list):
+            raise EvalError(f"expected an instant vector, got {kind(expr)}")
+        return value  # type: ignore[return-value]
+
+    def scalar(self, expr: Expr, t: int) -> float:
+        value = self.eval(expr, t)
+        if not isinstance(value, float):
+            raise EvalError(f"expected a scalar, got {kind(expr)}")
+        return value
+
+    def _compute(self, expr: Expr, t: int) -> Value:
+        if isinstance(expr, VectorSel):
+            return [(s.labels, v) for s, v, _ in self.select(expr, t)]
+        if isinstance(expr, MatrixSel):
+            return self.matrix(expr, t)
+        if isinstance(expr, Subquery):
+            return self.subquery(expr, t)
+        if isinstance(expr, Neg):
+            inner = self.eval(expr.expr, t)
+            if isinstance(inner, float):
+                return -inner
+            return unique([(drop_name(lb), -v) for lb, v in inner])  # type: ignore[misc]
+        if isinstance(expr, Func):
+            return funcs.call(self, expr, t)
+        if isinstance(expr, BinOp):
+            return ops.binary(self, expr, t)
+        if isinstance(expr, Aggregate):
+            return ops.aggregate(self, expr, t)
+        raise EvalError(f"cannot evaluate {type(expr).__name__}")
+
+    def series(self, sel: VectorSel) -> list[Series]:
+        if sel.name is not None:
+            return self.window.select(sel.name, sel.matchers)
+        return [s for s in self.window.series.values() if matches(s.labels, sel.matchers)]
+
+    def select(self, sel: VectorSel, t: int) -> list[tuple[Series, float, int]]:
+        """(series, value, sample time) of each series with a sample in the lookback."""
+        ref, out = t - sel.offset, []
+        for series in self.series(sel):
+            found = series.latest_sample(ref, self.lookback_ms)
+            if found is not None:
+                out.append((series, found[1], found[0]))
+        return out
+
+    def matrix(self, node: MatrixSel, t: int) -> Matrix:
+        maxt = t - node.sel.offset
+        mint = maxt - node.range
+        out = []
+        for series in self.series(node.sel):
+            times, values = series.range(mint, maxt)
+            if times:
+                out.append((series.labels, times, values))
+        return out
+
+    def subquery(self, node: Subquery, t: int) -> Matrix:
+        """The inner expression at each step in [t-offset-range, t-offset], the steps being
+        multiples of the step (engine.go's SubqueryExpr)."""
+        step = node.step or self.step_ms
+        end = t - node.offset
+        low = end - node.range
+        start = -(-low // step) * step
+        rows: dict[tuple[tuple[str, str], ...], tuple[Labels, list[int], list[float]]] = {}
+        for ts in range(start, end + 1, step):
+            value = self.eval(node.expr, ts)
+            vector = [({}, value)] if isinstance(value, float) else value
+            for labels, v in vector:  # type: ignore[union-attr]
+                row = rows.get(label_key(labels))
+                if row is None:
+                    row = rows[label_key(labels)] = (labels, [], [])
+                row[1].append(ts)
+                row[2].append(v)
+        return list(rows.values())
+
+    def range_arg(self, expr: Expr, t: int) -> tuple[Matrix, int, int, int]:
+        """A range argument: its series, the window's start and end, and its range."""
+        matrix = self.eval(expr, t)
+        if isinstance(expr, MatrixSel):
+            end, rng = t - expr.sel.offset, expr.range
+        elif isinstance(expr, Subquery):
+            end, rng = t - expr.offset, expr.range
+        else:
+            raise EvalError("expected a range vector")
+        return matrix, end - rng, end, rng  # type: ignore[return-value]
+
+
+def unique(vector: Vector) -> Vector:
+    """engine.go's check after each operation: no two samples with one label set."""
+    if len(vector) > 1 and len({label_key(lb) for lb, _ in vector}) != len(vector):
+        raise EvalError("vector cannot contain metrics with the same labelset")
+    return vector

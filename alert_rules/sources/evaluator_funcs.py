@@ -1,0 +1,278 @@
+"""PromQL functions as Prometheus 2.42's promql/functions.go computes them: the range
+functions (extrapolatedRate, instantValue, linearRegression, the Kahan-compensated
+*_over_time), math and date functions, clamp, round, label_replace/label_join (Go's
+regexp.Expand), absent/absent_over_time, histogram_quantile (quantile.go) and the rest."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from inferwatch.alert_rules.promql_ast import Func, Str, VectorSel
+from inferwatch.alert_rules.sources import gomath
+from inferwatch.alert_rules.sources.evaluator_labels import label_join, label_replace
+from inferwatch.alert_rules.sources.promql_eval import (
+    EvalError,
+    _min_max,
+    avg_over_time,
+    bucket_quantile,
+    drop_name,
+    extrapolated_rate,
+)
+
+if TYPE_CHECKING:
+    from inferwatch.alert_rules.sources.evaluator_core import PromQLEvaluator, Value, Vector
+
+Range = Callable[[list[int], list[float], int, int, int, float, int], float | None]
+
+
+def kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:
+    t = total + inc
+    if abs(total) >= abs(inc):
+        c += (total - t) + inc
+    else:
+        c += (inc - t) + total
+    return t, c
+
+
+def linear_regression(times: list[int], values: list[float], at: int) -> tuple[float, float]:
+    n = sum_x = c_x = sum_y = c_y = sum_xy = c_xy = sum_x2 = c_x2 = 0.0
+    init, const = values[0], True
+    for i, (t, v) in enumerate(zip(times, values, strict=True)):
+        if const and i > 0 and v != init:
+            const = False
+        n += 1.0
+        x = (t - at) / 1e3
+        sum_x, c_x = kahan_inc(x, sum_x, c_x)
+        sum_y, c_y = kahan_inc(v, sum_y, c_y)
+        sum_xy, c_xy = kahan_inc(x * v, sum_xy, c_xy)
+        sum_x2, c_x2 = kahan_inc(x * x, sum_x2, c_x2)
+    if const:
+        return (math.nan, math.nan) if math.isinf(init) else (0.0, init)
+    sum_x, sum_y, sum_xy, sum_x2 = sum_x + c_x, sum_y + c_y, sum_xy + c_xy, sum_x2 + c_x2
+    cov_xy = sum_xy - sum_x * sum_y / n
+    var_x = sum_x2 - sum_x * sum_x / n
+    slope = gomath_div(cov_xy, var_x)
+    return slope, sum_y / n - slope * sum_x / n
+
+
+def gomath_div(a: float, b: float) -> float:
+    if b == 0:
+        return math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a) * \
+            math.copysign(1, b)
+    return a / b
+
+
+def instant_value(values: list[float], times: list[int], is_rate: bool) -> float | None:
+    if len(values) < 2:
+        return None
+    last, prev = values[-1], values[-2]
+    result = last if is_rate and last < prev else last - prev
+    interval = times[-1] - times[-2]
+    if interval == 0:
+        return None
+    return result / (interval / 1000) if is_rate else result
+
+
+def sum_over_time(values: list[float]) -> float:
+    total = c = 0.0
+    for v in values:
+        total, c = kahan_inc(v, total, c)
+    return total if math.isinf(total) else total + c
+
+
+def variance_over_time(values: list[float]) -> float:
+    count = mean = c_mean = aux = c_aux = 0.0
+    for v in values:
+        count += 1
+        delta = v - (mean + c_mean)
+        mean, c_mean = kahan_inc(delta / count, mean, c_mean)
+        aux, c_aux = kahan_inc(delta * (v - (mean + c_mean)), aux, c_aux)
+    return (aux + c_aux) / count
+
+
+def go_quantile(q: float, values: list[float]) -> float:
+    """quantile.go quantile(): NaN sorts first, then linear interpolation between ranks."""
+    if not values or math.isnan(q):
+        return math.nan
+    if q < 0 or q > 1:
+        return -math.inf if q < 0 else math.inf
+    ordered = sorted(values, key=lambda v: (not math.isnan(v), v if v == v else 0.0))
+    n = len(ordered)
+    rank = q * (n - 1)
+    lower = max(0.0, math.floor(rank))
+    upper = min(n - 1.0, lower + 1)
+    weight = rank - math.floor(rank)
+    return ordered[int(lower)] * (1 - weight) + ordered[int(upper)] * weight
+
+
+def _resets(values: list[float]) -> float:
+    return float(sum(1 for a, b in zip(values, values[1:], strict=False) if b < a))
+
+
+def _changes(values: list[float]) -> float:
+    return float(sum(1 for a, b in zip(values, values[1:], strict=False)
+                     if b != a and not (math.isnan(a) and math.isnan(b))))
+
+
+def _max_over(values: list[float]) -> float:
+    return _min_max(values, max)
+
+
+def _min_over(values: list[float]) -> float:
+    return _min_max(values, min)
+
+
+RANGE: dict[str, Range] = {
+    "rate": lambda ts, vs, s, e, r, a, t: extrapolated_rate(ts, vs, e - r, e, True),
+    "increase": lambda ts, vs, s, e, r, a, t: extrapolated_rate(ts, vs, e - r, e, False),
+    "delta": lambda ts, vs, s, e, r, a, t: extrapolated_rate(ts, vs, e - r, e, False, False),
+    "irate": lambda ts, vs, s, e, r, a, t: instant_value(vs, ts, True),
+    "idelta": lambda ts, vs, s, e, r, a, t: instant_value(vs, ts, False),
+    "deriv": lambda ts, vs, s, e, r, a, t: (
+        linear_regression(ts, vs, ts[0])[0] if len(vs) > 1 else None),
+    "predict_linear": lambda ts, vs, s, e, r, a, t: _predict(ts, vs, a, t),
+    "resets": lambda ts, vs, s, e, r, a, t: _resets(vs),
+    "changes": lambda ts, vs, s, e, r, a, t: _changes(vs),
+    "avg_over_time": lambda ts, vs, s, e, r, a, t: avg_over_time(vs),
+    "min_over_time": lambda ts, vs, s, e, r, a, t: _min_over(vs),
+    "max_over_time": lambda ts, vs, s, e, r, a, t: _max_over(vs),
+    "sum_over_time": lambda ts, vs, s, e, r, a, t: sum_over_time(vs),
+    "count_over_time": lambda ts, vs, s, e, r, a, t: float(len(vs)),
+    "last_over_time": lambda ts, vs, s, e, r, a, t: vs[-1],
+    "present_over_time": lambda ts, vs, s, e, r, a, t: 1.0,
+    "quantile_over_time": lambda ts, vs, s, e, r, a, t: go_quantile(a, vs),
+    "stddev_over_time": lambda ts, vs, s, e, r, a, t: math.sqrt(variance_over_time(vs))
+    if variance_over_time(vs) >= 0 else math.nan,
+    "stdvar_over_time": lambda ts, vs, s, e, r, a, t: variance_over_time(vs),
+}
+
+
+def _predict(times: list[int], values: list[float], duration: float, t: int) -> float | None:
+    if len(values) < 2:
+        return None
+    slope, intercept = linear_regression(times, values, t)
+    return slope * duration + intercept
+
+
+def call(ev: PromQLEvaluator, node: Func, t: int) -> Value:
+    name, args = node.name, node.args
+    if name in RANGE or name == "absent_over_time":
+        return _range_call(ev, node, t)
+    if name == "time":
+        return t / 1000
+    if name == "pi":
+        return math.pi
+    if name == "vector":
+        return [({}, ev.scalar(args[0], t))]
+    if name == "scalar":
+        vector = ev.vector(args[0], t)
+        return vector[0][1] if len(vector) == 1 else math.nan
+    if name in gomath.DATE:
+        f = gomath.DATE[name]
+        if not args:
+            return [({}, f(gomath.civil(t // 1000)))]
+        return [(drop_name(lb), f(gomath.civil(gomath.to_int64(v))))
+                for lb, v in ev.vector(args[0], t)]
+    if name == "timestamp":
+        if isinstance(args[0], VectorSel):
+            return [(drop_name(s.labels), ts / 1000) for s, _, ts in ev.select(args[0], t)]
+        return [(drop_name(lb), t / 1000) for lb, _ in ev.vector(args[0], t)]
+    if name == "absent":
+        if ev.vector(args[0], t):
+            return []
+        return [(absent_labels(args[0]), 1.0)]
+    if name == "histogram_quantile":
+        return histogram_quantile(ev.scalar(args[0], t), ev.vector(args[1], t))
+    vector = ev.vector(args[0], t)
+    if name in ("sort", "sort_desc"):
+        return vector
+    if name in gomath.MATH:
+        f = gomath.MATH[name]
+        return _unique([(drop_name(lb), f(v)) for lb, v in vector])
+    rest = [ev.eval(a, t) for a in args[1:]]
+    if name == "clamp":
+        low, high = rest
+        if high < low:  # type: ignore[operator]
+            return []
+        return _unique([(drop_name(lb), gomath.go_max(low, gomath.go_min(high, v)))  # type: ignore[arg-type]
+                        for lb, v in vector])
+    if name in ("clamp_min", "clamp_max"):
+        f2 = gomath.go_max if name == "clamp_min" else gomath.go_min
+        return _unique([(drop_name(lb), f2(rest[0], v)) for lb, v in vector])  # type: ignore[arg-type]
+    if name == "round":
+        inverse = 1.0 / (rest[0] if rest else 1.0)  # type: ignore[operator]
+        return _unique([(drop_name(lb), math.floor(v * inverse + 0.5) / inverse
+                         if math.isfinite(v * inverse + 0.5) else (v * inverse + 0.5) / inverse)
+                        for lb, v in vector])
+    if name == "label_replace":
+        return _unique(label_replace(vector, *[a.value for a in args[1:]  # type: ignore[union-attr]
+                                               if isinstance(a, Str)]))
+    if name == "label_join":
+        strings = [a.value for a in args[1:] if isinstance(a, Str)]
+        return _unique(label_join(vector, strings[0], strings[1], strings[2:]))
+    raise EvalError(f"function {name} is not supported")
+
+
+def _unique(vector: Vector) -> Vector:
+    from inferwatch.alert_rules.sources.evaluator_core import unique
+    return unique(vector)
+
+
+def _range_call(ev: PromQLEvaluator, node: Func, t: int) -> Value:
+    name = node.name
+    index = 1 if name == "quantile_over_time" else 0
+    matrix, start, end, rng = ev.range_arg(node.args[index], t)
+    if name == "absent_over_time":
+        if any(times for _, times, _ in matrix):
+            return []
+        arg = node.args[0]
+        return [(absent_labels(arg.sel) if hasattr(arg, "sel") else {}, 1.0)]
+    extra = 0.0
+    if name == "quantile_over_time":
+        extra = ev.scalar(node.args[0], t)
+    elif name == "predict_linear":
+        extra = ev.scalar(node.args[1], t)
+    f = RANGE[name]
+    out = []
+    for labels, times, values in matrix:
+        value = f(times, values, start, end, rng, extra, t)
+        if value is not None:
+            out.append((labels if name == "last_over_time" else drop_name(labels), value))
+    return _unique(out)
+
+
+def absent_labels(expr: object) -> dict[str, str]:
+    """createLabelsForAbsentFunction: the labels matched exactly, once each."""
+    if not isinstance(expr, VectorSel):
+        return {}
+    out: dict[str, str] = {}
+    has: set[str] = set()
+    for label, op, value in expr.matchers:
+        if label == "__name__":
+            continue
+        if op == "=" and label not in has:
+            out[label] = value
+            has.add(label)
+        else:
+            out.pop(label, None)
+    return {k: v for k, v in out.items() if v != ""}
+
+
+def histogram_quantile(q: float, vector: Vector) -> Vector:
+    """funcHistogramQuantile: buckets grouped by every label but `le` (the metric name
+    included), each group's quantile labelled without `le` and the name."""
+    groups: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[tuple[float, float]]]]
+    groups = {}
+    for labels, value in vector:
+        try:
+            bound = gomath.parse_float(labels.get("le", ""))
+        except ValueError:
+            continue
+        key = tuple(sorted((k, v) for k, v in labels.items() if k != "le"))
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = ({k: v for k, v in key if k != "__name__"}, [])
+        group[1].append((bound, value))
+    return _unique([(labels, bucket_quantile(q, buckets)) for labels, buckets in groups.values()])
