@@ -14,6 +14,7 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import apprise
@@ -29,6 +30,19 @@ KINDS = {"NotifySlack": "slack", "NotifyEmail": "email"}
 _STATUS = re.compile(r"error=(\d{3})")
 ASSET = apprise.AppriseAsset(storage_mode="memory")
 GRACE = 0.5  # seconds past the delivery timeout before an attempt is abandoned outright
+
+
+class Target(str):
+    """A channel's URL (the secret itself), carrying what else the channel needs: an
+    Alertmanager integration (`native`, notifier/amnotify.py) and the routes' time intervals."""
+
+    native: Any
+    times: Any
+
+    def __new__(cls, value: str, native: Any = None, times: Any = None) -> Target:
+        obj = super().__new__(cls, value)
+        obj.native, obj.times = native, times
+        return obj
 
 
 class ChannelError(Exception):
@@ -52,6 +66,8 @@ class Channel:
     template: Template = field(repr=False)
     fast: JsonWebhook | None = field(default=None, repr=False, compare=False)
     _idle: list[apprise.Apprise] = field(default_factory=list, repr=False, compare=False)
+    native: Any = field(default=None, repr=False, compare=False)  # amnotify.Native
+    times: Any = field(default=None, repr=False, compare=False)  # timeintervals.RouteTimes
 
     @property
     def name(self) -> str:
@@ -60,6 +76,8 @@ class Channel:
     async def send(self, title: str, body: str, body_format: str, notify_type: str,
                    key: str, timeout: float) -> None:
         """One attempt; raises ChannelError on failure."""
+        if self.native is not None and self.native.http:
+            return self._check(await self.native.post(body, {KEY_HEADER: key}, timeout))
         if self.fast is not None:
             return await self._send_fast(self.fast, title, body, notify_type, key, timeout)
         notifier = self._idle.pop() if self._idle else self._load()
@@ -85,7 +103,10 @@ class Channel:
 
     async def _send_fast(self, fast: JsonWebhook, title: str, body: str, notify_type: str,
                          key: str, timeout: float) -> None:
-        outcome = await fast.send(title, body, notify_type, {KEY_HEADER: key}, timeout)
+        self._check(await fast.send(title, body, notify_type, {KEY_HEADER: key}, timeout))
+
+    def _check(self, outcome: int | str) -> None:
+        """ChannelError unless a 2xx; 4xx other than 408 and 429 is not retried."""
         if isinstance(outcome, str):
             raise ChannelError(f"{self.name}: {outcome}", recoverable=True)
         if not 200 <= outcome < 300:
@@ -96,6 +117,8 @@ class Channel:
         """Close kept-alive connections."""
         if self.fast is not None:
             await self.fast.close()
+        if self.native is not None:
+            await self.native.close()
 
     def _load(self) -> apprise.Apprise:
         """A fresh apprise instance for this URL: no retries, no throttling between uses."""
@@ -122,7 +145,11 @@ def make_channel(receiver: str, index: int, url: str, send_resolved: bool | None
     """A channel, or ValueError (without the URL) when apprise cannot use it.
 
     send_resolved defaults as in Alertmanager: off for email and Slack, on for the rest.
+    An Alertmanager integration (a Target with `native`) renders its own body.
     """
+    native, times = getattr(url, "native", None), getattr(url, "times", None)
+    if native is not None:
+        return _native_channel(receiver, index, url, send_resolved, native, times)
     plugin = apprise.Apprise.instantiate(url, asset=ASSET)
     if plugin is None:
         scheme = urlsplit(url).scheme or "?"
@@ -131,4 +158,16 @@ def make_channel(receiver: str, index: int, url: str, send_resolved: bool | None
     scheme = urlsplit(plugin.url(privacy=True)).scheme.lower() or "unknown"
     resolved = send_resolved if send_resolved is not None else kind == "default"
     fast = JsonWebhook(plugin) if fits(plugin) else None
-    return Channel(receiver, index, url, kind, scheme, resolved, pick_template(kind), fast)
+    return Channel(receiver, index, url, kind, scheme, resolved, pick_template(kind), fast,
+                   times=times)
+
+
+def _native_channel(receiver: str, index: int, url: str, send_resolved: bool | None,
+                    native: Any, times: Any) -> Channel:
+    if not native.http and apprise.Apprise.instantiate(url, asset=ASSET) is None:
+        raise ValueError("apprise cannot use this URL")
+    resolved = native.send_resolved() if send_resolved is None else send_resolved
+    template = Template("", "", "", native.body_format)
+    kind = "email" if native.kind == "email" else "default"
+    return Channel(receiver, index, url, kind, native.kind, resolved, template,
+                   native=native, times=times)

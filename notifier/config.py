@@ -12,21 +12,45 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from inferwatch.core.config import ConfigError, Duration, Strict, describe, read_yaml
-from inferwatch.notifier.matchers import MatcherError, parse_matchers
+from inferwatch.notifier.amreceivers import (
+    DiscordConfig,
+    EmailConfig,
+    HTTPConfig,
+    PagerdutyConfig,
+    SlackConfig,
+    WebhookConfig,
+)
+from inferwatch.notifier.legacy import canonical, from_legacy
+from inferwatch.notifier.matchers import MatcherError
 from inferwatch.notifier.templates import DEFAULTS, Template, TemplateError, check
+from inferwatch.notifier.timeintervals import NamedInterval
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _check_matchers(text: str) -> str:
+    """A `matchers:` line as Alertmanager reads it, kept in the quoted canonical form."""
     try:
-        parse_matchers(text)
+        return canonical(text)
     except MatcherError as err:
         raise ValueError(str(err)) from None
-    return text
+
+
+def _legacy(match: dict[str, str], match_re: dict[str, str], where: str) -> list[str]:
+    try:
+        return from_legacy(match, match_re)
+    except MatcherError as err:
+        raise ValueError(f"{where}: {err}") from None
 
 
 MatcherText = Annotated[str, AfterValidator(_check_matchers)]
@@ -41,11 +65,16 @@ class RouteConfig(Strict):
     group_interval: Duration | None = None
     repeat_interval: Duration | None = None
     matchers: list[MatcherText] = []
+    match: dict[str, str] = {}  # Alertmanager's legacy forms, folded into matchers
+    match_re: dict[str, str] = {}
+    mute_time_intervals: list[str] = []
+    active_time_intervals: list[str] = []
     continue_: bool = Field(False, alias="continue")
     routes: list[RouteConfig] = []
 
     @model_validator(mode="after")
     def _checks(self) -> RouteConfig:
+        self.matchers.extend(_legacy(self.match, self.match_re, "match_re"))
         if self.group_by and "..." in self.group_by and len(self.group_by) > 1:
             raise ValueError("group_by: '...' (all labels) cannot be combined with names")
         for name in ("group_interval", "repeat_interval"):
@@ -58,7 +87,19 @@ class InhibitRule(Strict):
     name: str = ""
     source_matchers: list[MatcherText] = []
     target_matchers: list[MatcherText] = []
+    source_match: dict[str, str] = {}
+    source_match_re: dict[str, str] = {}
+    target_match: dict[str, str] = {}
+    target_match_re: dict[str, str] = {}
     equal: list[str] = []
+
+    @model_validator(mode="after")
+    def _fold(self) -> InhibitRule:
+        self.source_matchers.extend(_legacy(self.source_match, self.source_match_re,
+                                            "source_match_re"))
+        self.target_matchers.extend(_legacy(self.target_match, self.target_match_re,
+                                            "target_match_re"))
+        return self
 
 
 class ChannelConfig(Strict):
@@ -68,6 +109,7 @@ class ChannelConfig(Strict):
     url_file: str | None = None
     send_resolved: bool | None = None
     template: str | None = None
+    _native: Any = PrivateAttr(None)  # set for an Alertmanager integration's channel
 
     @model_validator(mode="after")
     def _one_source(self) -> ChannelConfig:
@@ -81,9 +123,29 @@ def _channel(value: Any) -> Any:
 
 
 class ReceiverConfig(Strict):
+    """Apprise `urls` (the notifier's own), then Alertmanager's integrations."""
+
     name: str = Field(min_length=1)
     send_resolved: bool | None = None
     urls: list[Annotated[ChannelConfig, BeforeValidator(_channel)]] = []
+    webhook_configs: list[WebhookConfig] = []
+    slack_configs: list[SlackConfig] = []
+    email_configs: list[EmailConfig] = []
+    pagerduty_configs: list[PagerdutyConfig] = []
+    discord_configs: list[DiscordConfig] = []
+    # known to Alertmanager, refused by name at load (notifier/amreceivers.py REFUSED)
+    opsgenie_configs: list[Any] = []
+    telegram_configs: list[Any] = []
+    pushover_configs: list[Any] = []
+    wechat_configs: list[Any] = []
+    victorops_configs: list[Any] = []
+    sns_configs: list[Any] = []
+    webex_configs: list[Any] = []
+    msteams_configs: list[Any] = []
+    msteamsv2_configs: list[Any] = []
+
+    def user_urls(self) -> list[ChannelConfig]:
+        return [c for c in self.urls if c._native is None]
 
 
 class TemplateConfig(Strict):
@@ -111,8 +173,44 @@ def template_for(templates: dict[str, TemplateConfig], name: str | None,
 
 
 class GlobalConfig(Strict):
+    """Alertmanager's `global` (defaults for its integrations) and `external_url` (ours)."""
+
     resolve_timeout: Duration = 300.0
     external_url: str = ""
+    http_config: HTTPConfig | None = None
+    smtp_from: str = ""
+    smtp_hello: str = "localhost"
+    smtp_smarthost: str = ""
+    smtp_auth_username: str = ""
+    smtp_auth_password: str = ""
+    smtp_auth_password_file: str = ""
+    smtp_auth_secret: str = ""
+    smtp_auth_identity: str = ""
+    smtp_require_tls: bool = True
+    slack_api_url: str | None = None
+    slack_api_url_file: str | None = None
+    pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+    opsgenie_api_url: str = "https://api.opsgenie.com/"
+    opsgenie_api_key: str = ""
+    opsgenie_api_key_file: str = ""
+    wechat_api_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    wechat_api_secret: str = ""
+    wechat_api_corp_id: str = ""
+    victorops_api_url: str = "https://alert.victorops.com/integrations/generic/20131114/alert/"
+    victorops_api_key: str = ""
+    victorops_api_key_file: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    webex_api_url: str = "https://webexapis.com/v1/messages"
+
+    @model_validator(mode="after")
+    def _pairs(self) -> GlobalConfig:
+        for a, b in (("slack_api_url", "slack_api_url_file"),
+                     ("opsgenie_api_key", "opsgenie_api_key_file"),
+                     ("victorops_api_key", "victorops_api_key_file"),
+                     ("smtp_auth_password", "smtp_auth_password_file")):
+            if getattr(self, a) and getattr(self, b):
+                raise ValueError(f"at most one of {a} & {b} must be configured")
+        return self
 
 
 class DeliveryConfig(Strict):
@@ -137,8 +235,22 @@ class NotifierConfig(Strict):
     inhibit_rules: list[InhibitRule] = []
     receivers: list[ReceiverConfig]
     templates: dict[str, TemplateConfig] = {}
+    template_files: list[str] = []  # Alertmanager's `templates:` list of globs
+    time_intervals: list[NamedInterval] = []
+    mute_time_intervals: list[NamedInterval] = []
     delivery: DeliveryConfig = DeliveryConfig()
     web: WebConfig = WebConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _template_files(cls, data: Any) -> Any:
+        """`templates:` as a list is Alertmanager's (Go template files)."""
+        if isinstance(data, dict) and "templates" in data and data["templates"] is None:
+            data = {k: v for k, v in data.items() if k != "templates"}
+        if isinstance(data, dict) and isinstance(data.get("templates"), list):
+            data = {**data, "template_files": data["templates"]}
+            del data["templates"]
+        return data
 
 
 def _reference_problems(cfg: NotifierConfig) -> list[str]:
@@ -195,6 +307,7 @@ class Loaded:
     urls: dict[tuple[str, int], str] = field(repr=False)
     bearer_token: str | None = field(repr=False)
     secrets: tuple[str, ...] = field(repr=False)
+    times: Any = field(default=None, repr=False)  # timeintervals.RouteTimes
 
 
 def load_notifier_config(path: str | Path) -> Loaded:
@@ -203,12 +316,18 @@ def load_notifier_config(path: str | Path) -> Loaded:
         cfg = NotifierConfig.model_validate(read_yaml(path))
     except ValidationError as err:
         raise ConfigError(describe(err, str(path), {})) from None
+    from inferwatch.notifier.amload import resolve
+    from inferwatch.notifier.channels import Target
+
     problems = _reference_problems(cfg)
+    am = resolve(cfg, str(path))
+    problems += [line for p in am.problems for line in p.split("\n")]
     urls, bearer = {}, None
     for i, receiver in enumerate(cfg.receivers):
         for j, channel in enumerate(receiver.urls):
             try:
-                urls[(receiver.name, j)] = _channel_url(channel, f"receivers.{i}.urls.{j}")
+                urls[(receiver.name, j)] = Target(
+                    _channel_url(channel, f"receivers.{i}.urls.{j}"), times=am.times)
             except ValueError as err:
                 problems.append(str(err))
     try:
@@ -217,8 +336,15 @@ def load_notifier_config(path: str | Path) -> Loaded:
         problems.append(str(err))
     if problems:
         raise ConfigError([f"{path}: {p}" for p in problems])
-    secrets = tuple(urls.values()) + ((bearer,) if bearer else ())
-    return Loaded(cfg, str(path), urls, bearer, secrets)
+    for receiver in cfg.receivers:  # each integration: one more channel after the urls
+        for native in am.natives.get(receiver.name, []):
+            channel = ChannelConfig(url=native.kind, send_resolved=native.send_resolved())
+            channel._native = native
+            urls[(receiver.name, len(receiver.urls))] = Target(native.url, native, am.times)
+            receiver.urls.append(channel)
+    secrets = tuple(urls.values()) + tuple(s for s in am.secrets if s) + (
+        (bearer,) if bearer else ())
+    return Loaded(cfg, str(path), urls, bearer, secrets, am.times)
 
 
 def _channel_url(channel: ChannelConfig, where: str) -> str:

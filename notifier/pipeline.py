@@ -3,13 +3,16 @@
 Inhibited and silenced alerts are dropped; for each channel of the receiver, the dedup stage
 compares against the last notification (pending or confirmed) and the template renders the
 message. A channel without send_resolved skips resolved alerts and logs an all-resolved group
-without sending, as Alertmanager does, so its next firing counts as new.
+without sending, as Alertmanager does, so its next firing counts as new. A route's
+`mute_time_intervals` / `active_time_intervals` (notifier/timeintervals.py) mute a flush whole:
+nothing is sent or logged, as after Alertmanager's time stages return no alerts. An Alertmanager
+integration's channel renders its own body (notifier/amnotify.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from inferwatch.notifier.alerts import StoredAlert
 from inferwatch.notifier.channels import Channel
@@ -37,6 +40,9 @@ def plan_flush(group: AggrGroup, channels: Sequence[Channel], inhibition: Inhibi
                silences: Silences, last: LastEntry, now: float,
                external_url: str = "") -> Plan:
     plan = Plan()
+    times = next((c.times for c in channels if c.times), None)
+    if times is not None and times.muted(group.route.id, now):
+        return plan
     kept: list[StoredAlert] = []
     for alert in sorted(group.alerts.values(), key=lambda a: (a.starts_at, a.fingerprint)):
         if inhibition.inhibited_by(alert.labels) is not None:
@@ -67,7 +73,13 @@ def _note(group: AggrGroup, channel: Channel, shown: list[StoredAlert], firing: 
     title, body = ("", "")
     if shown:
         message = MessageData(channel.receiver, group.key, group.labels, shown, external_url)
-        title, body = render(channel.template, message, now)
+        if channel.native is not None:
+            if channel.times is not None:
+                message = replace(message, group_key=channel.times.group_key(group.route.id,
+                                                                             group.key))
+            title, body = channel.native.render(message, now)
+        else:
+            title, body = render(channel.template, message, now)
     return Notification(channel.receiver, channel.index, group.key, title, body,
                         channel.template.format, _notify_type(shown, now),
                         frozenset(firing), frozenset(resolved))
