@@ -9,6 +9,7 @@ Alertmanager would. Every POST here has passed the CSRF check of notifier/ui/sec
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from aiohttp import web
@@ -117,6 +118,10 @@ async def save_silence(request: web.Request) -> web.Response:
     now = n.clock()
     try:
         silence = read_form(form, now)
+        old = data.silence_or_none(n, silence.id) if silence.id else None
+        if old is not None and abs(silence.starts_at - old.starts_at) < 0.001:
+            # the form shows milliseconds: an unchanged start keeps an active silence's id
+            silence = replace(silence, starts_at=old.starts_at)
         silence_id = n.silences.set(silence, now)
     except (FormError, SilenceError) as err:
         title = "Edit silence" if form.get("id") else "New silence"
