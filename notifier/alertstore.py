@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from inferwatch.notifier.alerts import StoredAlert
-from inferwatch.notifier.db import Database
+
+if TYPE_CHECKING:
+    from inferwatch.notifier.storage.sqlite import Database
 
 
 class AlertStore:

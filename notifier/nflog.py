@@ -11,8 +11,11 @@ import json
 import sqlite3
 from collections.abc import Set
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from inferwatch.notifier.db import Database
+if TYPE_CHECKING:
+    from inferwatch.notifier.storage.sqlite import Database
+
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,12 @@ import secrets
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from inferwatch.notifier.db import Database
 from inferwatch.notifier.nflog import log_confirmed
+
+if TYPE_CHECKING:
+    from inferwatch.notifier.storage.sqlite import Database
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 Alerts are written to the database before `receive` returns; group state lives in memory and
 is rebuilt from the stored alerts on start, while the nflog and the pending outbox rows keep a
-rebuilt group from notifying again what was already queued or delivered.
+rebuilt group from notifying again what was already queued or delivered. On shared storage
+(PostgreSQL) every replica holds every group, picks up the alerts and silences other replicas
+stored, and flushes only the groups whose lease it holds.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,19 +20,17 @@ from pathlib import Path
 from inferwatch.core.config import ConfigError
 from inferwatch.core.redact import install
 from inferwatch.notifier.alerts import Alert, StoredAlert, merge, to_stored
-from inferwatch.notifier.alertstore import AlertStore
 from inferwatch.notifier.channels import Channel, make_channel
 from inferwatch.notifier.config import Loaded, template_for
-from inferwatch.notifier.db import Database
 from inferwatch.notifier.delivery import Deliverer
 from inferwatch.notifier.grouping import AggrGroup, Groups
 from inferwatch.notifier.inhibit import Inhibition, Rule
 from inferwatch.notifier.metrics import Metrics, StateReading
-from inferwatch.notifier.nflog import NotificationLog
-from inferwatch.notifier.outbox import Outbox
+from inferwatch.notifier.outbox import Notification
 from inferwatch.notifier.pipeline import plan_flush
 from inferwatch.notifier.routing import build_routes, match_routes
-from inferwatch.notifier.silences import Silences
+from inferwatch.notifier.storage import Cluster, Storage, open_storage
+from inferwatch.notifier.storage.base import LastEntry, Planner
 
 log = logging.getLogger(__name__)
 RETENTION = 120 * 3600.0  # Alertmanager's --data.retention default
@@ -60,14 +59,20 @@ def build_channels(loaded: Loaded) -> dict[tuple[str, int], Channel]:
 class Notifier:
     """Alertmanager's dispatcher and notification pipeline over a durable outbox."""
 
-    def __init__(self, loaded: Loaded, storage: str | Path, *,
-                 clock: Callable[[], float] = time.time, rng: random.Random | None = None):
+    def __init__(self, loaded: Loaded, storage: str | Path | Storage, *,
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None,
+                 cluster: Cluster | None = None):
         install(loaded.secrets)
         self.loaded, self.cfg, self.clock = loaded, loaded.config, clock
         self.channels = build_channels(loaded)
-        self.db = Database(storage)
-        self.store, self.silences = AlertStore(self.db), Silences(self.db)
-        self.outbox, self.nflog = Outbox(self.db), NotificationLog(self.db)
+        self.storage = storage if isinstance(storage, Storage) else open_storage(storage,
+                                                                                  cluster)
+        # SQLite's Database and table objects (tests and tools read them); PostgreSQL has
+        # the outbox and silences only
+        self.db = getattr(self.storage, "db", self.storage)
+        self.store, self.nflog = getattr(self.storage, "store", None), \
+            getattr(self.storage, "nflog", None)
+        self.silences, self.outbox = self.storage.silences, self.storage.outbox
         self.route = build_routes(self.cfg.route)
         self.rules = [Rule.from_config(r) for r in self.cfg.inhibit_rules]
         self.by_receiver: dict[str, list[Channel]] = {r.name: [] for r in self.cfg.receivers}
@@ -76,25 +81,38 @@ class Notifier:
         self.groups = Groups(started=clock())
         self.active: dict[str, StoredAlert] = {}
         self.metrics = Metrics(self.snapshot)
-        self.db.health.count = lambda op: self.metrics.storage_errors.labels(op).inc()
+        self.storage.health.count = lambda op: self.metrics.storage_errors.labels(op).inc()
+        self.storage.metrics = self.metrics
         self.deliverer = Deliverer(self.outbox, self.channels, self.cfg.delivery, self.metrics,
                                    clock, rng or random.Random())
+        self.storage.deliverer_wake = self.deliverer.wake
         self.wake = asyncio.Event()
-        self.ready = False
+        self._started = False
         self._tasks: list[asyncio.Task[None]] = []
 
+    @property
+    def ready(self) -> bool:
+        """Started, and the database reachable (PostgreSQL: the last access succeeded)."""
+        return self._started and self.storage.connected()
+
     async def start(self) -> None:
+        await self.storage.open()
         now = self.clock()
-        for alert in self.store.load():
+        for alert in await self.storage.load_alerts():
             self._ingest(alert, now)
-        self._tasks = [asyncio.create_task(coro) for coro in
-                       (self._flush_loop(), self.deliverer.run(), self._gc_loop())]
-        self.ready = True
-        log.info("notifier started: %d alerts, %d pending notifications",
-                 len(self.active), self.outbox.depth())
+        loops = [self._flush_loop(), self.deliverer.run(), self._gc_loop(),
+                 *self.storage.background()]
+        if self.storage.shared:
+            loops.append(self._sync_loop())
+        self._tasks = [asyncio.create_task(coro) for coro in loops]
+        self._started = True
+        log.info("notifier started: %d alerts, %d pending notifications%s",
+                 len(self.active), self.outbox.depth(),
+                 f", replica {self.storage.cluster.replica} on {self.storage.label}"
+                 if self.storage.shared else "")
 
     async def stop(self) -> None:
-        self.ready = False
+        self._started = False
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -103,17 +121,17 @@ class Notifier:
         await self.deliverer.stop()
         for channel in self.channels.values():
             await channel.close()
-        self.db.close()
+        await self.storage.close()
 
     async def receive(self, alerts: Sequence[Alert], source: str = "rules") -> None:
         """Accept alerts (the rules engine's entry point); durable when this returns."""
-        self._accept(alerts, source, self.cfg.global_.resolve_timeout)
+        await self._accept(alerts, source, self.cfg.global_.resolve_timeout)
 
     async def receive_webhook(self, alerts: Sequence[Alert]) -> None:
         """Alerts relayed by an Alertmanager: firing until it says resolved (no timeout)."""
-        self._accept(alerts, "webhook", None)
+        await self._accept(alerts, "webhook", None)
 
-    def _accept(self, alerts: Sequence[Alert], source: str, timeout: float | None) -> None:
+    async def _accept(self, alerts: Sequence[Alert], source: str, timeout: float | None) -> None:
         now = self.clock()
         batch: dict[str, StoredAlert] = {}
         for alert in alerts:
@@ -121,10 +139,10 @@ class Notifier:
             old = batch.get(new.fingerprint) or self.active.get(new.fingerprint)
             batch[new.fingerprint] = merge(old, new) if old else new
         try:
-            self.store.put(batch.values())
-        except sqlite3.Error as err:  # refused, so that the sender retries
-            raise self.db.health.error("alerts", err) from None
-        for alert in batch.values():
+            stored = await self.storage.put_alerts(batch)
+        except self.storage.errors as err:  # refused, so that the sender retries
+            raise self.storage.health.error("alerts", err) from None
+        for alert in stored:
             self._ingest(alert, now)
         self.metrics.received.labels(source).inc(len(alerts))
         self.wake.set()
@@ -134,6 +152,23 @@ class Notifier:
         for route in match_routes(self.route, alert.labels):
             self.groups.insert(route, alert, now)
 
+    def _take(self, alerts: Sequence[StoredAlert], now: float) -> int:
+        """Alerts another replica stored: ingest those that differ from ours."""
+        new = [a for a in alerts if self.active.get(a.fingerprint) != a]
+        for alert in new:
+            self._ingest(alert, now)
+        return len(new)
+
+    async def _sync_loop(self) -> None:
+        """Shared storage: pick up other replicas' alerts (and silences) between flushes."""
+        while True:
+            await asyncio.sleep(self.storage.cluster.poll)
+            try:
+                if self._take(await self.storage.changes(), self.clock()):
+                    self.wake.set()
+            except self.storage.errors as err:
+                self.storage.health.error("read", err)
+
     async def _flush_loop(self) -> None:
         while True:
             self.wake.clear()
@@ -141,9 +176,9 @@ class Notifier:
             due = self.groups.due(now)
             if due:
                 try:
-                    self.flush(due, now)
-                except sqlite3.Error as err:  # the nflog unreadable: decide at the next tick
-                    self.db.health.error("read", err)
+                    await self._flush_due(due, now)
+                except self.storage.errors as err:  # unreadable: decide at the next tick
+                    self.storage.health.error("read", err)
                     for group in due:
                         self.groups.flushed(group, now, ())
             nxt = self.groups.next_flush()
@@ -151,53 +186,98 @@ class Notifier:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout)
 
+    async def _flush_due(self, due: list[AggrGroup], now: float) -> None:
+        """Flush the due groups this replica owns (all of them on SQLite); the others keep
+        their alerts and tick on, ready for a takeover."""
+        if self.storage.shared:
+            self._take(await self.storage.changes(), now)  # silences reloaded as well
+            owned = await self.storage.own([g.key for g in due])
+            for group in (g for g in due if g.key not in owned):
+                self.groups.flushed(group, now, ())
+            due = [g for g in due if g.key in owned]
+        if not due:
+            return
+        sent = [(group, list(group.alerts.values())) for group in due]
+        plan, queued = self._planner(due, now)
+        try:
+            done = await self.storage.flush([g.key for g in due], plan, now,
+                                            self.cfg.delivery.retry_deadline)
+        except self.storage.errors as err:
+            done = self._not_queued(err)
+        self._flushed(sent, done, queued, now)
+
     def flush(self, due: list[AggrGroup], now: float) -> None:
-        """Run the pipeline for each due group; queue what it decides in one transaction."""
-        inhibition = Inhibition(self.rules, self.active.values(), now)
-        notes, quiet, sent = [], [], []
-        for group in due:
-            plan = plan_flush(group, self.by_receiver[group.route.receiver], inhibition,
-                              self.silences, self.nflog.last, now, self.cfg.global_.external_url)
-            notes += plan.notes
-            quiet += plan.quiet
-            self.metrics.silenced.inc(plan.silenced)
-            self.metrics.inhibited.inc(plan.inhibited)
-            sent.append((group, list(group.alerts.values())))
-        if notes or quiet:
-            try:
-                self.outbox.enqueue(notes, now, self.cfg.delivery.retry_deadline, quiet)
-            except sqlite3.Error as err:
-                # nothing queued or logged: as after a failed notify in Alertmanager, the
-                # groups keep their alerts and decide again at their next tick
-                self.db.health.error("enqueue", err)
-                for group, _ in sent:
-                    self.groups.flushed(group, now, ())
-                return
-        if notes:
+        """SQLite: run the pipeline for each due group; queue what it decides in one
+        transaction (what the flush loop does, synchronously, for tests driving a clock)."""
+        sent = [(group, list(group.alerts.values())) for group in due]
+        plan, queued = self._planner(due, now)
+        try:
+            done = self.storage.flush_now([g.key for g in due], plan, now,
+                                          self.cfg.delivery.retry_deadline)
+        except self.storage.errors as err:
+            done = self._not_queued(err)
+        self._flushed(sent, done, queued, now)
+
+    def _planner(self, due: list[AggrGroup], now: float) -> tuple[Planner, list[int]]:
+        """The pipeline over `due`, to run once the storage has the last notifications; the
+        list gets how many notes it queued."""
+        queued: list[int] = []
+
+        def plan(last: LastEntry) -> tuple[list[Notification], list[Notification]]:
+            inhibition = Inhibition(self.rules, self.active.values(), now)
+            notes: list[Notification] = []
+            quiet: list[Notification] = []
+            for group in due:
+                p = plan_flush(group, self.by_receiver[group.route.receiver], inhibition,
+                               self.silences, last, now, self.cfg.global_.external_url)
+                notes += p.notes
+                quiet += p.quiet
+                self.metrics.silenced.inc(p.silenced)
+                self.metrics.inhibited.inc(p.inhibited)
+            queued.append(len(notes))
+            return notes, quiet
+        return plan, queued
+
+    def _not_queued(self, err: BaseException) -> set[str]:
+        # nothing queued or logged: as after a failed notify in Alertmanager, the groups keep
+        # their alerts and decide again at their next tick
+        self.storage.health.error("enqueue", err)
+        return set()
+
+    def _flushed(self, sent: list[tuple[AggrGroup, list[StoredAlert]]], done: set[str],
+                 queued: list[int], now: float) -> None:
+        if done and sum(queued):
             self.deliverer.wake.set()
+            self.storage.queued()
         for group, alerts in sent:
-            self.groups.flushed(group, now, alerts)
+            self.groups.flushed(group, now, alerts if group.key in done else ())
 
     async def _gc_loop(self) -> None:
         while True:
             await asyncio.sleep(GC_EVERY)
+            now = self.clock()
             try:
-                self.gc(self.clock())
-            except sqlite3.Error as err:
-                self.db.health.error("gc", err)
+                await self.storage.gc(now, self._collect(now), now - RETENTION)
+                if self.storage.shared:
+                    live = {g.key for g in self.groups}
+                    await self.storage.release(self.storage.held() - live)
+            except self.storage.errors as err:
+                self.storage.health.error("gc", err)
 
-    def gc(self, now: float) -> None:
-        """Forget long-resolved alerts no group holds, and old log, outbox and silence rows."""
+    def _collect(self, now: float) -> list[str]:
+        """Forget long-resolved alerts no group holds; their fingerprints."""
         held = {fp for g in self.groups for fp in g.alerts}
         old = [fp for fp, a in self.active.items() if fp not in held
                and a.ends_at is not None and a.ends_at < now - RESOLVED_KEEP]
         self.groups.cleanup(now)
         for fp in old:
             del self.active[fp]
-        self.store.delete(old)
-        if self.nflog.gc(now - RETENTION) + self.outbox.gc(now - RETENTION):
-            self.db.reload_notified()  # else it grows with every group ever notified
-        self.silences.gc(now - RETENTION)
+        return old
+
+    def gc(self, now: float) -> None:
+        """SQLite: forget long-resolved alerts no group holds, and old log, outbox and silence
+        rows (what the gc loop does, synchronously)."""
+        self.storage.gc_now(self._collect(now), now - RETENTION)
 
     def status_of(self, alert: StoredAlert, inhibition: Inhibition, now: float) -> dict:
         """Alertmanager's alert status object."""

@@ -12,9 +12,12 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from inferwatch.notifier.db import Database
 from inferwatch.notifier.matchers import Matcher, matches_all, valid_label_name
+
+if TYPE_CHECKING:
+    from inferwatch.notifier.storage.sqlite import Database
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,16 @@ class SilenceError(ValueError):
 
 
 class Silences:
-    """All silences in memory, written through to the database."""
+    """All silences in memory, written through to the database (`db`: the storage's
+    silence_rows, save_silence and delete_silences)."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, rows: list[str] | None = None):
         self.db = db
-        rows = db.conn.execute("SELECT body FROM silences").fetchall()
-        self._all = {s.id: s for s in (_decode(r["body"]) for r in rows)}
+        self.reload(db.silence_rows() if rows is None else rows)
+
+    def reload(self, rows: list[str]) -> None:
+        """Replace the silences held by the stored ones (another replica may have written)."""
+        self._all = {s.id: s for s in (_decode(body) for body in rows)}
 
     def all(self) -> list[Silence]:
         return sorted(self._all.values(), key=lambda s: (s.ends_at, s.id))
@@ -91,15 +98,12 @@ class Silences:
 
     def gc(self, before: float) -> None:
         old = [sid for sid, s in self._all.items() if s.ends_at < before]
-        with self.db.tx() as conn:
-            conn.executemany("DELETE FROM silences WHERE id=?", [(sid,) for sid in old])
+        self.db.delete_silences(old)
         for sid in old:
             del self._all[sid]
 
     def _write(self, silence: Silence) -> None:
-        with self.db.tx() as conn:
-            conn.execute("INSERT OR REPLACE INTO silences VALUES (?,?,?)",
-                         (silence.id, _encode(silence), silence.ends_at))
+        self.db.save_silence(silence.id, _encode(silence), silence.ends_at)
         self._all[silence.id] = silence
 
 
