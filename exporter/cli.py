@@ -34,7 +34,8 @@ EXPORTER_FLAGS: list[tuple[str, str, dict]] = [
     ("--engine", "exporter.engines",
      {"action": "append", "metavar": "KIND=URL",
       "help": "scrape an inference engine (repeatable; KIND: auto, vllm, sglang, tgi, triton, "
-              "trtllm, llamacpp, lmdeploy, nim); replaces the config file's engines list"}),
+              "trtllm, llamacpp, lmdeploy, nim, dynamo); replaces the config file's engines "
+              "list"}),
     ("--collector.engines", "exporter.collectors.engines.enabled",
      {"action": argparse.BooleanOptionalAction, "help": "engine /metrics scrapes"}),
     ("--collector.engines.interval", "exporter.collectors.engines.interval",

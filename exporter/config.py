@@ -45,7 +45,7 @@ class CollectorConfig(Strict):
 
 
 EngineKind = Literal["auto", "vllm", "sglang", "tgi", "triton", "trtllm", "llamacpp", "lmdeploy",
-                     "nim"]
+                     "nim", "dynamo"]
 
 
 class EnginesCollectorConfig(CollectorConfig):

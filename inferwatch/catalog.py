@@ -346,6 +346,21 @@ ENGINE_REQUEST_PROMPT_TOKENS = MetricSpec(
 ENGINE_REQUEST_GENERATION_TOKENS = MetricSpec(
     "inferwatch_engine_request_generation_tokens", HISTOGRAM, "Generated tokens per request, "
     "re-bucketed onto canonical buckets.", ENGINE, "", TOKEN_BUCKETS)
+ENGINE_SLEEP_STATE = _g("inferwatch_engine_sleep_state", "Engine ranks in each sleep state "
+                        "(awake, weights_offloaded, discard_all): asleep is not idle.",
+                        ENGINE + ("state",))
+ENGINE_WAITING_BY_REASON = _g("inferwatch_engine_requests_waiting_by_reason", "Requests queued, "
+                              "by why they wait (capacity, deferred).", ENGINE + ("reason",))
+ENGINE_LORA_ADAPTERS = _g("inferwatch_engine_lora_adapters", "LoRA adapters with requests "
+                          "running or waiting, by state.", ENGINE + ("state",))
+ENGINE_LORA_ADAPTERS_MAX = _g("inferwatch_engine_lora_adapters_max", "Most LoRA adapters held "
+                              "at once (max_loras).", ENGINE)
+ENGINE_SPEC_DRAFT_TOKENS = _c("inferwatch_engine_spec_decode_draft_tokens_total", "Tokens "
+                              "proposed by speculative decoding.", ENGINE)
+ENGINE_SPEC_ACCEPTED_TOKENS = _c("inferwatch_engine_spec_decode_accepted_tokens_total", "Draft "
+                                 "tokens accepted by the target model.", ENGINE)
+ENGINE_SPEC_ACCEPT_LENGTH = _g("inferwatch_engine_spec_decode_accept_length", "Mean tokens "
+                               "accepted per speculative step as the engine computes it.", ENGINE)
 
 # --- The exporter itself --------------------------------------------------------------------
 COLLECTOR_UP = _g("inferwatch_collector_up", "1 when the collector's last run succeeded, 0 when "

@@ -6,7 +6,8 @@ Each target is isolated: its scrape is its own task, bounded by its own timeout,
 cap and its limits (`limits.py`: samples, labels), and a run of the collector waits for the
 due scrapes only up to its budget, below the loop's timeout. A target that hangs, errs, returns
 garbage, an endless body or a page over a limit is marked down with a reason logged once per
-change, and never delays the others: every run reports every target's latest families. Parsing
+change, and never delays the others: every run reports every target's latest families. A page
+that does not match its declared kind is down too, logged with the kind detected. Parsing
 and normalising run in a worker thread, one at a time per target. Each target runs on its own
 interval; between its scrapes its last families are reported again. A concept that had a
 native source and loses it is logged and published as `source_lost`.
@@ -27,7 +28,7 @@ from yarl import URL
 
 from inferwatch.core.redact import redact
 from inferwatch.exporter.collectors.engines import publish
-from inferwatch.exporter.collectors.engines.detect import detect
+from inferwatch.exporter.collectors.engines.detect import detect, matches
 from inferwatch.exporter.collectors.engines.kinds import AUTO, MAPPINGS, metrics_paths
 from inferwatch.exporter.collectors.engines.limits import LimitExceeded, Limits, clip
 from inferwatch.exporter.collectors.engines.normalise import Normalised, normalise
@@ -295,8 +296,13 @@ def _candidates(target: Target) -> list[str]:
 
 
 def _engine(state: _State, families: dict[str, Family]) -> str:
-    """The configured kind, or the detected one for `auto` (ScrapeError when unknown)."""
+    """The configured kind, or the detected one for `auto` (ScrapeError when unknown). A
+    declared kind the page does not match is a ScrapeError naming the kind detected: the target
+    is down, logged once, rather than up with nothing mapped."""
     if state.target.kind != AUTO:
+        if state.target.kind in MAPPINGS and not matches(families, state.target.kind):
+            raise ScrapeError(f"declared kind {state.target.kind}, but the page serves "
+                              f"{detect(families) or 'no known engine'} metrics")
         return state.target.kind
     kind = detect(families)
     if kind is None:

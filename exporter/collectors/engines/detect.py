@@ -1,14 +1,21 @@
-"""`kind: auto`: the engine kind from what a target serves (engines.md §9)."""
+"""`kind: auto`: the engine kind from what a target serves (engines.md §9), and whether a page
+matches a declared kind.
+
+NVIDIA Dynamo comes before the engines its workers pass through (`dynamo_component_*` beside
+`vllm:`/`sglang:`/`trtllm_` on one page); SGLang's model gateway (`/engine_metrics`) writes
+`sglang_` for `sglang:`."""
 
 from __future__ import annotations
 
 from inferwatch.exposition.parser import Family
 
-# (prefixes, kind) in order: Triton first, since its vLLM backend also writes `vllm:`.
+# (prefixes, kind) in order: Dynamo first (its workers pass an engine's names through), then
+# Triton, since its vLLM backend also writes `vllm:`.
 PREFIXES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("dynamo_frontend_", "dynamo_component_"), "dynamo"),
     (("nv_trt_llm_", "nv_inference_"), "triton"),
     (("vllm:", "ray_vllm:", "ray_vllm_", "vllm_"), "vllm"),
-    (("sglang:",), "sglang"),
+    (("sglang:", "sglang_"), "sglang"),
     (("tgi_",), "tgi"),
     (("trtllm_", "trtllm:"), "trtllm"),
     (("llamacpp:",), "llamacpp"),
@@ -40,3 +47,15 @@ def detect(families: dict[str, Family]) -> str | None:
            for k, _ in labels):
         return "trtllm"
     return "nim" if "num_requests_running" in families else None
+
+
+def matches(families: dict[str, Family], kind: str) -> bool:
+    """Whether a page carries the declared kind's own names (a Dynamo worker's page matches
+    the engine it passes through as well as `dynamo`; Triton's vLLM backend matches `vllm`)."""
+    prefixes = next((p for p, k in PREFIXES if k == kind), None)
+    if prefixes is not None and any(name.startswith(prefixes) for name in families):
+        return True
+    if kind in ("trtllm", "nim"):
+        return detect({n: f for n, f in families.items() if ":" not in n
+                       and not n.startswith(("dynamo_", "nv_"))}) == kind
+    return False

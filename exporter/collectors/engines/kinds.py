@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from inferwatch.exporter.collectors.engines.dynamo import DYNAMO
 from inferwatch.exporter.collectors.engines.llamacpp import LLAMACPP
 from inferwatch.exporter.collectors.engines.lmdeploy import LMDEPLOY
 from inferwatch.exporter.collectors.engines.mapping import Mapping
@@ -14,7 +15,7 @@ from inferwatch.exporter.collectors.engines.vllm import VLLM
 
 AUTO = "auto"
 MAPPINGS: dict[str, Mapping] = {m.engine: m for m in (
-    VLLM, SGLANG, TGI, TRITON, TRTLLM, LLAMACPP, LMDEPLOY, NIM)}
+    VLLM, SGLANG, TGI, TRITON, TRTLLM, LLAMACPP, LMDEPLOY, NIM, DYNAMO)}
 METRICS_PATHS: dict[str, tuple[str, ...]] = {
     "trtllm": ("/prometheus/metrics", "/metrics"),
     AUTO: ("/metrics", "/prometheus/metrics"),

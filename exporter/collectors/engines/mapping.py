@@ -4,8 +4,12 @@ A `Rule` names a catalogue spec and its `Source`s in alias precedence: the first
 primary family has samples wins, the others are never added to it. A source combines `Part`s
 (one native family each, with a sub-label pivot, a unit scale, a reason mapping) by an op:
 SUM (gauges and counters, summed over ranks), RATIO (capacity-weighted mean over ranks),
-PRODUCT (per-rank product, then summed), HISTOGRAM (re-bucketed) or SUM_COUNT (a histogram
-known only by its sum and count).
+PRODUCT (per-rank product, then summed), HISTOGRAM (re-bucketed), SUM_COUNT (a histogram
+known only by its sum and count), MEAN (the plain mean over ranks of an engine-computed average,
+unbounded) or LATEST (per rank, the labels of the series with the newest timestamp value, as
+vLLM's `lora_requests_info` writes them). A spec with a label past `engine, model, target`
+(`reason`, `state`) takes it from the part's `reason_label` (several names: the first present),
+`reasons` or `reason`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 from inferwatch.catalog import MetricSpec
 
 SUM, RATIO, PRODUCT, HISTOGRAM, SUM_COUNT = "sum", "ratio", "product", "histogram", "sum_count"
+MEAN, LATEST = "mean", "latest"
 Pairs = tuple[tuple[str, str], ...]
 
 
@@ -28,10 +33,11 @@ class Part:
     scale: float = 1.0  # unit conversion (1e-6 for µs); applied to `le` bounds too
     suffix: str | None = None  # `_sum`, `_count`: which samples; None: the value samples
     from_labels: tuple[str, ...] = ()  # multiply by these numeric label values (info gauges)
-    reason_label: str = ""  # the native label holding a finish reason
+    reason_label: str | tuple[str, ...] = ""  # the native label(s) holding a reason or state
     reasons: Pairs = ()  # native reason value -> catalogue reason; unknown ones -> other
     reason: str = ""  # one fixed reason for all samples
     sign: float = 1.0
+    count_label: str = ""  # LATEST: the value is the number of items in this comma list
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class Mapping:
     rename: Callable[[str], str] | None = None
     info: tuple[str, str] | None = field(default=None)  # (path, JSON key) naming the model
     model_labels: tuple[str, ...] = ()  # labels naming the model besides model_name/model
+    instance_label: str = ""  # a gateway's label naming each worker: one set of series each
 
     def families(self) -> set[str]:
         """Every native family any rule reads."""
@@ -94,11 +101,14 @@ def rule(spec: MetricSpec, *sources: Source) -> Rule:
     return Rule(spec, sources)
 
 
-def compose(engine: str, *mappings: Mapping, known: tuple[str, ...] = ()) -> Mapping:
-    """Mappings joined: for each spec, the sources of earlier mappings take precedence."""
+def compose(engine: str, *mappings: Mapping, known: tuple[str, ...] = (),
+            **fields: object) -> Mapping:
+    """Mappings joined: for each spec, the sources of earlier mappings take precedence;
+    `fields` are the joined mapping's other fields (model_labels, rename)."""
     by_spec: dict[MetricSpec, list[Source]] = {}
     for m in mappings:
         for r in m.rules:
             by_spec.setdefault(r.spec, []).extend(r.sources)
     rules = tuple(Rule(spec, tuple(srcs)) for spec, srcs in by_spec.items())
-    return Mapping(engine, rules, sum((m.known for m in mappings), known))
+    return Mapping(engine, rules, sum((m.known for m in mappings), known),
+                   **fields)  # type: ignore[arg-type]

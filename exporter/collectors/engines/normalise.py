@@ -4,7 +4,10 @@ Series are keyed by model (and finish reason). Ranks (vLLM `engine`, SGLang `dp_
 worker labels are summed away, except for ratios, which take the capacity-weighted mean (the
 plain mean where capacities are unknown) and are never summed. SGLang duplicates from non-zero
 `tp_rank`/`pp_rank` are ignored; `-1` sentinels and NaN are dropped; a ratio above 1 is dropped
-and reported, never guessed into range.
+and reported, never guessed into range. Placeholder model names (`undefined`, `unknown`,
+empty) are published as `model=""`, reported once as a problem when the engine wrote one. A
+gateway page (`Mapping.instance_label`, SGLang's `worker_addr`) is normalised per worker: each
+worker's series in `Normalised.instances`, published with a `worker` label.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from inferwatch.catalog import MetricSpec
 from inferwatch.exporter.collectors.engines.mapping import (
     HISTOGRAM,
+    LATEST,
+    MEAN,
     PRODUCT,
     RATIO,
     SUM_COUNT,
@@ -33,8 +38,9 @@ DUPLICATE_RANKS = ("tp_rank", "pp_rank")  # only rank 0 reports; others duplicat
 DROP_PREFIXES = ("python_", "process_")
 DROP_SUFFIXES = ("_created",)
 PREFIX = "inferwatch_engine_"
+PLACEHOLDER_MODELS = frozenset({"", "undefined", "unknown"})
 
-Key = tuple[str, ...]  # (model,) or (model, reason)
+Key = tuple[str, ...]  # (model,) or (model, reason or state)
 Value = float | Histogram
 
 
@@ -47,6 +53,7 @@ class Normalised:
     sources: dict[tuple[str, str], str] = field(default_factory=dict)  # (concept, model)
     unmapped: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    instances: dict[str, Normalised] = field(default_factory=dict)  # per gateway worker
 
 
 def concept(spec: MetricSpec) -> str:
@@ -55,10 +62,14 @@ def concept(spec: MetricSpec) -> str:
 
 
 def normalise(families: dict[str, Family], mapping: Mapping,
-              default_model: str = "unknown") -> Normalised:
+              default_model: str = "") -> Normalised:
     """Map one parsed body with `mapping`."""
     if mapping.rename:
         families = {mapping.rename(name): fam for name, fam in reversed(families.items())}
+    if mapping.instance_label:
+        split = _split(families, mapping.instance_label)
+        if len(split) > 1 or "" not in split:
+            return _per_instance(split, mapping, default_model)
     models = MODEL_LABELS + mapping.model_labels
     ctx = _Context(families, _default_model(families, default_model, models), models)
     out = Normalised()
@@ -76,6 +87,33 @@ def normalise(families: dict[str, Family], mapping: Mapping,
     out.unmapped = sorted(n for n in families if n not in used and not _dropped(n)
                           and n.removesuffix("_total") not in used
                           and not n.startswith(mapping.known))
+    out.problems += [f"model name {name!r} is a placeholder; published as model=\"\""
+                     for name in sorted(ctx.placeholders)]
+    return out
+
+
+def _split(families: dict[str, Family], label: str) -> dict[str, dict[str, Family]]:
+    """The families of each value of `label` ("": samples without it)."""
+    out: dict[str, dict[str, Family]] = defaultdict(dict)
+    for name, fam in families.items():
+        by: dict[str, list] = defaultdict(list)
+        for sample in fam.samples:
+            by[next((v for k, v in sample[1] if k == label), "")].append(sample)
+        for value, samples in by.items():
+            out[value][name] = replace(fam, samples=samples)
+    return dict(out)
+
+
+def _per_instance(split: dict[str, dict[str, Family]], mapping: Mapping,
+                  default_model: str) -> Normalised:
+    """A gateway page: each worker normalised alone; provenance and problems joined."""
+    plain = replace(mapping, instance_label="", rename=None)
+    out = normalise(split.pop("", {}), plain, default_model)
+    for worker, fams in sorted(split.items()):
+        sub = out.instances[worker] = normalise(fams, plain, default_model)
+        out.sources.update(sub.sources)
+        out.problems += [p for p in sub.problems if p not in out.problems]
+        out.unmapped = sorted(set(out.unmapped) | set(sub.unmapped))
     return out
 
 
@@ -87,8 +125,12 @@ def _default_model(families: dict[str, Family], fallback: str,
                    model_labels: tuple[str, ...] = MODEL_LABELS) -> str:
     """The one model a body names, for its samples that carry no model label."""
     models = {v for fam in families.values() for _, labels, _ in fam.samples[:64]
-              for k, v in labels if k in model_labels}
-    return models.pop() if len(models) == 1 else fallback
+              for k, v in labels if k in model_labels} - PLACEHOLDER_MODELS
+    return models.pop() if len(models) == 1 else _model_name(fallback)
+
+
+def _model_name(name: str) -> str:
+    return "" if name.strip().lower() in PLACEHOLDER_MODELS else name
 
 
 @dataclass(frozen=True)
@@ -107,6 +149,7 @@ class _Context:
         self.families = families
         self.default_model = default_model
         self.model_labels = model_labels
+        self.placeholders: set[str] = set()  # placeholder model names the engine wrote
 
     def present(self, source: Source) -> bool:
         """Whether the source's primary part has samples (a histogram: a `_sum`)."""
@@ -129,8 +172,12 @@ class _Context:
                 continue
             for label in part.from_labels:
                 value *= _number(labels.get(label))
-            model = next((labels[k] for k in self.model_labels if k in labels),
-                         self.default_model)
+            model = next((labels[k] for k in self.model_labels if k in labels), None)
+            if model is None:
+                model = self.default_model
+            elif model.strip().lower() in PLACEHOLDER_MODELS:
+                self.placeholders.add(model)
+                model = self.default_model
             rank = next((labels[k] for k in RANK_LABELS if k in labels), "")
             yield _Sample(model, rank, labels, value * part.scale * part.sign)
 
@@ -154,17 +201,43 @@ def _evaluate(ctx: _Context, source: Source, spec: MetricSpec,
         return _histogram(ctx, source.parts[0], spec)
     if source.op == SUM_COUNT:
         return _sum_count(ctx, source)
-    if source.op == RATIO:
+    if source.op in (RATIO, MEAN):
         return _ratio(ctx, source, problems)
     if source.op == PRODUCT:
         return _by_model(_per_rank(ctx, source))
-    return _sum(ctx, source, reasons="reason" in spec.labels)
+    if source.op == LATEST:
+        return _latest(ctx, source, reasons=len(spec.labels) > 3)
+    return _sum(ctx, source, reasons=len(spec.labels) > 3)
 
 
 def _reason(part: Part, labels: dict[str, str]) -> str:
+    """The reason (or state) of a sample: fixed, mapped, or `other` when unknown."""
     if part.reason:
         return part.reason
-    return dict(part.reasons).get(labels.get(part.reason_label, ""), "other")
+    names = (part.reason_label,) if isinstance(part.reason_label, str) else part.reason_label
+    native = next((labels[n] for n in names if n in labels), "")
+    return dict(part.reasons).get(native, "other")
+
+
+def _latest(ctx: _Context, source: Source, reasons: bool) -> dict[Key, Value]:
+    """Per part and rank, the series with the newest value (a timestamp); its label read as a
+    number (`from_labels`) or as a count of comma-separated items (`count_label`); summed per
+    model (and reason or state)."""
+    out: dict[Key, Value] = defaultdict(float)
+    for part in source.parts:
+        newest: dict[tuple[str, str], _Sample] = {}
+        for s in ctx.select(replace(part, from_labels=())):
+            if (s.model, s.rank) not in newest or s.value > newest[s.model, s.rank].value:
+                newest[s.model, s.rank] = s
+        for (model, _rank), s in newest.items():
+            if part.count_label:
+                value = float(sum(1 for x in s.labels.get(part.count_label, "").split(",")
+                                  if x.strip()))
+            else:
+                value = math.prod(_number(s.labels.get(k)) for k in part.from_labels)
+            if not math.isnan(value):
+                out[(model, _reason(part, s.labels)) if reasons else (model,)] += value
+    return dict(out)
 
 
 def _sum(ctx: _Context, source: Source, reasons: bool) -> dict[Key, Value]:
@@ -198,7 +271,9 @@ def _by_model(values: dict[tuple[str, str], float]) -> dict[Key, Value]:
 
 
 def _ratio(ctx: _Context, source: Source, problems: list[str]) -> dict[Key, Value]:
-    """Capacity-weighted mean per model; the plain mean where a rank's capacity is unknown."""
+    """Capacity-weighted mean per model; the plain mean where a rank's capacity is unknown.
+    A ratio above 1 is dropped; a MEAN (an engine's average, e.g. accepted tokens per step)
+    has no upper bound."""
     weights: dict[str, float] = defaultdict(float)
     if source.weight is not None:
         for (_model, rank), w in _per_rank(ctx, source.weight).items():
@@ -207,7 +282,7 @@ def _ratio(ctx: _Context, source: Source, problems: list[str]) -> dict[Key, Valu
     for s in ctx.select(source.parts[0]):
         if math.isnan(s.value) or s.value < 0:  # -1: "no data"
             continue
-        if s.value > 1:
+        if s.value > 1 and source.op == RATIO:
             problems.append(f"{source.parts[0].family}={s.value:g} is above 1; dropped")
             continue
         by_model[s.model].append((s.rank, s.value))

@@ -1,10 +1,11 @@
 """The families of one engine target: its normalised series, its health, the scrapes refused
 by a limit, and where each concept came from (`source_info`, `source_lost`,
-`unmapped_families`)."""
+`unmapped_families`). A gateway's workers (`Normalised.instances`) are published with a
+`worker` label, joined into one family per name."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from prometheus_client.core import Metric
 from prometheus_client.utils import floatToGoString
@@ -36,11 +37,19 @@ class Identity:
 
 def series(ident: Identity, norm: Normalised) -> list[Metric]:
     """The normalised families; histograms on the spec's canonical bounds plus `+Inf`."""
+    out = _series(ident, norm)
+    for worker, sub in sorted(norm.instances.items()):
+        out += _series(replace(ident, extra=(("worker", worker), *ident.extra)), sub)
+    return _joined(out)
+
+
+def _series(ident: Identity, norm: Normalised) -> list[Metric]:
     out = []
     for spec, values in norm.values.items():
         fam = ident.family(spec)
+        sub_label = spec.labels[3] if len(spec.labels) > 3 else "reason"
         for key, value in sorted(values.items()):
-            labels = ident.values(spec, key[0], reason=key[1] if len(key) > 1 else "")
+            labels = ident.values(spec, key[0], **{sub_label: key[1] if len(key) > 1 else ""})
             if isinstance(value, Histogram):
                 buckets = [(floatToGoString(b), v)
                            for b, v in zip(spec.buckets, value.buckets, strict=False)]
@@ -49,6 +58,17 @@ def series(ident: Identity, norm: Normalised) -> list[Metric]:
                 fam.add_metric(labels, value)
         out.append(fam)
     return out
+
+
+def _joined(families: list[Metric]) -> list[Metric]:
+    """One family per name (a gateway's workers add families of the same names)."""
+    by_name: dict[str, Metric] = {}
+    for fam in families:
+        if fam.name in by_name:
+            by_name[fam.name].samples += fam.samples
+        else:
+            by_name[fam.name] = fam
+    return list(by_name.values())
 
 
 def provenance(ident: Identity, sources: Provenance, lost: Provenance,

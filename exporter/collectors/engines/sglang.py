@@ -2,12 +2,16 @@
 duplicates ignored), KV usage weighted by `max_total_num_tokens`, `full_token_usage` preferred
 to `token_usage` (the max over KV, SWA and mamba pools), retractions as preemptions, and
 finished requests as total minus aborted (`other`) plus aborted (`abort`). Builds of late 2024
-(sglang PR #1853) named the model in a `name` label instead of `model_name`."""
+(sglang PR #1853) named the model in a `name` label instead of `model_name`. Behind SGLang's
+model gateway (`/engine_metrics`) the names read `sglang_x` for `sglang:x` and each worker's
+series carry `worker_addr`: each worker is normalised alone and published with `worker`.
+Speculative decoding: `spec_accept_length` (mean accepted tokens per step, never summed)."""
 
 from __future__ import annotations
 
 from inferwatch import catalog as c
 from inferwatch.exporter.collectors.engines.mapping import (
+    MEAN,
     RATIO,
     Mapping,
     Part,
@@ -18,6 +22,12 @@ from inferwatch.exporter.collectors.engines.mapping import (
 )
 
 CAPACITY = one("sglang:max_total_num_tokens")
+GATEWAY_PREFIX = "sglang_"
+
+
+def gateway_name(name: str) -> str:
+    """The gateway's `sglang_x` as `sglang:x`."""
+    return "sglang:" + name[len(GATEWAY_PREFIX):] if name.startswith(GATEWAY_PREFIX) else name
 
 
 def _ratio(family: str) -> Source:
@@ -51,6 +61,7 @@ RULES = (
     rule(c.ENGINE_REQUESTS_FINISHED, FINISHED),
     rule(c.ENGINE_REQUEST_PROMPT_TOKENS, hist("sglang:prompt_tokens_histogram")),
     rule(c.ENGINE_REQUEST_GENERATION_TOKENS, hist("sglang:generation_tokens_histogram")),
+    rule(c.ENGINE_SPEC_ACCEPT_LENGTH, one("sglang:spec_accept_length", MEAN)),
 )
 
 KNOWN = tuple("sglang:" + n for n in (
@@ -60,4 +71,5 @@ KNOWN = tuple("sglang:" + n for n in (
     "realtime_tokens", "spec_accept_", "num_prefill_", "num_decode_", "kv_transfer_",
     "max_prefill_tokens", "max_running_requests", "context_len"))
 
-SGLANG = Mapping("sglang", RULES, KNOWN, model_labels=("name",))
+SGLANG = Mapping("sglang", RULES, KNOWN, rename=gateway_name, model_labels=("name",),
+                 instance_label="worker_addr")

@@ -1,6 +1,9 @@
 """TensorRT-LLM's own `trtllm-serve` (and Dynamo) at `/prometheus/metrics` (engines.md §2.7,
 §7). Alias precedence per concept: `trtllm_x` > `trtllm:x` > the unprefixed `x` of
-TRT-LLM 1.0/1.1. KV capacity is max blocks × tokens per block."""
+TRT-LLM 1.0/1.1. KV capacity is max blocks × tokens per block. The finish reason is read from
+`finished_reason` (tensorrt_llm/metrics/collector.py) or `finish_reason` (as captured from a
+running trtllm-serve). Speculative decoding: the iteration counters `spec_decode_num_*`, else
+the per-request `spec_decode_{drafted,accepted}_tokens`, and `spec_decode_acceptance_length`."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from inferwatch import catalog as c
 from inferwatch.catalog import MetricSpec
 from inferwatch.exporter.collectors.engines.mapping import (
     HISTOGRAM,
+    MEAN,
     PRODUCT,
     RATIO,
     SUM,
@@ -52,8 +56,13 @@ RULES = (
     _rule(c.ENGINE_GENERATION_TOKENS, "generation_tokens"),
     _rule(c.ENGINE_PROMPT_CACHED_TOKENS, "prompt_cached_tokens"),
     _rule(c.ENGINE_PREFIX_HIT_RATIO, "kv_cache_hit_rate", op=RATIO),
-    _rule(c.ENGINE_REQUESTS_FINISHED, "request_success", reason_label="finished_reason",
-          reasons=REASONS),
+    _rule(c.ENGINE_REQUESTS_FINISHED, "request_success",
+          reason_label=("finished_reason", "finish_reason"), reasons=REASONS),
+    _rule(c.ENGINE_SPEC_DRAFT_TOKENS, "spec_decode_num_draft_tokens",
+          "spec_decode_drafted_tokens"),
+    _rule(c.ENGINE_SPEC_ACCEPTED_TOKENS, "spec_decode_num_accepted_tokens",
+          "spec_decode_accepted_tokens"),
+    _rule(c.ENGINE_SPEC_ACCEPT_LENGTH, "spec_decode_acceptance_length", op=MEAN),
 )
 
 KNOWN = tuple(p + n for p in ("trtllm_", "trtllm:") for n in (
@@ -63,6 +72,12 @@ KNOWN = tuple(p + n for p in ("trtllm_", "trtllm:") for n in (
     "total_context_tokens", "iteration_latency_seconds", "max_batch_size_",
     "gpu_memory_usage_bytes", "cpu_memory_usage_bytes", "pinned_memory_usage_bytes",
     "request_prefill_time_seconds", "request_decode_time_seconds",
-    "request_inference_time_seconds", "num_requests_completed"))
+    "request_inference_time_seconds", "num_requests_completed", "spec_decode_",
+    "prompt_cache_hit_tokens", "prompt_cached_tokens_per_request", "prefill_perplexity",
+    "generation_perplexity", "request_error", "scheduled_batch_size", "kv_cache_iter_",
+    "kv_cache_gen_alloc_blocks", "kv_cache_onboard_bytes", "kv_cache_offload_bytes",
+    "kv_cache_disk_prefetch_blocks", "kv_cache_intra_device_copy_bytes",
+    "avg_decoded_tokens_per_iter", "prefill_batch_", "model_config_info",
+    "parallel_config_info", "speculative_config_info", "kv_cache_config_info"))
 
 TRTLLM = Mapping("trtllm", RULES, KNOWN)

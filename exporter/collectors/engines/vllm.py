@@ -6,12 +6,16 @@ engines.md §2.1, §2.2, §2.11, §2.13 and §7. Alias precedence: `kv_cache_usa
 from `cache_config_info` (num_gpu_blocks × block_size). Ray's `ray_vllm:`/`ray_vllm_` and
 OpenTelemetry's `vllm_` prefixes are read as `vllm:`; Ray's worker labels are summed away.
 Triton's vLLM backend uses `model` for `model_name`, which the normaliser reads alike.
+Newer concepts: sleep state (`engine_sleep_state{sleep_state}`, ranks per state), waiting by
+reason, LoRA adapters from `lora_requests_info` (the newest series' comma-separated adapter
+lists counted, `max_lora` read) and speculative decoding's draft and accepted tokens.
 """
 
 from __future__ import annotations
 
 from inferwatch import catalog as c
 from inferwatch.exporter.collectors.engines.mapping import (
+    LATEST,
     RATIO,
     Mapping,
     Part,
@@ -47,6 +51,14 @@ def _cached_by_source() -> Source:
                    Part(family, where=(("source", "external_kv_transfer"),))))
 
 
+SLEEP_STATES = (("awake", "awake"), ("weights_offloaded", "weights_offloaded"),
+                ("discard_all", "discard_all"))
+WAIT_REASONS = (("capacity", "capacity"), ("deferred", "deferred"))
+LORA = "vllm:lora_requests_info"
+LORA_ADAPTERS = Source((Part(LORA, count_label="running_lora_adapters", reason="running"),
+                        Part(LORA, count_label="waiting_lora_adapters", reason="waiting")),
+                       LATEST)
+
 RULES = (
     rule(c.ENGINE_REQUESTS_RUNNING, one("vllm:num_requests_running")),
     rule(c.ENGINE_REQUESTS_WAITING, one("vllm:num_requests_waiting")),
@@ -73,15 +85,23 @@ RULES = (
          one("vllm:request_success", reason_label="finished_reason", reasons=REASONS)),
     rule(c.ENGINE_REQUEST_PROMPT_TOKENS, hist("vllm:request_prompt_tokens")),
     rule(c.ENGINE_REQUEST_GENERATION_TOKENS, hist("vllm:request_generation_tokens")),
+    rule(c.ENGINE_SLEEP_STATE, one("vllm:engine_sleep_state", reason_label="sleep_state",
+                                   reasons=SLEEP_STATES)),
+    rule(c.ENGINE_WAITING_BY_REASON, one("vllm:num_requests_waiting_by_reason",
+                                         reason_label="reason", reasons=WAIT_REASONS)),
+    rule(c.ENGINE_LORA_ADAPTERS, LORA_ADAPTERS),
+    rule(c.ENGINE_LORA_ADAPTERS_MAX, one(LORA, LATEST, from_labels=("max_lora",))),
+    rule(c.ENGINE_SPEC_DRAFT_TOKENS, one("vllm:spec_decode_num_draft_tokens")),
+    rule(c.ENGINE_SPEC_ACCEPTED_TOKENS, one("vllm:spec_decode_num_accepted_tokens")),
 )
 
 KNOWN = tuple("vllm:" + n for n in (
-    "num_requests_swapped", "num_requests_waiting_by_reason", "cpu_cache_usage_perc",
-    "cpu_prefix_cache_hit_rate", "lora_requests_info", "iteration_tokens_total",
+    "num_requests_swapped", "cpu_cache_usage_perc",
+    "cpu_prefix_cache_hit_rate", "iteration_tokens_total",
     "request_max_num_generation_tokens", "request_params_", "request_inference_time_seconds",
     "request_prefill_time_seconds", "request_decode_time_seconds",
-    "request_prefill_kv_computed_tokens", "request_num_preemptions", "engine_sleep_state",
-    "engine_healthy", "prompt_tokens_recomputed", "external_prefix_cache_", "mm_cache_",
+    "request_prefill_kv_computed_tokens", "request_num_preemptions", "engine_healthy",
+    "prompt_tokens_recomputed", "external_prefix_cache_", "mm_cache_",
     "spec_decode_", "kv_block_", "nixl_", "estimated_", "avg_prompt_throughput_toks_per_s",
     "avg_generation_throughput_toks_per_s", "model_forward_time_milliseconds",
     "model_execute_time_milliseconds", "admission_rejections", "corrupted_requests")) + (

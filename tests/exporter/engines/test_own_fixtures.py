@@ -25,7 +25,9 @@ KINDS = {"vllm-v1": "vllm", "vllm-v0": "vllm", "vllm-0.10-old-and-new": "vllm",
          "triton-core": "triton", "triton-trtllm-backend": "triton",
          "trtllm-serve": "trtllm", "trtllm-serve-1.0-unprefixed": "trtllm",
          "llamacpp-current": "llamacpp", "llamacpp-with-kv": "llamacpp",
-         "lmdeploy": "lmdeploy", "nim": "nim"}
+         "lmdeploy": "lmdeploy", "nim": "nim", "dynamo-frontend": "dynamo",
+         "dynamo-worker-vllm": "dynamo", "sglang-gateway-engine-metrics": "sglang",
+         "trtllm-serve-finish-reason": "trtllm", "vllm-v1-lora-spec-sleep": "vllm"}
 
 
 def load(name: str) -> tuple[dict, Normalised]:
@@ -149,10 +151,10 @@ def test_sglang_2024_model_from_the_name_label() -> None:
 
 def test_tgi_token_counters_from_histogram_sums_and_failures_by_err() -> None:
     families, norm = load("tgi")
-    assert value(norm, c.ENGINE_PROMPT_TOKENS, "unknown") == native(
+    assert value(norm, c.ENGINE_PROMPT_TOKENS, "") == native(
         families, "tgi_request_input_length_sum")
-    assert value(norm, c.ENGINE_REQUESTS_FINISHED, "unknown", "rejected") == 31 + 12
-    assert value(norm, c.ENGINE_REQUESTS_FINISHED, "unknown", "error") == 8
+    assert value(norm, c.ENGINE_REQUESTS_FINISHED, "", "rejected") == 31 + 12
+    assert value(norm, c.ENGINE_REQUESTS_FINISHED, "", "error") == 8
     assert c.ENGINE_TTFT not in norm.values and c.ENGINE_KV_CACHE_USAGE not in norm.values
 
 
@@ -193,9 +195,9 @@ def test_trtllm_serve_prefixed_and_unprefixed() -> None:
 def test_llamacpp_kv_usage_only_before_its_removal() -> None:
     _, with_kv = load("llamacpp-with-kv")
     _, current = load("llamacpp-current")
-    assert value(with_kv, c.ENGINE_KV_CACHE_USAGE, "unknown") == 0.354248
+    assert value(with_kv, c.ENGINE_KV_CACHE_USAGE, "") == 0.354248
     assert c.ENGINE_KV_CACHE_USAGE not in current.values
-    assert value(current, c.ENGINE_BATCH_MAX_TOKENS, "unknown") == 4096
+    assert value(current, c.ENGINE_BATCH_MAX_TOKENS, "") == 4096
 
 
 def test_lmdeploy_reasons_and_nim_finish_reasons() -> None:
