@@ -182,7 +182,7 @@ def _email(ec: EmailConfig, glob: Any, base: Path, where: str, out: Resolved) ->
     hello = ec.hello or glob.smtp_hello
     problems = []
     if hello != "localhost":
-        problems.append(f"{where}.hello: not supported by inferwatch (EHLO is apprise's)")
+        problems.append(f"{where}.hello: not supported by inferwatch")
     for name in ("auth_secret", "auth_identity"):
         if getattr(glob, f"smtp_{name}") and not getattr(ec, name):
             problems.append(f"global.smtp_{name}: not supported by inferwatch")
