@@ -8,10 +8,12 @@ need=()
 for bin in prometheus promtool prometheus-alertmanager prometheus-node-exporter openssl; do
   command -v "$bin" >/dev/null 2>&1 || need+=("$bin")
 done
+command -v chromium >/dev/null 2>&1 || need+=(chromium)  # tests/notifier/test_ui_browser.py
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    chromium \
     prometheus prometheus-alertmanager prometheus-node-exporter openssl >/dev/null
 fi
 

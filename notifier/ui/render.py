@@ -173,6 +173,7 @@ def page(title: str, current: str, body: Safe, nonce: str, csrf: str,
         el("head", {}, el("meta", {"charset": "utf-8"}),
            el("meta", {"name": "viewport", "content": "width=device-width, initial-scale=1"}),
            el("title", {}, f"{title} · inferwatch notifier"),
+           Safe('<link rel="icon" href="data:,">'),  # no /favicon.ico request
            el("style", {"nonce": nonce}, Safe(CSS))),
         el("body", {}, head, el("main", {}, el("h1", {}, title), body),
            el("script", {"nonce": nonce}, Safe(SCRIPT))))

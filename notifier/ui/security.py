@@ -99,10 +99,10 @@ def _headers(response: web.StreamResponse, request: web.Request) -> None:
     n = request["ui_nonce"]
     response.headers.update({
         "Content-Security-Policy": f"default-src 'none'; style-src 'nonce-{n}'; "
-        f"script-src 'nonce-{n}'; connect-src 'self'; img-src 'self'; form-action 'self'; "
+        f"script-src 'nonce-{n}'; connect-src 'self'; img-src 'self' data:; form-action 'self'; "
         "base-uri 'none'; frame-ancestors 'none'",
         "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+        "Referrer-Policy": "same-origin", "Cache-Control": "no-store"})
 
 
 def middleware(guard: Guard) -> Callable:
