@@ -6,9 +6,9 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from inferwatch.alert_rules.compile import compile_group, write_outputs
-from inferwatch.alert_rules.rulefile import load_files
-from inferwatch.alert_rules.runconfig import WebSettings, load_run_config
+from inferwatch.alert_rules.compile import CompiledGroup, compile_group, write_outputs
+from inferwatch.alert_rules.rulefile import LoadedGroup, load_files
+from inferwatch.alert_rules.runconfig import WebSettings, load_rules, load_run_config
 from inferwatch.alert_rules.runner import run
 from inferwatch.alert_rules.unittest import run_files
 from inferwatch.alert_rules.web import DEFAULT_PORT
@@ -20,6 +20,8 @@ RUN_HELP = """Evaluate the rules with Prometheus 2.x semantics, exactly those of
 back 5 minutes and still take a sample exactly 5 minutes old, rate/increase extrapolate as
 extrapolatedRate does, avg and histogram_quantile compute as Prometheus's engine, regex
 matchers are RE2. The source is a Prometheus-compatible API or the embedded scraper.
+Rule files are our rule language, plain Prometheus rule files or PrometheusRule resources;
+on the embedded source any PromQL the evaluator supports, refused at load otherwise.
 A query that fails raises InferwatchRuleQueryFailed (severity warning, labels rule and
 group, the error as an annotation), never the rule's own alert."""
 
@@ -30,8 +32,8 @@ exit 1 when a test failed. Rule files may be Prometheus rule files or our rule l
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    groups = load_files(args.files)
-    count = sum(len(g.rules) for g in groups)
+    groups = load_rules(args.files, embedded=True)
+    count = sum(len(g.rules) if isinstance(g, LoadedGroup) else len(g.steps) for g in groups)
     print(f"ok: {len(args.files)} file(s), {len(groups)} group(s), {count} rule(s)")
     return 0
 
@@ -49,7 +51,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     web = {"listen_address": args.listen_address or config.web.listen_address,
            "config_file": args.web_config_file or config.web.config_file}
     config = config.model_copy(update={"web": WebSettings.model_validate(web)})
-    return asyncio.run(run(config, [compile_group(g) for g in groups], args.once))
+    compiled = [g if isinstance(g, CompiledGroup) else compile_group(g) for g in groups]
+    return asyncio.run(run(config, compiled, args.once))
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -60,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `rules` and its subcommands to the `inferwatch` command."""
     rules = subparsers.add_parser("rules", help="check, compile and run alert rules")
     sub = rules.add_subparsers(dest="rules_command", required=True)
-    check = sub.add_parser("check", help="validate rule files against the metric catalogue")
+    check = sub.add_parser("check", help="validate rule files (ours against the metric "
+                           "catalogue; Prometheus rule files for the embedded evaluator)")
     check.add_argument("files", nargs="+", metavar="FILE")
     check.set_defaults(func=cmd_check)
     comp = sub.add_parser("compile", help="write Prometheus rule files and PrometheusRule "

@@ -6,6 +6,7 @@ sleep are passed in; `tick(now)` is one step and is what the tests drive."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from inferwatch.alert_rules import state as saved
-from inferwatch.alert_rules.compile import CompiledGroup
+from inferwatch.alert_rules.compile import CompiledGroup, RecordingRule
 from inferwatch.alert_rules.evaluate import INACTIVE, SYNTHETIC, RuleState, due, step
 from inferwatch.alert_rules.observe import (
     Metrics,
@@ -23,7 +24,9 @@ from inferwatch.alert_rules.observe import (
     snapshot,
 )
 from inferwatch.alert_rules.sender import Payload, payload
-from inferwatch.alert_rules.sources import Source, outcome
+from inferwatch.alert_rules.sources import Source, SourceError, outcome
+
+log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
@@ -47,6 +50,7 @@ class RuleManager:
         self.source_name = str(getattr(source, "name", type(source).__name__))
         self.query_failures = 0  # rule evaluations that ended in an error
         self.last_cycle: dict[str, float] = {}
+        self.record_errors: dict[str, str] = {}  # recording rule → its current error
         if metrics is not None:
             metrics.watch(self, [source, *sinks])
 
@@ -61,16 +65,41 @@ class RuleManager:
         """Evaluate every rule of the group at ts; each rule's state before, and after."""
         started = time.perf_counter()
         changes = []
-        for alert in group.alerts:
-            state = self.states[alert.rule_id]
+        for item in group.steps or group.alerts:
+            if isinstance(item, RecordingRule):
+                await self._record(group, item, ts)
+                continue
+            state = self.states[item.rule_id]
             before = snapshot(state)
-            step(state, await outcome(self.source, alert, ts), ts)
+            step(state, await outcome(self.source, item, ts), ts)
             self.query_failures += state.health == "error"
-            changes.append((alert.rule_id, before, state))
+            changes.append((item.rule_id, before, state))
+            write = getattr(self.source, "write_alerts", None)
+            if write is not None and group.steps:
+                write(state, ts)
         self.last_cycle[group.name] = ts
         if self.metrics is not None:
             self.metrics.cycle.labels(group.name).observe(time.perf_counter() - started)
         return changes
+
+    async def _record(self, group: CompiledGroup, rule: RecordingRule, ts: float) -> None:
+        """A plain Prometheus group's recording rule, on a source that records (embedded; a
+        Prometheus source's server records its own rules). A failure is logged once per
+        change of its error text."""
+        record = getattr(self.source, "record", None)
+        if record is None:
+            return
+        rule_id = f"{group.name}/{rule.name}"
+        try:
+            await record(rule, rule_id, ts)
+        except SourceError as err:
+            self.query_failures += 1
+            if self.record_errors.get(rule_id) != str(err):
+                log.warning("recording rule failed", extra={"rule": rule_id, "error": str(err)})
+            self.record_errors[rule_id] = str(err)
+            return
+        if self.record_errors.pop(rule_id, None) is not None:
+            log.info("recording rule works again", extra={"rule": rule_id})
 
     def errors(self) -> dict[str, list[str]]:
         """Rules whose last evaluation failed, by error text."""
@@ -78,6 +107,8 @@ class RuleManager:
         for rule_id, st in sorted(self.states.items()):
             if st.health == "error":
                 out.setdefault(st.last_error, []).append(rule_id)
+        for rule_id, error in sorted(self.record_errors.items()):
+            out.setdefault(error, []).append(rule_id)
         return out
 
     async def send(self, group: CompiledGroup, ts: float) -> list[Payload]:

@@ -1,7 +1,7 @@
 """`inferwatch rules run --config FILE`: which rules, which source, where alerts go.
 
 ```yaml
-rules: [llm-serving.yml]          # default: the packaged default pack
+rules: [llm-serving.yml]          # our rule language, Prometheus rule files, PrometheusRules
 source:                           # one of the two; default: embedded on the local exporter
   embedded: {targets: [{url: http://127.0.0.1:9477/metrics}], scrape_interval: 15s}
   # prometheus: {url: http://prometheus:9090, use_recording_rules: false}
@@ -19,6 +19,9 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
+from inferwatch.alert_rules.compile import CompiledGroup
+from inferwatch.alert_rules.promql_ast import check_rule_expr
+from inferwatch.alert_rules.promrules import load_prometheus, read_rule_file
 from inferwatch.alert_rules.rulefile import LoadedGroup, load_files
 from inferwatch.alert_rules.spec import RawRule
 from inferwatch.core.config import ConfigError, Duration, Strict, describe, read_yaml
@@ -84,7 +87,7 @@ class RunConfig(Strict):
     web: WebSettings = WebSettings()
 
 
-def load_run_config(path: str | Path) -> tuple[RunConfig, list[LoadedGroup]]:
+def load_run_config(path: str | Path) -> tuple[RunConfig, list[LoadedGroup | CompiledGroup]]:
     """The config (paths made relative to its file) and its checked rule groups."""
     try:
         config = RunConfig.model_validate(read_yaml(path))
@@ -97,11 +100,34 @@ def load_run_config(path: str | Path) -> tuple[RunConfig, list[LoadedGroup]]:
     if web.config_file:
         web = web.model_copy(update={"config_file": str(base / web.config_file)})
     config = config.model_copy(update={"rules": rules, "state_file": state, "web": web})
-    groups = load_files(rules)
-    if config.source.prometheus is None:
-        raw = [f"{g.source}: {g.name}/{r.alert}: expr: a raw PromQL expr is evaluated by the "
-               f"prometheus source only; {path} uses the embedded source"
-               for g in groups for r in g.rules if isinstance(r, RawRule)]
-        if raw:
-            raise ConfigError(raw)
-    return config, groups
+    return config, load_rules(rules, embedded=config.source.prometheus is None)
+
+
+def load_rules(paths: list[str], embedded: bool) -> list[LoadedGroup | CompiledGroup]:
+    """Every group of every file, in our rule language (LoadedGroup) or a plain Prometheus
+    rule file or PrometheusRule (CompiledGroup); problems of all files together. On the
+    embedded source every PromQL expression must be one its evaluator runs."""
+    problems: list[str] = []
+    groups: list[LoadedGroup | CompiledGroup] = []
+    ours: list[str] = []
+    for path in paths:
+        try:
+            prometheus, data = read_rule_file(path)
+            if prometheus:
+                groups += load_prometheus(path, data, embedded=embedded)
+            else:
+                ours.append(path)
+        except ConfigError as err:
+            problems += err.problems
+    try:
+        loaded = load_files(ours)
+    except ConfigError as err:
+        problems += err.problems
+        loaded = []
+    if embedded:
+        problems += [f"{g.source}: {g.name}/{r.alert}: expr: {why}" for g in loaded
+                     for r in g.rules if isinstance(r, RawRule)
+                     if (why := check_rule_expr(r.expr))]
+    if problems:
+        raise ConfigError(problems)
+    return [*loaded, *groups]

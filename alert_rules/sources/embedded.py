@@ -1,5 +1,6 @@
 """The embedded source: scrape exporters' /metrics into a bounded Window and evaluate the
-compiled rule trees there, as a Prometheus that scraped the same targets would.
+compiled rule trees, or a Prometheus rule file's PromQL, there, as a Prometheus that scraped
+the same targets would (recording rules and ALERTS written back into the window).
 
 Like Prometheus, every scraped series gets `job` and `instance` (a clashing exported label is
 kept as `exported_<name>`), each target has an `up` series, and a failed scrape marks the
@@ -16,10 +17,15 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from inferwatch.alert_rules.evaluate import Sample
+from inferwatch.alert_rules.compile import RecordingRule
+from inferwatch.alert_rules.evaluate import RuleState, Sample
 from inferwatch.alert_rules.promql import Node
+from inferwatch.alert_rules.promql_ast import PromQLError
+from inferwatch.alert_rules.promql_ast import parse as parse_promql
 from inferwatch.alert_rules.sources import SourceError
+from inferwatch.alert_rules.sources.evaluator_core import PromQLEvaluator
 from inferwatch.alert_rules.sources.promql_eval import EvalError, Evaluator, Labels, Vector
+from inferwatch.alert_rules.sources.recording import alert_series, record_samples
 from inferwatch.alert_rules.sources.window import Keyed, LabelKey, Window
 from inferwatch.core.regex import RegexError
 from inferwatch.exposition.parser import parse
@@ -84,6 +90,8 @@ class EmbeddedSource:
         self._session: aiohttp.ClientSession | None = None
         self._memo_t: int | None = None
         self._memo: dict[Node, Vector] = {}
+        self.promql = PromQLEvaluator(self.window)  # rule files' PromQL (promql_ast trees)
+        self._written: dict[str, bool] = {}  # rule → whether its last write had samples
 
     async def __aenter__(self) -> EmbeddedSource:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
@@ -99,6 +107,7 @@ class EmbeddedSource:
         await asyncio.gather(*(self._scrape_one(target, t) for target in self.targets))
         self.window.prune(t)
         self._memo_t = None  # the window changed: results memoised at any time are void
+        self.promql.clear()
 
     async def _scrape_one(self, target: Target, t: int) -> None:
         up = {"__name__": "up", "job": target.job, "instance": target.instance}
@@ -132,11 +141,33 @@ class EmbeddedSource:
             return await resp.text()
 
     async def instant(self, expr: Node | str, ts: float) -> list[Sample]:
-        """Evaluate a compiled tree at ts; raw PromQL is the Prometheus source's alone."""
+        """Evaluate a compiled tree, or PromQL text (a rule file's), at ts."""
         if isinstance(expr, str):
-            raise SourceError("a raw PromQL `expr` is evaluated by the prometheus source only; "
-                              "the embedded source runs threshold rules and SLOs")
+            return self.evaluate_text(expr, ts)
         return self.evaluate(expr, ts)
+
+    def evaluate_text(self, text: str, ts: float) -> list[Sample]:
+        try:
+            return self.promql.instant(parse_promql(text), int(ts * 1000))
+        except (PromQLError, EvalError, RegexError) as err:
+            raise SourceError(str(err)) from None
+
+    async def record(self, rule: RecordingRule, rule_id: str, ts: float) -> None:
+        """A recording rule: its result written into the window at ts (a series it no longer
+        returns goes stale), so that the rules after it, and later ranges, read it."""
+        self._write(f"record:{rule_id}", record_samples(rule, self.evaluate_text(rule.expr, ts)),
+                    ts)
+
+    def write_alerts(self, state: RuleState, ts: float) -> None:
+        """An alerting rule's ALERTS and ALERTS_FOR_STATE series, as Prometheus writes them."""
+        self._write(f"alerts:{state.rule.rule_id}", alert_series(state), ts)
+
+    def _write(self, target: str, samples: list[tuple[Labels, float]], ts: float) -> None:
+        if samples or self._written.get(target):
+            self.window.ingest(target, samples, int(ts * 1000))
+            self.promql.clear()
+            self._memo_t = None
+        self._written[target] = bool(samples)
 
     def evaluate(self, expr: Node, ts: float) -> list[Sample]:
         t = int(ts * 1000)

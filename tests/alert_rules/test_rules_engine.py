@@ -156,13 +156,16 @@ async def test_once_prints_the_table_without_sending_or_saving(loop_back, tmp_pa
     assert fake.posts == [] and not (tmp_path / "state.json").exists()
 
 
-def test_raw_expr_with_the_embedded_source_is_refused(tmp_path, capsys, caplog) -> None:
-    raw = "groups:\n  - name: g\n    rules:\n      - {alert: Up, expr: 'up == 0'}\n"
+def test_raw_expr_the_embedded_evaluator_lacks_is_refused_with_its_position(
+        tmp_path, capsys, caplog) -> None:
+    raw = ("groups:\n  - name: g\n    rules:\n      - {alert: Up, expr: 'up == 0'}\n"
+           "      - {alert: At, expr: 'sum(rate(x[5m] @ 100))'}\n")
     config = write_config(tmp_path, "http://127.0.0.1:9", raw)
     caplog.set_level(logging.WARNING)
     assert main(["rules", "run", "--config", str(config), "--once"]) == 2
-    assert "g/Up: expr: a raw PromQL expr is evaluated by the prometheus source only" in \
-        capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "g/At: expr: 1:16: the @ modifier is not supported by the embedded evaluator" in err
+    assert "g/Up" not in err
 
 
 def test_payload_converts_to_the_notifiers_in_process_alert_fields() -> None:
