@@ -62,6 +62,12 @@ EXPECTED = {
                  ("lmdeploy:iter_token_latency", "histogram", V1),
                  ("lmdeploy:request_success", "counter", V1 | {"finished_reason"}),
                  ("lmdeploy:num_requests_succeeded", "gauge", V1)],
+    "dynamo": [("dynamo_frontend_inflight_requests", "gauge", {"model"}),
+               ("dynamo_frontend_queued_requests", "gauge", {"model"}),
+               ("dynamo_frontend_requests", "counter",
+                {"model", "endpoint", "request_type", "status", "error_type"}),
+               ("dynamo_frontend_time_to_first_token_seconds", "histogram", {"model"}),
+               ("dynamo_frontend_inter_token_latency_seconds", "histogram", {"model"})],
     "nim": [("gpu_cache_usage_perc", "gauge", {"model_name"}),
             ("num_request_max", "gauge", {"model_name"}),
             ("request_finish", "counter", {"model_name", "finished_reason"})],
@@ -150,3 +156,13 @@ async def test_trtllm_serve_has_no_plain_metrics_path(engine) -> None:
     client = await engine("trtllm-serve")
     assert (await client.get("/metrics")).status == 404
     assert (await client.get("/prometheus/metrics")).status == 200
+
+
+def test_dynamo_log_buckets_follow_generate_log_buckets() -> None:
+    """Dynamo's defaults (lib/llm/src/http/service/metrics.rs): 0 first, 2 significant figures,
+    duplicates dropped."""
+    from inferwatch.simulate.engines.kinds.dynamo import log_buckets
+    assert log_buckets(1.0, 512.0, 10) == (0.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 130.0, 260.0,
+                                           510.0)
+    assert log_buckets(0.001, 2.0, 13)[:4] == (0.0, 0.0019, 0.0035, 0.0067)
+    assert len(log_buckets(0.001, 480.0, 18)) == 18

@@ -18,7 +18,8 @@ from tests.support.procs import ROOT, free_port
 # simulator kind -> the `engine` label the exporter must give it
 ENGINE = {"vllm": "vllm", "vllm-v0": "vllm", "ray-vllm": "vllm", "sglang": "sglang",
           "tgi": "tgi", "triton": "triton", "triton-trtllm": "triton",
-          "trtllm-serve": "trtllm", "llamacpp": "llamacpp", "lmdeploy": "lmdeploy", "nim": "nim"}
+          "trtllm-serve": "trtllm", "llamacpp": "llamacpp", "lmdeploy": "lmdeploy", "nim": "nim",
+          "dynamo": "dynamo"}
 
 
 async def scrape_until_all_up(url: str, targets: dict[str, str], deadline: float) -> list:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from inferwatch.simulate.engines.kinds.base import Kind
+from inferwatch.simulate.engines.kinds.dynamo import DYNAMO
 from inferwatch.simulate.engines.kinds.llamacpp import LLAMACPP
 from inferwatch.simulate.engines.kinds.lmdeploy import LMDEPLOY
 from inferwatch.simulate.engines.kinds.nim import NIM
@@ -15,4 +16,4 @@ from inferwatch.simulate.engines.kinds.vllm_v0 import VLLM_V0
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
     VLLM, VLLM_V0, SGLANG, TGI, TRITON, TRITON_TRTLLM, TRTLLM_SERVE, LLAMACPP, LMDEPLOY, NIM,
-    RAY_VLLM)}
+    RAY_VLLM, DYNAMO)}
