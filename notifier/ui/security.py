@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -164,10 +165,13 @@ def login_page(request: web.Request, status: int = 200, error: str = "") -> web.
     return respond(request, "Sign in", "", body, status=status)
 
 
+_LOCAL = re.compile(r"/(?![/\\])[\x21-\x7e]*")  # no //host, no /\host, no blanks or controls
+
+
 def _local(target: str) -> str:
-    """A path on this server to go back to; anything else (//host, a scheme) is /ui/alerts."""
-    if not target.startswith("/") or target.startswith("//") or "\\" in target \
-            or target.startswith("/ui/log"):
+    """A path on this server to go back to; anything else (//host, a scheme, a tab that a
+    browser would drop to make //host) is /ui/alerts."""
+    if not _LOCAL.fullmatch(target) or "\\" in target or target.startswith("/ui/log"):
         return "/ui/alerts"
     return target
 

@@ -15,7 +15,7 @@ from inferwatch.notifier.api import make_app
 from inferwatch.notifier.service import Notifier
 from inferwatch.notifier.ui import data
 from inferwatch.notifier.ui.render import el, esc, safe_href
-from inferwatch.notifier.ui.security import CSRF_COOKIE, SESSION_COOKIE
+from inferwatch.notifier.ui.security import CSRF_COOKIE, SESSION_COOKIE, _local
 from tests.notifier.helpers import alert_body, load
 from tests.support.webhook import Sink, until
 
@@ -81,6 +81,14 @@ def test_escaping_and_links_are_safe() -> None:
     assert safe_href("https://grafana/d/x?a=1") == "https://grafana/d/x?a=1"
     for bad in ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x", "//evil"):
         assert safe_href(bad) is None
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    ("/ui/silences?saved=x", "/ui/silences?saved=x"), ("//evil.example/", "/ui/alerts"),
+    ("/\t/evil.example", "/ui/alerts"), ("/\\evil.example", "/ui/alerts"),
+    ("https://evil.example/", "/ui/alerts"), ("/ui/login", "/ui/alerts")])
+def test_sign_in_goes_back_to_a_local_path_only(target: str, expected: str) -> None:
+    assert _local(target) == expected
 
 
 async def test_every_value_from_an_alert_is_escaped(ui) -> None:
