@@ -66,7 +66,7 @@ def normalise(families: dict[str, Family], mapping: Mapping,
     """Map one parsed body with `mapping`."""
     if mapping.rename:
         families = {mapping.rename(name): fam for name, fam in reversed(families.items())}
-    if mapping.instance_label:
+    if mapping.instance_label and _labelled(families, mapping.instance_label):
         split = _split(families, mapping.instance_label)
         if len(split) > 1 or "" not in split:
             return _per_instance(split, mapping, default_model)
@@ -90,6 +90,12 @@ def normalise(families: dict[str, Family], mapping: Mapping,
     out.problems += [f"model name {name!r} is a placeholder; published as model=\"\""
                      for name in sorted(ctx.placeholders)]
     return out
+
+
+def _labelled(families: dict[str, Family], label: str) -> bool:
+    """Whether any family's first sample carries `label` (a cheap look before splitting)."""
+    return any(k == label for fam in families.values() for _, pairs, _ in fam.samples[:1]
+               for k, _ in pairs)
 
 
 def _split(families: dict[str, Family], label: str) -> dict[str, dict[str, Family]]:
