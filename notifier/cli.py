@@ -34,8 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="notifier YAML configuration (Alertmanager's shape)")
     parser.add_argument("--web.listen-address", dest="listen", default=DEFAULT_LISTEN,
                         metavar="HOST:PORT", help=f"address to serve on (default {DEFAULT_LISTEN})")
-    parser.add_argument("--storage.path", dest="storage", default="data/notifier",
-                        metavar="DIR", help="directory of the SQLite database")
+    _storage_flags(parser, "data/notifier", None)
+    parser.add_argument("--cluster.replica-name", dest="replica", default=None,
+                        metavar="NAME", help="this replica's name in the leases and logs "
+                        "(PostgreSQL; default: the host name, a pod's name on Kubernetes)")
+    parser.add_argument("--cluster.lease-duration", dest="lease", default="10s",
+                        metavar="DURATION", help="a dead replica's groups and notifications "
+                        "are taken over this long after its last renewal (default 10s)")
     parser.add_argument("--web.config.file", dest="web_config", metavar="FILE",
                         help="exporter-toolkit web config: TLS, client certificates, basic auth, "
                         "headers (the same file the exporter and Prometheus read)")
@@ -45,7 +50,54 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = sub.add_parser("check-config", help="validate a notifier configuration")
     check.add_argument("file")
     check.set_defaults(func=cmd_check)
+    migrate = sub.add_parser("migrate", help="create or upgrade the storage's schema, then exit "
+                             "(every start does it too)")
+    _storage_flags(migrate)
+    migrate.set_defaults(func=cmd_migrate)
     _register_silence(sub)
+
+
+def _storage_flags(parser: argparse.ArgumentParser, path: object = argparse.SUPPRESS,
+                   url: object = argparse.SUPPRESS) -> None:
+    """--storage.path (SQLite), --storage.url and --storage.url-file (PostgreSQL), on the
+    notifier and after `migrate`."""
+    parser.add_argument("--storage.path", dest="storage", default=path, metavar="DIR",
+                        help="directory of the SQLite database (one replica; the default)")
+    parser.add_argument("--storage.url", dest="storage_url", default=url, metavar="URL",
+                        help="postgresql://user:password@host/db: state shared by several "
+                        "replicas (its password is never logged)")
+    parser.add_argument("--storage.url-file", dest="storage_url_file", default=url,
+                        metavar="FILE", help="read --storage.url from a file (a Secret)")
+
+
+def storage_spec(args: argparse.Namespace) -> str:
+    """The PostgreSQL URL when one is given (flag or file), else the SQLite directory."""
+    if getattr(args, "storage_url_file", None):
+        try:
+            with open(args.storage_url_file, encoding="utf-8") as f:
+                return f.read().strip()
+        except OSError as err:
+            raise SystemExit(f"notifier: --storage.url-file {args.storage_url_file}: "
+                             f"{err.strerror}") from None
+    return getattr(args, "storage_url", None) or args.storage
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from inferwatch.notifier.storage import StorageError, open_storage
+
+    async def run() -> str:
+        storage = open_storage(storage_spec(args))
+        await storage.open()
+        await storage.close()
+        return storage.label
+
+    try:
+        label = asyncio.run(run())
+    except StorageError as err:
+        print(f"notifier migrate: {err}", file=sys.stderr)
+        return 1
+    print(f"{label}: schema up to date")
+    return 0
 
 
 def _register_silence(sub: argparse._SubParsersAction) -> None:
@@ -110,24 +162,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     install(loaded.secrets)  # again: the filter onto the handlers setup_logging just made
     if args.log_level != "debug":
         logging.getLogger("apprise").setLevel(logging.WARNING)
-    return asyncio.run(serve(loaded, args.listen, args.storage, web_config))
+    from inferwatch.notifier.storage import Cluster
+
+    cluster = Cluster(replica=args.replica or "", lease=parse_duration(args.lease))
+    return asyncio.run(serve(loaded, args.listen, storage_spec(args), web_config, cluster))
 
 
 async def serve(loaded: Loaded, listen: str, storage: str,
-                web_config: WebConfig | None = None) -> int:
+                web_config: WebConfig | None = None, cluster: Any = None) -> int:
     """Run until SIGTERM or SIGINT; pending notifications stay in the outbox."""
     from aiohttp import web
 
     from inferwatch.notifier.api import make_app
-    from inferwatch.notifier.db import StorageError
     from inferwatch.notifier.service import Notifier
+    from inferwatch.notifier.storage import StorageError
 
     try:
-        notifier = Notifier(loaded, storage)
+        notifier = Notifier(loaded, storage, cluster=cluster)
+        await notifier.start()
     except StorageError as err:
         print(f"notifier: {err}", file=sys.stderr)
         return 1
-    await notifier.start()
     gc.freeze()  # the startup heap (apprise, aiohttp, pydantic) out of every full collection
     app = make_app(notifier)
     web_config = web_config or WebConfig()
@@ -137,7 +192,7 @@ async def serve(loaded: Loaded, listen: str, storage: str,
     host, _, port = listen.rpartition(":")
     site = web.TCPSite(runner, host or None, int(port), ssl_context=web_config.ssl_context)
     await site.start()
-    log.info("listening on %s, storage in %s", listen, storage)
+    log.info("listening on %s, storage in %s", listen, notifier.storage.label)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

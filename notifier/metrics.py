@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 PREFIX = "inferwatch_notifier_"
 # what a storage access was doing: alerts received, notifications queued, marks, collection,
 # and the reads that decide and deliver
-STORAGE_OPS = ("alerts", "enqueue", "mark_delivered", "mark_retry", "mark_failed", "gc", "read")
+# (PostgreSQL: silences written, and the claim loop's leases, claims and marks)
+STORAGE_OPS = ("alerts", "enqueue", "mark_delivered", "mark_retry", "mark_failed", "gc", "read",
+               "silences", "claim")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,22 @@ class Metrics:
         self.storage_errors = Counter(PREFIX + "storage_errors", "Storage accesses that failed "
                                       "(disk full, read-only, I/O), by operation; each is "
                                       "retried with backoff.", ["op"], registry=r)
+        # several replicas on PostgreSQL
+        self.leases_held = Gauge(PREFIX + "leases_held", "Groups whose flushes this replica "
+                                 "owns (their leases held).", registry=r)
+        self.takeovers = Counter(PREFIX + "lease_takeovers", "Group leases and notification "
+                                 "claims taken over from another replica after they expired.",
+                                 ["kind"], registry=r)
+        self.claim_latency = Histogram(PREFIX + "claim_latency_seconds", "Time to acquire "
+                                       "group leases or claim outbox rows, per statement.",
+                                       ["kind"], registry=r,
+                                       buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                0.25, 0.5, 1, 2.5))
+        self.database_up = Gauge(PREFIX + "database_up", "1 when the last access to the "
+                                 "shared database succeeded (always 1 on SQLite).", registry=r)
+        self.database_up.set(1)
+        for kind in ("group", "notification"):
+            self.takeovers.labels(kind)
         for op in STORAGE_OPS:
             self.storage_errors.labels(op)
         r.register(_StateCollector(read))

@@ -86,6 +86,8 @@ class Notifier:
         self.deliverer = Deliverer(self.outbox, self.channels, self.cfg.delivery, self.metrics,
                                    clock, rng or random.Random())
         self.storage.deliverer_wake = self.deliverer.wake
+        self.storage.slots = 2 * self.cfg.delivery.concurrency
+        self.storage.send_timeout = self.cfg.delivery.timeout
         self.wake = asyncio.Event()
         self._started = False
         self._tasks: list[asyncio.Task[None]] = []

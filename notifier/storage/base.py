@@ -86,6 +86,8 @@ class Storage(ABC):
     cluster = Cluster()
     metrics: Any = None  # the Notifier's Metrics, set by it
     deliverer_wake: Any = None  # the delivery worker's asyncio.Event, set by the Notifier
+    slots = 64  # outbox rows to hold claimed at once: twice the delivery concurrency
+    send_timeout = 10.0  # one delivery attempt's timeout (delivery.timeout)
 
     @property
     def label(self) -> str:

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from inferwatch.notifier.api import make_app
 from inferwatch.notifier.service import Notifier
 from tests.notifier.helpers import load
+from tests.notifier.pgcluster import pg_server, pg_url  # noqa: F401 (fixtures)
 from tests.support.webhook import Sink
 
 
@@ -24,14 +25,32 @@ async def sink() -> AsyncIterator[Sink]:
 Started = tuple[Notifier, TestClient]
 
 
+@pytest.fixture(params=["sqlite"])
+def backend(request) -> str:
+    """The storage backend; a test parametrizes it with `@both_backends` to run on both."""
+    return request.param
+
+
+both_backends = pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+
+
 @pytest.fixture
-async def start_notifier(tmp_path: Path, aiohttp_client) -> AsyncIterator[
+def storage_spec(backend: str, tmp_path: Path, request) -> str | Path:
+    """Where the notifier keeps its state: a SQLite folder, or a fresh PostgreSQL database."""
+    if backend == "postgres":
+        return request.getfixturevalue("pg_url")
+    return tmp_path / "data"
+
+
+@pytest.fixture
+async def start_notifier(tmp_path: Path, aiohttp_client, storage_spec) -> AsyncIterator[
         Callable[..., Awaitable[Started]]]:
-    """start(yaml_text, storage=None) -> (notifier, client); stopped at teardown."""
+    """start(yaml_text, storage=None) -> (notifier, client); stopped at teardown. The storage
+    is SQLite unless the test runs `@both_backends`."""
     running: list[Notifier] = []
 
-    async def start(text: str, storage: Path | None = None, **kwargs) -> Started:
-        notifier = Notifier(load(tmp_path, text), storage or tmp_path / "data", **kwargs)
+    async def start(text: str, storage: Path | str | None = None, **kwargs) -> Started:
+        notifier = Notifier(load(tmp_path, text), storage or storage_spec, **kwargs)
         await notifier.start()
         running.append(notifier)
         client = await aiohttp_client(make_app(notifier))

@@ -1,0 +1,227 @@
+"""The delivery worker's outbox on PostgreSQL: rows claimed by this replica, held in memory.
+
+A claim (`claimed_by`, `claim_until`) is taken with `FOR UPDATE SKIP LOCKED`, renewed every
+quarter of its length and handed back with the outcome, so a dead replica's rows go to another
+one once their claims expire. The delivery worker (notifier/delivery.py) reads and marks
+synchronously: `due` hands it only rows whose claim outlives an attempt, and the marks it
+writes are queued here and written, batched, by `run` (retried with backoff while the database
+is away; the rows are not delivered again meanwhile). A row a newer notification superseded
+while claimed drops out at the next renewal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import psycopg
+
+from inferwatch.notifier.outbox import Notification, Row
+
+if TYPE_CHECKING:
+    from inferwatch.notifier.storage.postgres import PostgresStorage
+
+log = logging.getLogger(__name__)
+STATS_EVERY = 1.0
+
+CLAIM = """
+WITH c AS (SELECT id, claimed_by AS prev FROM outbox
+           WHERE state = 'pending' AND next_attempt <= %(now)s
+           AND (claim_until IS NULL OR claim_until < now() OR claimed_by = %(me)s)
+           AND NOT (id = ANY(%(mine)s))
+           ORDER BY next_attempt, id LIMIT %(n)s FOR UPDATE SKIP LOCKED)
+UPDATE outbox o SET claimed_by = %(me)s, claim_until = now() + %(ttl)s * interval '1 second'
+FROM c WHERE o.id = c.id
+RETURNING o.id, o.key, o.receiver, o.channel, o.group_key, o.title, o.body, o.body_format,
+          o.notify_type, o.firing, o.resolved, o.created_at, o.deadline, o.attempts, c.prev
+"""
+
+
+def upsert_nflog() -> str:
+    """nflog.log_confirmed's upsert: an older decision never overwrites a newer one."""
+    return ("INSERT INTO nflog (receiver, channel, group_key, outbox_id, firing, resolved, at, "
+            "sent_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (receiver, channel, "
+            "group_key) DO UPDATE SET outbox_id = excluded.outbox_id, firing = "
+            "excluded.firing, resolved = excluded.resolved, at = excluded.at, sent_at = "
+            "excluded.sent_at WHERE excluded.at >= nflog.at")
+
+
+def nflog_rows(notes: Iterable[Notification], at: float, outbox_id: int,
+               sent_at: float | None = None) -> list[tuple]:
+    return [(n.receiver, n.channel, n.group_key, outbox_id, json.dumps(sorted(n.firing)),
+             json.dumps(sorted(n.resolved)), at, at if sent_at is None else sent_at)
+            for n in notes]
+
+
+class ClaimedOutbox:
+    def __init__(self, storage: PostgresStorage):
+        self.db = self.storage = storage  # `db.health`, as the delivery worker reads it
+        self.rows: dict[int, Row] = {}  # claimed, to deliver (or being delivered)
+        self.confirmed: dict[int, float] = {}  # row id -> when its claim was last extended
+        self.marks: list[tuple[str, Row, float, str]] = []  # (op, row, at, error) to write
+        self.marking: set[int] = set()
+        self._kick: asyncio.Event | None = None
+        self._pending, self._oldest = 0, None
+
+    @property
+    def ttl(self) -> float:
+        return self.storage.cluster.lease + self.storage.send_timeout
+
+    # what notifier/delivery.py calls
+    def due(self, now: float, limit: int, busy: set[int]) -> list[Row]:
+        safe = time.monotonic() - self.ttl + self.storage.send_timeout + 1.0
+        rows = [r for r in self.rows.values() if r.id not in busy
+                and self.confirmed.get(r.id, 0.0) > safe]
+        return sorted(rows, key=lambda r: r.id)[:limit]
+
+    def next_attempt(self, busy: set[int]) -> float | None:
+        return None  # the claim loop wakes the worker when it claims rows
+
+    def delivered(self, done: Iterable[tuple[Row, float]]) -> None:
+        for row, at in done:
+            self._mark("delivered", row, at, "")
+
+    def retry(self, row: Row, at: float, error: str) -> None:
+        self._mark("retry", row, at, error)
+
+    def failed(self, row: Row, now: float, error: str) -> None:
+        self._mark("failed", row, now, error)
+
+    def depth(self) -> int:
+        return self._pending
+
+    def oldest_pending(self) -> float | None:
+        return self._oldest
+
+    def counts(self) -> dict[str, int]:
+        rows = self.storage.sync_run("read", "SELECT state, COUNT(*) FROM outbox GROUP BY state")
+        return {state: n for state, n in rows}
+
+    def _mark(self, op: str, row: Row, at: float, error: str) -> None:
+        self.rows.pop(row.id, None)
+        self.marking.add(row.id)
+        self.marks.append((op, row, at, error))
+        self.kick()
+
+    def kick(self) -> None:
+        if self._kick is not None:
+            self._kick.set()
+
+    # the claim loop
+    async def run(self) -> None:
+        self._kick = asyncio.Event()
+        wait, stats = 0.0, 0.0
+        s = self.storage
+        while True:
+            self._kick.clear()
+            try:
+                await self.write_marks()
+                if time.monotonic() - s._renewed > s.cluster.lease / 3:
+                    await s.renew()
+                    await self._renew()
+                free = s.slots - len(self.rows)
+                if free > 0 and await self._claim(free) and s.deliverer_wake is not None:
+                    s.deliverer_wake.set()
+                if time.monotonic() - stats > STATS_EVERY:
+                    await self._stats()
+                    stats = time.monotonic()
+                wait = 0.0
+            except psycopg.Error as err:
+                s.health.error("claim", err)
+                wait = min(2.0, max(0.1, wait * 2))
+                await asyncio.sleep(wait)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), s.cluster.poll)
+
+    async def _claim(self, n: int) -> int:
+        s, started = self.storage, time.perf_counter()
+        async with s.conn() as conn:
+            cur = await conn.execute(CLAIM, {"now": time.time(), "me": s.cluster.replica,
+                                             "mine": sorted(self.rows.keys() | self.marking),
+                                             "n": n, "ttl": self.ttl})
+            got = await cur.fetchall()
+        s._observe("outbox", started)
+        now = time.monotonic()
+        for (rid, key, receiver, channel, group, title, body, fmt, kind, firing, resolved,
+             created, deadline, attempts, _prev) in got:
+            note = Notification(receiver, channel, group, title, body, fmt, kind,
+                                frozenset(json.loads(firing)), frozenset(json.loads(resolved)))
+            self.rows[rid] = Row(rid, key, note, created, deadline, attempts)
+            self.confirmed[rid] = now
+        taken = sum(1 for row in got if row[-1] not in (None, s.cluster.replica))
+        if taken:
+            log.info("replica %s: took over %d notifications whose claims expired",
+                     s.cluster.replica, taken)
+            s._count_takeover("notification", taken)
+        return len(got)
+
+    async def _renew(self) -> None:
+        ids = sorted(self.rows.keys() | self.marking)
+        if not ids:
+            return
+        s = self.storage
+        async with s.conn() as conn:
+            cur = await conn.execute(
+                "UPDATE outbox SET claim_until = now() + %s * interval '1 second' WHERE "
+                "claimed_by = %s AND state = 'pending' AND id = ANY(%s) RETURNING id",
+                (self.ttl, s.cluster.replica, ids))
+            kept = {r[0] for r in await cur.fetchall()}
+        now = time.monotonic()
+        for rid in ids:
+            if rid in kept:
+                self.confirmed[rid] = now
+            elif rid in self.rows:  # superseded, or claimed elsewhere after it expired
+                del self.rows[rid]
+        for rid in list(self.confirmed):
+            if rid not in self.rows and rid not in self.marking:
+                del self.confirmed[rid]
+
+    async def _stats(self) -> None:
+        async with self.storage.conn() as conn:
+            cur = await conn.execute("SELECT COUNT(*), MIN(created_at) FROM outbox "
+                                     "WHERE state = 'pending'")
+            self._pending, self._oldest = await cur.fetchone()
+
+    async def write_marks(self) -> None:
+        """The queued outcomes in one transaction; kept for the next turn when it fails."""
+        marks = list(self.marks)
+        if not marks:
+            return
+        me = self.storage.cluster.replica
+        delivered = [(at, row.attempts + 1, row.id) for op, row, at, _ in marks
+                     if op == "delivered"]
+        logged = [r for op, row, at, _ in marks if op == "delivered"
+                  for r in nflog_rows([row.note], row.created_at, row.id, sent_at=at)]
+        retry = [(row.attempts + 1, at, err, row.id) for op, row, at, err in marks
+                 if op == "retry"]
+        failed = [(row.attempts + 1, at, err, row.id) for op, row, at, err in marks
+                  if op == "failed"]
+        async with self.storage.conn() as conn, conn.transaction():
+            cur = conn.cursor()
+            if delivered:
+                await cur.executemany(
+                    "UPDATE outbox SET state = 'delivered', done_at = %s, attempts = %s, "
+                    "claimed_by = NULL, claim_until = NULL WHERE id = %s", delivered)
+                await cur.executemany(upsert_nflog(), logged)
+            if retry:
+                await cur.executemany(
+                    "UPDATE outbox SET attempts = %s, next_attempt = %s, last_error = %s, "
+                    "claimed_by = NULL, claim_until = NULL WHERE id = %s AND state = 'pending'",
+                    retry)
+            if failed:
+                await cur.executemany(
+                    "UPDATE outbox SET state = 'failed', attempts = %s, done_at = %s, "
+                    "last_error = %s, claimed_by = NULL, claim_until = NULL WHERE id = %s AND "
+                    "state = 'pending'", failed)
+        del self.marks[:len(marks)]
+        for _, row, _, _ in marks:
+            self.marking.discard(row.id)
+            self.confirmed.pop(row.id, None)
+        log.debug("replica %s: %d outcomes written", me, len(marks))
+        if self.storage.deliverer_wake is not None and retry:
+            self.storage.deliverer_wake.set()

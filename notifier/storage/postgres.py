@@ -1,0 +1,369 @@
+"""PostgreSQL: the state several notifier replicas share (psycopg 3, asyncio, a pool).
+
+Alerts are stored in one transaction per request, merged with the stored copy under a row lock,
+and numbered from one sequence so that every replica picks up the others' (`changes`, between
+flushes and at each flush, with the silences). Each group's flushes belong to the replica that
+holds its lease (`leases`: an owner and an expiry, renewed every third of it); a flush reads the
+last notifications, decides and queues in one transaction that first locks its leases (`FOR
+UPDATE`, still this replica's, unexpired), so a replica that lost a lease queues nothing for
+that group. Outbox rows are claimed the same way (notifier/storage/pgoutbox.py). The DSN's
+password never reaches a log line or an error text: they name the URL through `redact`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from inferwatch.core.redact import redact
+from inferwatch.notifier.alerts import StoredAlert, merge
+from inferwatch.notifier.alertstore import _encode
+from inferwatch.notifier.nflog import Entry
+from inferwatch.notifier.silences import Silences
+from inferwatch.notifier.storage.base import (
+    Cluster,
+    Planner,
+    Storage,
+    StorageError,
+    StorageHealth,
+    reason,
+)
+from inferwatch.notifier.storage.migrations import MIGRATION_LOCK, POSTGRES_LATEST, POSTGRES_STEPS
+from inferwatch.notifier.storage.pgoutbox import ClaimedOutbox, nflog_rows, upsert_nflog
+
+log = logging.getLogger(__name__)
+SETTLED = 2.0  # seconds after which no alert write older than it can still commit
+CONNECT = {"autocommit": True, "connect_timeout": 3, "options": "-c statement_timeout=10000"}
+
+ACQUIRE = """
+WITH want AS (SELECT k FROM unnest(%(keys)s::text[]) AS k ORDER BY k),
+     prev AS (SELECT group_key, owner FROM leases WHERE group_key = ANY(%(keys)s))
+INSERT INTO leases AS l (group_key, owner, expires_at, acquired_at)
+SELECT k, %(me)s, now() + %(ttl)s * interval '1 second', now() FROM want
+ON CONFLICT (group_key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
+    acquired_at = CASE WHEN l.owner = excluded.owner THEN l.acquired_at ELSE now() END
+WHERE l.owner = excluded.owner OR l.expires_at < now()
+RETURNING l.group_key, (SELECT owner FROM prev WHERE prev.group_key = l.group_key)
+"""
+RENEW = """
+UPDATE leases SET expires_at = now() + %(ttl)s * interval '1 second'
+WHERE group_key IN (SELECT group_key FROM leases WHERE owner = %(me)s
+                    AND group_key = ANY(%(keys)s) ORDER BY group_key FOR UPDATE)
+RETURNING group_key
+"""
+
+
+class PostgresStorage(Storage):
+    errors = (psycopg.Error,)  # psycopg_pool's PoolTimeout is one of them
+    shared = True
+
+    def __init__(self, dsn: str, cluster: Cluster):
+        self.dsn, self.cluster = dsn, cluster
+        self.health = StorageHealth(redact(dsn))
+        self.pool: AsyncConnectionPool | None = None
+        self._sync: psycopg.Connection | None = None  # the API's silence writes, counts()
+        self.silences = Silences(self, rows=[])
+        self.outbox = ClaimedOutbox(self)
+        self.up = False  # the last database access succeeded (readiness)
+        self._settled = 0  # every alert up to this sequence number has been picked up
+        self._leases: dict[str, float] = {}  # held: group key -> monotonic expiry
+        self._others: dict[str, tuple[str, float]] = {}  # key -> (owner, monotonic expiry)
+        self._renewed = 0.0
+
+    # connection, migrations, health
+    async def open(self) -> None:
+        self.pool = AsyncConnectionPool(self.dsn, min_size=1, max_size=8, open=False,
+                                        kwargs=CONNECT, timeout=5.0, name="notifier",
+                                        check=AsyncConnectionPool.check_connection)
+        try:
+            await self.pool.open(wait=True, timeout=10.0)
+            before, after = await self.migrate()
+            async with self.conn() as conn:
+                cur = await conn.execute("SELECT body FROM silences")
+                self.silences.reload([r[0] for r in await cur.fetchall()])
+        except (psycopg.Error, OSError) as err:
+            await self.pool.close()
+            raise StorageError(f"storage {self.label}: cannot open: {reason(err)}") from None
+        if before != after:
+            log.info("storage %s: schema migrated from version %d to %d", self.label, before,
+                     after)
+        self.up = True
+
+    async def migrate(self) -> tuple[int, int]:
+        """Run the steps past the recorded version, one replica at a time."""
+        async with self.conn() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            await conn.execute("CREATE TABLE IF NOT EXISTS schema_version "
+                               "(version INTEGER NOT NULL)")
+            cur = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            before = (await cur.fetchone())[0]
+            for step in range(before + 1, POSTGRES_LATEST + 1):
+                await conn.execute(POSTGRES_STEPS[step])
+                await conn.execute("INSERT INTO schema_version VALUES (%s)", (step,))
+        return before, max(before, POSTGRES_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def conn(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A pooled connection; readiness and the error log follow each access."""
+        assert self.pool is not None, "open() first"
+        try:
+            async with self.pool.connection() as conn:
+                yield conn
+        except psycopg.Error:
+            self.down()
+            raise
+        self.up = True
+        self.health.ok()
+
+    def down(self) -> None:
+        if self.up:
+            log.warning("storage %s: database unreachable; not ready until it answers",
+                        self.label)
+        self.up = False
+        if self.metrics is not None:
+            self.metrics.database_up.set(0)
+
+    def connected(self) -> bool:
+        if self.metrics is not None and self.up:
+            self.metrics.database_up.set(1)
+        return self.up
+
+    async def close(self) -> None:
+        """Write the outstanding marks, hand back claims and leases (a rolling update need not
+        wait for them to expire), close the connections."""
+        with contextlib.suppress(psycopg.Error, AssertionError):
+            await self.outbox.write_marks()
+            async with self.conn() as conn:
+                await conn.execute("UPDATE outbox SET claimed_by = NULL, claim_until = NULL "
+                                   "WHERE claimed_by = %s AND state = 'pending'",
+                                   (self.cluster.replica,))
+                await conn.execute("DELETE FROM leases WHERE owner = %s",
+                                   (self.cluster.replica,))
+        if self.pool is not None:
+            await self.pool.close()
+        if self._sync is not None:
+            self._sync.close()
+
+    # the synchronous connection: silences written from the API's handlers, counts()
+    def sync(self) -> psycopg.Connection:
+        if self._sync is None or self._sync.closed or self._sync.broken:
+            self._sync = psycopg.connect(self.dsn, **CONNECT)
+        return self._sync
+
+    def sync_run(self, op: str, sql: str, params: Sequence | Mapping = ()) -> list[tuple]:
+        try:
+            cur = self.sync().execute(sql, params)
+            return cur.fetchall() if cur.description else []
+        except psycopg.Error as err:
+            self._sync = None
+            raise self.health.error(op, err) from None
+
+    def silence_rows(self) -> list[str]:
+        return [r[0] for r in self.sync_run("silences", "SELECT body FROM silences")]
+
+    def save_silence(self, silence_id: str, body: str, ends_at: float) -> None:
+        self.sync_run("silences", "INSERT INTO silences VALUES (%s, %s, %s) ON CONFLICT (id) "
+                      "DO UPDATE SET body = excluded.body, ends_at = excluded.ends_at",
+                      (silence_id, body, ends_at))
+
+    def delete_silences(self, ids: Sequence[str]) -> None:
+        if ids:
+            self.sync_run("silences", "DELETE FROM silences WHERE id = ANY(%s)", (list(ids),))
+
+    # alerts
+    async def put_alerts(self, batch: Mapping[str, StoredAlert]) -> Sequence[StoredAlert]:
+        fps = sorted(batch)
+        async with self.conn() as conn, conn.transaction():
+            cur = await conn.execute("SELECT fingerprint, body FROM alerts WHERE fingerprint = "
+                                     "ANY(%s) ORDER BY fingerprint FOR UPDATE", (fps,))
+            stored = {fp: _decode(body) for fp, body in await cur.fetchall()}
+            out = [merge(stored[fp], batch[fp]) if fp in stored else batch[fp] for fp in fps]
+            await conn.cursor().executemany(
+                "INSERT INTO alerts (fingerprint, body, updated_at, ends_at, seq) VALUES "
+                "(%s, %s, %s, %s, nextval('change_seq')) ON CONFLICT (fingerprint) DO UPDATE "
+                "SET body = excluded.body, updated_at = excluded.updated_at, ends_at = "
+                "excluded.ends_at, seq = excluded.seq, written_at = clock_timestamp()",
+                [(a.fingerprint, _encode(a), a.updated_at, a.ends_at) for a in out])
+        return out
+
+    async def load_alerts(self) -> list[StoredAlert]:
+        return await self.changes()
+
+    async def changes(self) -> list[StoredAlert]:
+        async with self.conn() as conn:
+            cur = await conn.execute(
+                "SELECT seq, body, written_at < now() - %s * interval '1 second' FROM alerts "
+                "WHERE seq > %s ORDER BY seq", (SETTLED, self._settled))
+            rows = await cur.fetchall()
+            cur = await conn.execute("SELECT body FROM silences")
+            self.silences.reload([r[0] for r in await cur.fetchall()])
+        for seq, _, settled in rows:  # later writes may still commit below an unsettled one
+            if not settled:
+                break
+            self._settled = seq
+        return [_decode(body) for _, body, _ in rows]
+
+    # leases
+    def held(self) -> set[str]:
+        return set(self._leases)
+
+    async def own(self, keys: Sequence[str]) -> set[str]:
+        now = time.monotonic()
+        want = sorted(k for k in keys if k not in self._others or self._others[k][1] < now)
+        if not want:
+            return set()
+        started = time.perf_counter()
+        me, ttl = self.cluster.replica, self.cluster.lease
+        async with self.conn() as conn:
+            cur = await conn.execute(ACQUIRE, {"keys": want, "me": me, "ttl": ttl})
+            got = {key: prev for key, prev in await cur.fetchall()}
+            lost = [k for k in want if k not in got]
+            others = []
+            if lost:
+                cur = await conn.execute(
+                    "SELECT group_key, owner, EXTRACT(EPOCH FROM expires_at - now()) FROM "
+                    "leases WHERE group_key = ANY(%s)", (lost,))
+                others = await cur.fetchall()
+        self._observe("lease", started)
+        for key, prev in got.items():
+            self._others.pop(key, None)
+            if key not in self._leases and prev is not None and prev != me:
+                log.info("group %s: flushed by replica %s now, taken over from %s", key, me,
+                         prev)
+                self._count_takeover("group")
+            elif key not in self._leases:
+                log.debug("group %s: flushed by replica %s", key, me)
+            self._leases[key] = now + ttl
+        for key, owner, left in others:
+            if key in self._leases:
+                log.info("group %s: flushed by replica %s now, no longer by %s", key, owner,
+                         me)
+                del self._leases[key]
+            self._others[key] = (owner, now + float(left))
+        self._gauge()
+        return set(got)
+
+    async def renew(self) -> None:
+        """Extend every lease this replica holds; forget those it lost."""
+        now = time.monotonic()
+        self._renewed = now
+        if not self._leases:
+            return
+        async with self.conn() as conn:
+            cur = await conn.execute(RENEW, {"keys": sorted(self._leases), "ttl":
+                                             self.cluster.lease, "me": self.cluster.replica})
+            kept = {r[0] for r in await cur.fetchall()}
+        for key in list(self._leases):
+            if key in kept:
+                self._leases[key] = now + self.cluster.lease
+            else:
+                log.info("group %s: lease of replica %s lost", key, self.cluster.replica)
+                del self._leases[key]
+        self._gauge()
+
+    async def release(self, keys: Iterable[str]) -> None:
+        keys = sorted(keys)
+        if not keys:
+            return
+        async with self.conn() as conn:
+            await conn.execute("DELETE FROM leases WHERE owner = %s AND group_key = ANY(%s)",
+                               (self.cluster.replica, keys))
+        for key in keys:
+            self._leases.pop(key, None)
+        self._gauge()
+
+    # the flush
+    async def flush(self, keys: Sequence[str], plan: Planner, now: float,
+                    deadline: float) -> set[str]:
+        me = self.cluster.replica
+        async with self.conn() as conn, conn.transaction():
+            cur = await conn.execute(
+                "SELECT group_key FROM leases WHERE group_key = ANY(%s) AND owner = %s AND "
+                "expires_at > now() ORDER BY group_key FOR UPDATE", (sorted(keys), me))
+            mine = [r[0] for r in await cur.fetchall()]
+            if not mine:
+                return set()
+            entries = await _last_entries(conn, mine)
+            notes, quiet = plan(lambda r, c, k: entries.get((r, c, k)))
+            ok = set(mine)
+            notes = [n for n in notes if n.group_key in ok]
+            quiet = [n for n in quiet if n.group_key in ok]
+            cur = conn.cursor()
+            if notes:
+                await cur.executemany(
+                    "UPDATE outbox SET state = 'superseded', done_at = %s WHERE receiver = %s "
+                    "AND channel = %s AND group_key = %s AND state = 'pending'",
+                    [(now, n.receiver, n.channel, n.group_key) for n in notes])
+                await cur.executemany(
+                    "INSERT INTO outbox (key, receiver, channel, group_key, title, body, "
+                    "body_format, notify_type, firing, resolved, created_at, deadline, "
+                    "next_attempt, state) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                    "%s, %s, 'pending')", [_outbox_row(n, now, deadline) for n in notes])
+            if quiet:
+                await cur.executemany(upsert_nflog(), nflog_rows(quiet, now, 0))
+        return ok
+
+    def queued(self) -> None:
+        self.outbox.kick()
+
+    async def gc(self, now: float, alerts: Iterable[str], before: float) -> None:
+        async with self.conn() as conn, conn.transaction():
+            await conn.execute("DELETE FROM alerts WHERE fingerprint = ANY(%s) AND ends_at < %s",
+                               (list(alerts), now))
+            await conn.execute("DELETE FROM nflog WHERE at < %s", (before,))
+            await conn.execute("DELETE FROM outbox WHERE state <> 'pending' AND done_at < %s",
+                               (before,))
+            await conn.execute("DELETE FROM leases WHERE expires_at < now() - interval '1 hour'")
+        self.silences.gc(before)
+
+    def background(self) -> list:
+        return [self.outbox.run()]
+
+    # metrics
+    def _observe(self, kind: str, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.claim_latency.labels(kind).observe(time.perf_counter() - started)
+
+    def _count_takeover(self, kind: str, n: int = 1) -> None:
+        if self.metrics is not None:
+            self.metrics.takeovers.labels(kind).inc(n)
+
+    def _gauge(self) -> None:
+        if self.metrics is not None:
+            self.metrics.leases_held.set(len(self._leases))
+
+
+async def _last_entries(conn: psycopg.AsyncConnection, keys: list[str]
+                        ) -> dict[tuple[str, int, str], Entry]:
+    """The newest pending notification of each (receiver, channel, group), else the logged."""
+    out: dict[tuple[str, int, str], Entry] = {}
+    cur = await conn.execute(
+        "SELECT receiver, channel, group_key, firing, resolved, COALESCE(sent_at, at) FROM "
+        "nflog WHERE group_key = ANY(%s)", (keys,))
+    for r, c, k, firing, resolved, at in await cur.fetchall():
+        out[(r, c, k)] = Entry(frozenset(json.loads(firing)), frozenset(json.loads(resolved)), at)
+    cur = await conn.execute(
+        "SELECT DISTINCT ON (receiver, channel, group_key) receiver, channel, group_key, "
+        "firing, resolved, created_at FROM outbox WHERE state = 'pending' AND group_key = "
+        "ANY(%s) ORDER BY receiver, channel, group_key, id DESC", (keys,))
+    for r, c, k, firing, resolved, at in await cur.fetchall():
+        out[(r, c, k)] = Entry(frozenset(json.loads(firing)), frozenset(json.loads(resolved)), at)
+    return out
+
+
+def _outbox_row(n, now: float, deadline: float) -> tuple:
+    import secrets
+
+    return (secrets.token_hex(12), n.receiver, n.channel, n.group_key, n.title, n.body,
+            n.body_format, n.notify_type, json.dumps(sorted(n.firing)),
+            json.dumps(sorted(n.resolved)), now, now + deadline, now)
+
+
+def _decode(body: str) -> StoredAlert:
+    return StoredAlert(**json.loads(body))
