@@ -40,9 +40,9 @@ from inferwatch.alert_rules.unittest_files import (
     model_duration_string,
     parse_metric,
     prom_duration,
+    read_test_group,
     sample_value,
     strict,
-    test_group,
 )
 from inferwatch.core.config import ConfigError, read_yaml
 from inferwatch.core.regex import RegexError
@@ -69,7 +69,7 @@ def run_files(files: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stde
     failed = False
     for name in files:
         print(f"Unit Testing:  {name}", file=out)
-        errors = test_file(name, err)
+        errors = check_file(name, err)
         if errors:
             print("  FAILED:", file=err)
             for error in errors:
@@ -82,13 +82,13 @@ def run_files(files: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stde
     return 1 if failed else 0
 
 
-def test_file(name: str, err: TextIO) -> list[str]:
+def check_file(name: str, err: TextIO) -> list[str]:
     try:
         data = yaml.safe_load(Path(name).read_text(encoding="utf-8")) or {}
         data = strict(data, FILE_KEYS, name)
         interval = prom_duration(data.get("evaluation_interval") or "1m", "evaluation_interval")
         order = [str(g) for g in data.get("group_eval_order") or []]
-        groups = [test_group(raw, f"{name}: tests[{i}]")
+        groups = [read_test_group(raw, f"{name}: tests[{i}]")
                   for i, raw in enumerate(data.get("tests") or [])]
     except (OSError, yaml.YAMLError, TestFileError, UnicodeDecodeError) as error:
         return [str(error)]
@@ -184,7 +184,7 @@ class GroupTest:
             self.ev.clear()
             failed = self.eval_groups(ts)
             if failed:
-                return errors + failed
+                return [e for e in errors if e] + failed
             while curr < len(times) and ts <= times[curr] < ts + self.interval:
                 errors += [self.check_alerts(c) for c in tg.alert_tests
                            if c["eval_ms"] == times[curr]]

@@ -158,7 +158,7 @@ def strict(data: Any, keys: set[str], where: str) -> dict[str, Any]:
     return data
 
 
-def test_group(raw: Any, where: str) -> TestGroup:
+def read_test_group(raw: Any, where: str) -> TestGroup:
     data = strict(raw, GROUP_KEYS, where)
     interval = prom_duration(data.get("interval", 0), f"{where}: interval")
     series = []

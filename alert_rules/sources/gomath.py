@@ -16,7 +16,7 @@ MIN_INT64 = -(1 << 63)
 def _odd_int(y: float) -> bool:
     if abs(y) >= 1 << 53:
         return False
-    yi, yf = math.modf(y)
+    yf, yi = math.modf(y)
     return yf == 0 and int(yi) & 1 == 1
 
 

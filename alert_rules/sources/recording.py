@@ -38,10 +38,14 @@ def alert_series(state: RuleState) -> list[Sample]:
     """ALERTS{alertstate} 1 and ALERTS_FOR_STATE (the active-since Unix second) per
     pending or firing alert."""
     out: list[Sample] = []
+    # as rules/alerting.go's sample(): the rule's own labels first, as written (a label
+    # whose template expanded to nothing keeps its template text there), the alert's over them
+    rule = dict(state.rule.labels)
     for alert in state.active.values():
         if alert.state == INACTIVE:
             continue
-        out.append(({**alert.labels, "__name__": "ALERTS", "alertstate": alert.state}, 1.0))
-        out.append(({**alert.labels, "__name__": "ALERTS_FOR_STATE"},
+        labels = {**rule, **alert.labels}
+        out.append(({**labels, "__name__": "ALERTS", "alertstate": alert.state}, 1.0))
+        out.append(({**labels, "__name__": "ALERTS_FOR_STATE"},
                     float(math.floor(alert.active_at))))
     return out

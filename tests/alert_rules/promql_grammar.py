@@ -24,6 +24,8 @@ class Expr:
     ordered: bool = False  # an aggregation over several series inside
     inexact: bool = False  # a transcendental function inside
     ranked: bool = False  # topk/bottomk inside: which series tie-break picks is random
+    chaotic: bool = False  # an inexact value through %, a periodic function or a label: a
+    # last-bit difference can change the result entirely (compare NaN, ±Inf and labels only)
 
 
 def counter(rng: random.Random) -> str:
@@ -95,7 +97,7 @@ class Grammar:
             inner = self.vector(1)
             step = self.pick("", "15s", "30s", "1m")
             return Expr(f"({inner.text})[{self.pick('2m', '3m', '5m')}:{step}]{self.offset()}",
-                        inner.ordered, inner.inexact, inner.ranked)
+                        inner.ordered, inner.inexact, inner.ranked, inner.chaotic)
         return Expr(f"{self.selector(metric)}[{self.range_()}]{self.offset()}")
 
     def scalar(self, d: int) -> Expr:
@@ -106,11 +108,13 @@ class Grammar:
             return Expr(self.pick("time()", "pi()"))
         if r < 0.85:
             inner = self.vector(d - 1)
-            return Expr(f"scalar({inner.text})", inner.ordered, inner.inexact, inner.ranked)
+            return Expr(f"scalar({inner.text})", inner.ordered, inner.inexact, inner.ranked,
+                        inner.chaotic)
         a, b = self.scalar(d - 1), self.scalar(d - 1)
         op = self.pick("+", "-", "*", "/", "%", "^")
         return Expr(f"({a.text} {op} {b.text})", a.ordered or b.ordered,
-                    a.inexact or b.inexact or op == "^", a.ranked or b.ranked)
+                    a.inexact or b.inexact or op == "^", a.ranked or b.ranked,
+                    a.chaotic or b.chaotic or (a.inexact or b.inexact) and op in ("%", "^"))
 
     def vector(self, d: int | None = None) -> Expr:
         d = self.depth if d is None else d
@@ -128,11 +132,11 @@ class Grammar:
         m = self.matrix(d)
         if name == "quantile_over_time":
             return Expr(f"{name}({self.pick('0', '0.25', '0.5', '0.9', '1', '-1')}, {m.text})",
-                        m.ordered, m.inexact, m.ranked)
+                        m.ordered, m.inexact, m.ranked, m.chaotic)
         if name == "predict_linear":
             return Expr(f"{name}({m.text}, {self.pick('60', '300', '-30')})", m.ordered,
-                        m.inexact, m.ranked)
-        return Expr(f"{name}({m.text})", m.ordered, m.inexact, m.ranked)
+                        m.inexact, m.ranked, m.chaotic)
+        return Expr(f"{name}({m.text})", m.ordered, m.inexact, m.ranked, m.chaotic)
 
     def grouping(self) -> str:
         return self.pick("", " by (job)", " without (instance)", " by (instance, job)",
@@ -146,14 +150,15 @@ class Grammar:
                  "quantile": self.pick("0", "0.5", "0.9", "1"),
                  "count_values": '"v"'}.get(op)
         args = f"{param}, {inner.text}" if param else inner.text
+        chaos = inner.chaotic or (inner.inexact or inner.ordered) and op == "count_values"
         return Expr(f"{op}{self.grouping()} ({args})", inner.ordered or op in ORDERED,
-                    inner.inexact, inner.ranked or op in ("topk", "bottomk"))
+                    inner.inexact, inner.ranked or op in ("topk", "bottomk") or chaos, chaos)
 
     def modifier(self, op: str) -> str:
         match = self.pick("", "", " on (job, instance)", " ignoring (instance)", " on (job)",
                           " on ()")
         if op not in ("and", "or", "unless") and match and self.rng.random() < 0.3:
-            return match + self.pick(" group_left", " group_right", " group_left (instance)")
+            return match + self.pick(" group_left ()", " group_right ()", " group_left (instance)")
         return match
 
     def binary(self, d: int) -> Expr:
@@ -165,14 +170,16 @@ class Grammar:
         if self.rng.random() < 0.3:
             a, b = b, a
         mod = self.modifier(op) if not b.text[:1].isdigit() and not a.text[:1].isdigit() else ""
+        inexact = a.inexact or b.inexact
         return Expr(f"({a.text}) {op}{bool_}{mod} ({b.text})", a.ordered or b.ordered,
-                    a.inexact or b.inexact or op in INEXACT, a.ranked or b.ranked)
+                    inexact or op in INEXACT, a.ranked or b.ranked,
+                    a.chaotic or b.chaotic or inexact and op in ("%", "^", "atan2"))
 
     def setop(self, d: int) -> Expr:
         op = self.pick("and", "or", "unless")
         a, b = self.vector(d - 1), self.vector(d - 1)
         return Expr(f"({a.text}) {op}{self.modifier(op)} ({b.text})", a.ordered or b.ordered,
-                    a.inexact or b.inexact, a.ranked or b.ranked)
+                    a.inexact or b.inexact, a.ranked or b.ranked, a.chaotic or b.chaotic)
 
     def function(self, d: int) -> Expr:
         name = self.pick("abs", "ceil", "floor", "sqrt", "sgn", "exp", "ln", "clamp",
@@ -200,10 +207,12 @@ class Grammar:
             return Expr(f"histogram_quantile({q}, {arg})", "sum" in arg)
         if name == "vector":
             s = self.scalar(d - 1)
-            return Expr(f"vector({s.text})", s.ordered, s.inexact, s.ranked)
+            return Expr(f"vector({s.text})", s.ordered, s.inexact, s.ranked, s.chaotic)
         if name in ("day_of_week", "hour") and self.rng.random() < 0.5:
             return Expr(f"{name}()")
-        return Expr(f"{name}({args})", o, i or name in INEXACT, r)
+        return Expr(f"{name}({args})", o, i or name in INEXACT, r,
+                    inner.chaotic or i and name in ("sin", "cos", "tan", "ceil", "floor", "round",
+                                                   "label_replace", "label_join"))
 
 
 def times(rng: random.Random, interval: int) -> list[int]:
