@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 
 ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}")
 LABEL = re.compile(r"\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)")
@@ -44,18 +45,26 @@ def render(text: str, labels: dict[str, str], value: float) -> str:
 
 
 def go_float(value: float) -> str:
-    """Go's `%v` of a float64 (strconv 'g', shortest)."""
+    """Go's `%v` of a float64: strconv 'g' with the shortest digits, in exponent form when
+    the exponent is below -4 or at least 6 (1234567 → 1.234567e+06, 123456 → 123456)."""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
-    text = repr(value)
-    if text.endswith(".0"):
-        text = text[:-2]
-    mantissa, _, exp = text.partition("e")
-    if exp:
-        text = f"{mantissa}e{'-' if exp.startswith('-') else '+'}{exp.lstrip('+-').zfill(2)}"
-    return text
+    sign = "-" if math.copysign(1, value) < 0 else ""
+    if value == 0:
+        return f"{sign}0"
+    _, digit_tuple, exponent = Decimal(repr(abs(value))).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    exp = int(exponent) + len(digits) - 1
+    if exp < -4 or exp >= 6:
+        head = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{head}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if exp < 0:
+        return f"{sign}0.{'0' * (-exp - 1)}{digits}"
+    if len(digits) <= exp + 1:
+        return f"{sign}{digits}{'0' * (exp + 1 - len(digits))}"
+    return f"{sign}{digits[:exp + 1]}.{digits[exp + 1:]}"
 
 
 def _g4(value: float) -> str:
@@ -93,15 +102,27 @@ def humanize_duration(value: float) -> str:
             value, index = value * 1000, index + 1
         return f"{_g4(value)}{_SMALL[index]}s"
     sign, value = ("-", -value) if value < 0 else ("", value)
-    whole = int(value)
-    days, hours, minutes = whole // 86400, whole // 3600 % 24, whole // 60 % 60
+    whole = _int64(value)  # Go's int64(v): beyond its range, the minimum int64
+
+    def div(a: int, b: int) -> int:  # Go's integer division truncates towards zero
+        return -(-a // b) if a < 0 else a // b
+
+    def mod(a: int, b: int) -> int:
+        return a - div(a, b) * b
+
+    days, hours, minutes = div(whole, 86400), mod(div(whole, 3600), 24), mod(div(whole, 60), 60)
+    seconds = mod(whole, 60)
     if days:
-        return f"{sign}{days}d {hours}h {minutes}m {whole % 60}s"
+        return f"{sign}{days}d {hours}h {minutes}m {seconds}s"
     if hours:
-        return f"{sign}{hours}h {minutes}m {whole % 60}s"
+        return f"{sign}{hours}h {minutes}m {seconds}s"
     if minutes:
-        return f"{sign}{minutes}m {whole % 60}s"
+        return f"{sign}{minutes}m {seconds}s"
     return f"{sign}{_g4(value)}s"
+
+
+def _int64(value: float) -> int:
+    return int(value) if value < 2.0 ** 63 else -(1 << 63)
 
 
 FUNCS = {None: go_float, "humanize": humanize, "humanizePercentage": humanize_percentage,

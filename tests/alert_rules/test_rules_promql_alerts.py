@@ -70,6 +70,7 @@ def rule_file(rng: random.Random, grammar: Grammar, ev: PromQLEvaluator) -> dict
             "labels": {"severity": rng.choice(["warning", "critical"]),
                        "from_job": "{{ $labels.job }}"},
             "annotations": {"value": "{{ $value }}", "human": "{{ $value | humanize }}",
+                            "duration": "{{ $value | humanizeDuration }}",
                             "on": "{{ $labels.instance }}"}})
     return {"groups": [{"name": "rec", "rules": records}, {"name": "alerts", "rules": alerts}]}
 
@@ -108,3 +109,24 @@ def test_random_rule_files_fire_as_under_promtool(tmp_path: Path, seed: int) -> 
         pytest.fail(f"seed {seed}: outputs differ at line {first}:\n{context}\n"
                     f"rules: {rules.read_text()}")
     assert theirs[0] == 0 or "expr:" in theirs[2] or "rule:" in theirs[2]
+
+
+VALUES = ("1234567", "123456", "1e21", "-1e21", "0.00001234", "0.0001", "-0.5", "NaN", "+Inf",
+          "-Inf", "-0", "86400.5", "0.1", "1e-30", "-3600", "5e-324", "1.7976931348623157e308")
+
+
+@pytest.mark.ecosystem
+def test_value_templates_render_as_promtool(tmp_path: Path) -> None:
+    """$value and its humanize functions at the edges of Go's formatting (%v switching to
+    an exponent at 1e6, int64 overflow in humanizeDuration, NaN, ±Inf, -0)."""
+    notes = {f: f"{{{{ $value | {f} }}}}" for f in ("humanize", "humanizePercentage",
+                                                   "humanizeDuration")}
+    write_suite(tmp_path / "rules.yml", {"groups": [{"name": "g", "rules": [
+        {"alert": "V", "expr": "v", "annotations": {"plain": "{{ $value }}", **notes}}]}]})
+    suite = {"rule_files": ["rules.yml"], "tests": [{"interval": "1m", "input_series": [
+        {"series": f'v{{i="{i}"}}', "values": f"{v} {v}"} for i, v in enumerate(VALUES)],
+        "alert_rule_test": [{"eval_time": "1m", "alertname": "V", "exp_alerts": []}]}]}
+    path = write_suite(tmp_path / "t.yml", suite)
+    theirs, mine = promtool(path), inferwatch(path)
+    assert theirs[2].count("Annotations:") == len(VALUES)
+    assert mine == theirs
