@@ -42,12 +42,13 @@ def notifier_with_web_config(tmp_path, processes):
                                       "http_server_config: {headers: {X-Frame-Options: deny}}\n")
     (tmp_path / "notifier.yml").write_text(CONFIG)
     port = free_port()
-    log = open(tmp_path / "notifier.log", "w")
-    processes.append(subprocess.Popen(
-        [PYTHON, "-m", "inferwatch.cli", "notifier", f"--config.file={tmp_path / 'notifier.yml'}",
-         f"--web.config.file={tmp_path / 'web.yml'}", f"--web.listen-address=127.0.0.1:{port}",
-         f"--storage.path={tmp_path / 'data'}", "--log.format=json"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+    with open(tmp_path / "notifier.log", "w") as log:  # the child keeps its own descriptor
+        processes.append(subprocess.Popen(
+            [PYTHON, "-m", "inferwatch.cli", "notifier",
+             f"--config.file={tmp_path / 'notifier.yml'}",
+             f"--web.config.file={tmp_path / 'web.yml'}", f"--web.listen-address=127.0.0.1:{port}",
+             f"--storage.path={tmp_path / 'data'}", "--log.format=json"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
     base = f"http://127.0.0.1:{port}"
     wait_http(base + "/-/healthy", status=401)
     return base, tmp_path / "notifier.log"
