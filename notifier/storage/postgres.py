@@ -78,8 +78,9 @@ class PostgresStorage(Storage):
 
     # connection, migrations, health
     async def open(self) -> None:
+        kwargs = {**CONNECT, "application_name": f"inferwatch-notifier {self.cluster.replica}"}
         self.pool = AsyncConnectionPool(self.dsn, min_size=1, max_size=8, open=False,
-                                        kwargs=CONNECT, timeout=5.0, name="notifier",
+                                        kwargs=kwargs, timeout=2.0, name="notifier",
                                         check=AsyncConnectionPool.check_connection)
         try:
             await self.pool.open(wait=True, timeout=10.0)
@@ -153,7 +154,8 @@ class PostgresStorage(Storage):
     # the synchronous connection: silences written from the API's handlers, counts()
     def sync(self) -> psycopg.Connection:
         if self._sync is None or self._sync.closed or self._sync.broken:
-            self._sync = psycopg.connect(self.dsn, **CONNECT)
+            self._sync = psycopg.connect(self.dsn, **CONNECT, application_name=(
+                f"inferwatch-notifier {self.cluster.replica}"))
         return self._sync
 
     def sync_run(self, op: str, sql: str, params: Sequence | Mapping = ()) -> list[tuple]:
