@@ -12,7 +12,7 @@ from tests.deploy.conftest import COMPONENTS, DEPLOY, OVERLAYS, ROOT, build, fin
 
 
 def test_every_overlay_is_found():
-    assert OVERLAYS == ["plain", "prometheus-operator"]
+    assert OVERLAYS == ["ha", "plain", "prometheus-operator"]
     assert COMPONENTS == ["exporter-root", "host-network", "nvidia-runtime-class"]
 
 
@@ -119,7 +119,8 @@ def test_rbac_reads_pods_only(rendered):
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_references_resolve(rendered, overlay):
     """Every ConfigMap, PVC and ServiceAccount a pod names is in the build (after hashing);
-    the one Secret named is the channels Secret the user creates from deploy/examples."""
+    the one Secret named is the channels Secret the user creates from deploy/examples (and on
+    ha the database's, from its CloudNativePG Cluster)."""
     resources = rendered[overlay]
     present = {(r["kind"], r["metadata"]["name"]) for r in resources}
     for workload in (r for r in resources if r["kind"] in ("DaemonSet", "Deployment")):
@@ -131,8 +132,9 @@ def test_references_resolve(rendered, overlay):
             if "persistentVolumeClaim" in volume:
                 assert ("PersistentVolumeClaim",
                         volume["persistentVolumeClaim"]["claimName"]) in present
-            if "secret" in volume:
-                assert volume["secret"]["secretName"] == "inferwatch-channels"
+            if "secret" in volume:  # ha: also the DSN Secret CloudNativePG writes
+                assert volume["secret"]["secretName"] in {"inferwatch-channels"} | (
+                    {"inferwatch-postgres-app"} if overlay == "ha" else set())
         names = {v["name"] for v in pod["volumes"]}
         for container in pod["containers"]:
             assert {m["name"] for m in container.get("volumeMounts", [])} <= names
