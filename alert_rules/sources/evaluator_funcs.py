@@ -173,12 +173,13 @@ def call(ev: PromQLEvaluator, node: Func, t: int) -> Value:
         f = gomath.DATE[name]
         if not args:
             return [({}, f(gomath.civil(t // 1000)))]
-        return [(drop_name(lb), f(gomath.civil(gomath.to_int64(v))))
-                for lb, v in ev.vector(args[0], t)]
+        return _unique([(drop_name(lb), f(gomath.civil(gomath.to_int64(v))))
+                        for lb, v in ev.vector(args[0], t)])
     if name == "timestamp":
         if isinstance(args[0], VectorSel):
-            return [(drop_name(s.labels), ts / 1000) for s, _, ts in ev.select(args[0], t)]
-        return [(drop_name(lb), t / 1000) for lb, _ in ev.vector(args[0], t)]
+            return _unique([(drop_name(s.labels), ts / 1000)
+                            for s, _, ts in ev.select(args[0], t)])
+        return _unique([(drop_name(lb), t / 1000) for lb, _ in ev.vector(args[0], t)])
     if name == "absent":
         if ev.vector(args[0], t):
             return []

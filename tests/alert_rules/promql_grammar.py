@@ -17,6 +17,8 @@ ORDERED = ("sum", "avg", "stddev", "stdvar", "min", "max", "topk", "bottomk", "g
 INEXACT = ("exp", "ln", "log2", "log10", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
            "cosh", "tanh", "asinh", "acosh", "atanh", "atan2", "^")
 
+CHAOTIC = ("sin", "cos", "tan", "ceil", "floor", "round", "label_replace", "label_join")
+
 
 @dataclass
 class Expr:
@@ -84,6 +86,9 @@ class Grammar:
                          '{job!~"b"}', '{job=~".+",instance=~"1|2"}', '{job=""}')
 
     def selector(self, metric: str | None = None) -> str:
+        if metric is None and self.rng.random() < 0.06:
+            return self.pick('{__name__=~"c|g"}', '{__name__="g",job=~"(?i)A"}',
+                             '{__name__=~"h_.*",le=~"0\\.5|\\+Inf"}')
         return (metric or self.pick("c", "g", "g", "c")) + self.matchers()
 
     def offset(self) -> str:
@@ -170,10 +175,10 @@ class Grammar:
         if self.rng.random() < 0.3:
             a, b = b, a
         mod = self.modifier(op) if not b.text[:1].isdigit() and not a.text[:1].isdigit() else ""
-        inexact = a.inexact or b.inexact
-        return Expr(f"({a.text}) {op}{bool_}{mod} ({b.text})", a.ordered or b.ordered,
+        inexact, ordered = a.inexact or b.inexact, a.ordered or b.ordered
+        return Expr(f"({a.text}) {op}{bool_}{mod} ({b.text})", ordered,
                     inexact or op in INEXACT, a.ranked or b.ranked,
-                    a.chaotic or b.chaotic or inexact and op in ("%", "^", "atan2"))
+                    a.chaotic or b.chaotic or (inexact or ordered) and op in ("%", "^", "atan2"))
 
     def setop(self, d: int) -> Expr:
         op = self.pick("and", "or", "unless")
@@ -192,8 +197,9 @@ class Grammar:
             "clamp": f"{v}, {self.pick('-1', '0', '2')}, {self.pick('5', '1', '-2')}",
             "clamp_min": f"{v}, {self.pick('0', '2')}", "clamp_max": f"{v}, 3",
             "round": f"{v}" + self.pick("", ", 0.5", ", 3", ", 0.1"),
-            "label_replace": f'{v}, "{self.pick("x", "job")}", "$1-${{2}}$$", "job", '
-                             f'"{self.pick("(a)", "(.)(.*)", "b", "")}"',
+            "label_replace": f'{v}, "{self.pick("x", "job")}", '
+                             f'"{self.pick("$1-${2}$$", "${n}x", "$1x", "$9", "$")}", "job", '
+                             f'"{self.pick("(a)", "(.)(.*)", "b", "", "(?P<n>.)")}"',
             "label_join": f'{v}, "{self.pick("x", "job")}", "{self.pick("-", "")}", "job", '
                           '"instance"',
             "timestamp": self.selector("g") + self.offset() if self.rng.random() < 0.6 else v,
@@ -211,8 +217,7 @@ class Grammar:
         if name in ("day_of_week", "hour") and self.rng.random() < 0.5:
             return Expr(f"{name}()")
         return Expr(f"{name}({args})", o, i or name in INEXACT, r,
-                    inner.chaotic or i and name in ("sin", "cos", "tan", "ceil", "floor", "round",
-                                                   "label_replace", "label_join"))
+                    inner.chaotic or (i or o) and name in CHAOTIC)
 
 
 def times(rng: random.Random, interval: int) -> list[int]:

@@ -43,6 +43,8 @@ def agree(expr: Expr, mine: object, theirs: object) -> str | None:
     if expr.ranked:  # which of tied series topk keeps depends on the TSDB's series order
         if len(mine) != len(theirs):
             return f"{len(mine)} samples, promtool {len(theirs)}"
+        if not expr.text.startswith(("topk", "bottomk")):
+            return None  # combined with other series, the other choice changes the values
         def key(v: float) -> tuple[bool, float]:
             return math.isnan(v), 0.0 if math.isnan(v) else v
 
