@@ -116,3 +116,26 @@ async def test_the_dsn_password_never_reaches_a_log_line(pg_url, sink, tmp_path,
         raise AssertionError("a notifier started on an unreachable database")
     assert "replica" in caplog.text and "127.0.0.1" in caplog.text
     assert PASSWORD not in caplog.text
+
+
+def test_migrate_command_reads_the_url_from_a_file_and_never_prints_the_password(
+        pg_server, pg_url, tmp_path) -> None:
+    import subprocess
+
+    from tests.support.procs import PYTHON, ROOT
+
+    secret = tmp_path / "uri"
+    secret.write_text(pg_url + "\n", encoding="utf-8")
+    for _ in range(2):  # the second run finds the schema current
+        proc = subprocess.run([PYTHON, "-m", "inferwatch.cli", "notifier", "migrate",
+                               "--storage.url-file", str(secret)], cwd=ROOT, timeout=60,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert "schema up to date" in proc.stdout and PASSWORD not in proc.stdout + proc.stderr
+    db = pg_url.rsplit("/", 1)[1]
+    assert pg_server.sql("SELECT version FROM schema_version", db) == [(1,)]
+    proc = subprocess.run([PYTHON, "-m", "inferwatch.cli", "notifier", "migrate",
+                           "--storage.url", pg_url.replace(db, "missing")], cwd=ROOT,
+                          timeout=60, capture_output=True, text=True)
+    assert proc.returncode == 1 and "cannot open" in proc.stderr
+    assert PASSWORD not in proc.stderr
