@@ -63,6 +63,8 @@ class Silences:
         return sorted(self._all.values(), key=lambda s: (s.ends_at, s.id))
 
     def get(self, silence_id: str) -> Silence:
+        if silence_id not in self._all:  # made by another replica since the last reload?
+            self.reload(self.db.silence_rows())
         if silence_id not in self._all:
             raise SilenceError(f"silence {silence_id} not found", missing=True)
         return self._all[silence_id]

@@ -102,3 +102,22 @@ async def test_a_silence_added_on_one_replica_mutes_the_next_flush_on_another(
     finally:
         await a[0].stop()
         await b[0].stop()
+
+
+async def test_a_silence_made_on_another_replica_can_be_expired_here_at_once(
+        pg_url, sink, tmp_path, aiohttp_client) -> None:
+    a = await replica(tmp_path, config(sink.url()), pg_url, "a", aiohttp_client)
+    b = await replica(tmp_path, config(sink.url()), pg_url, "b", aiohttp_client)
+    try:
+        body = {"matchers": [{"name": "alertname", "value": "X", "isRegex": False}],
+                "startsAt": "2000-01-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z",
+                "createdBy": "t", "comment": "c"}
+        sid = (await (await a[1].post("/api/v2/silences", json=body)).json())["silenceID"]
+        resp = await b[1].delete(f"/api/v2/silence/{sid}")  # before b's next reload
+        assert resp.status == 200, await resp.text()
+        assert a[0].silences.get(sid).state(a[0].clock()) in ("active", "expired")
+        await until(lambda: a[0].silences.get(sid).state(a[0].clock()) == "expired", 5,
+                    what="the expiry seen on the replica that made it")
+    finally:
+        await a[0].stop()
+        await b[0].stop()

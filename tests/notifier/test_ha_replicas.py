@@ -169,6 +169,11 @@ async def test_kill_9_of_a_groups_owner_hands_its_flushes_to_another_within_the_
                 text = await resp.text()
         assert 'inferwatch_notifier_lease_takeovers_total{kind="group"} 1.0' in text
         assert "inferwatch_notifier_leases_held 1.0" in text
+        assert "inferwatch_notifier_database_up 1.0" in text
+        for kind in ("lease", "outbox"):
+            count = next(line for line in text.splitlines() if line.startswith(
+                f'inferwatch_notifier_claim_latency_seconds_count{{kind="{kind}"}}'))
+            assert float(count.rsplit(" ", 1)[1]) >= 1, count
         assert f"flushed by replica {other.name} now, taken over from {owner.name}" in \
             other.log.read_text()
         print(f"\nkill -9 of the owner to the next flush on another replica: {took:.2f}s "

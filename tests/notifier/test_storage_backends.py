@@ -139,3 +139,29 @@ def test_migrate_command_reads_the_url_from_a_file_and_never_prints_the_password
                           timeout=60, capture_output=True, text=True)
     assert proc.returncode == 1 and "cannot open" in proc.stderr
     assert PASSWORD not in proc.stderr
+
+
+@both_backends
+async def test_a_pending_notification_is_superseded_by_the_groups_next_one(
+        sink, start_notifier) -> None:
+    sink.fail = [500] * 10_000  # the receiver is down until the second flush has queued
+    notifier, client = await start_notifier(config(sink.url()))
+    await client.post("/api/v2/alerts", json=[alert_body("S", {"pod": "1"})])
+    await until(lambda: notifier.outbox.counts().get("pending") == 1, what="the first queued")
+    await client.post("/api/v2/alerts", json=[alert_body("S", {"pod": "2"})])
+    await until(lambda: notifier.outbox.counts().get("superseded") == 1, what="superseded")
+    sink.fail.clear()
+    await until(lambda: notifier.outbox.counts().get("delivered") == 1, what="delivered")
+    assert [p.body["title"] for p in sink.posts] == ["[FIRING:2] S"]
+
+
+@both_backends
+async def test_collection_deletes_old_log_and_outbox_rows(sink, start_notifier) -> None:
+    notifier, client = await start_notifier(config(sink.url()))
+    await client.post("/api/v2/alerts", json=[alert_body("Old")])
+    await until(lambda: notifier.outbox.counts() == {"delivered": 1}, what="delivered")
+    now = notifier.clock()
+    await notifier.storage.gc(now, [], now - 3600)  # nothing that old
+    assert notifier.outbox.counts() == {"delivered": 1}
+    await notifier.storage.gc(now, [], now + 1)
+    assert notifier.outbox.counts() == {}
