@@ -43,12 +43,30 @@ RETURNING o.id, o.key, o.receiver, o.channel, o.group_key, o.title, o.body, o.bo
 
 
 def upsert_nflog() -> str:
-    """nflog.log_confirmed's upsert: an older decision never overwrites a newer one."""
+    """nflog.log_confirmed's upsert, for arrays of rows (one statement): an older decision
+    never overwrites a newer one."""
     return ("INSERT INTO nflog (receiver, channel, group_key, outbox_id, firing, resolved, at, "
-            "sent_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (receiver, channel, "
-            "group_key) DO UPDATE SET outbox_id = excluded.outbox_id, firing = "
+            "sent_at) SELECT * FROM unnest(%s::text[], %s::int[], %s::text[], %s::bigint[], "
+            "%s::text[], %s::text[], %s::float8[], %s::float8[]) ON CONFLICT (receiver, "
+            "channel, group_key) DO UPDATE SET outbox_id = excluded.outbox_id, firing = "
             "excluded.firing, resolved = excluded.resolved, at = excluded.at, sent_at = "
             "excluded.sent_at WHERE excluded.at >= nflog.at")
+
+
+def columns(rows: list[tuple]) -> list[list]:
+    """Rows as one array per column, for `unnest` (one statement, whatever the row count)."""
+    return [list(c) for c in zip(*rows, strict=True)] if rows else []
+
+
+def newest_per_group(rows: list[tuple]) -> list[tuple]:
+    """nflog rows, the newest (by `at`) of each group only: one upsert cannot touch a row
+    twice."""
+    best: dict[tuple, tuple] = {}
+    for row in rows:
+        key = row[:3]
+        if key not in best or row[6] >= best[key][6]:
+            best[key] = row
+    return list(best.values())
 
 
 def nflog_rows(notes: Iterable[Notification], at: float, outbox_id: int,
@@ -202,22 +220,23 @@ class ClaimedOutbox:
         failed = [(row.attempts + 1, at, err, row.id) for op, row, at, err in marks
                   if op == "failed"]
         async with self.storage.conn() as conn, conn.transaction():
-            cur = conn.cursor()
             if delivered:
-                await cur.executemany(
-                    "UPDATE outbox SET state = 'delivered', done_at = %s, attempts = %s, "
-                    "claimed_by = NULL, claim_until = NULL WHERE id = %s", delivered)
-                await cur.executemany(upsert_nflog(), logged)
-            if retry:
-                await cur.executemany(
-                    "UPDATE outbox SET attempts = %s, next_attempt = %s, last_error = %s, "
-                    "claimed_by = NULL, claim_until = NULL WHERE id = %s AND state = 'pending'",
-                    retry)
-            if failed:
-                await cur.executemany(
-                    "UPDATE outbox SET state = 'failed', attempts = %s, done_at = %s, "
-                    "last_error = %s, claimed_by = NULL, claim_until = NULL WHERE id = %s AND "
-                    "state = 'pending'", failed)
+                await conn.execute(
+                    "UPDATE outbox o SET state = 'delivered', done_at = v.done, attempts = "
+                    "v.attempts, claimed_by = NULL, claim_until = NULL FROM unnest(%s::float8[], "
+                    "%s::int[], %s::bigint[]) AS v(done, attempts, id) WHERE o.id = v.id",
+                    columns(delivered))
+                await conn.execute(upsert_nflog(), columns(newest_per_group(logged)))
+            for rows, state in ((retry, "pending"), (failed, "failed")):
+                if rows:
+                    await conn.execute(
+                        "UPDATE outbox o SET attempts = v.attempts, next_attempt = CASE WHEN "
+                        "%s = 'pending' THEN v.at ELSE o.next_attempt END, done_at = CASE WHEN "
+                        "%s = 'failed' THEN v.at ELSE o.done_at END, last_error = v.error, "
+                        "state = %s, claimed_by = NULL, claim_until = NULL FROM unnest("
+                        "%s::int[], %s::float8[], %s::text[], %s::bigint[]) AS v(attempts, at, "
+                        "error, id) WHERE o.id = v.id AND o.state = 'pending'",
+                        [state, state, state, *columns(rows)])
         del self.marks[:len(marks)]
         for _, row, _, _ in marks:
             self.marking.discard(row.id)

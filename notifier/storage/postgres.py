@@ -35,7 +35,13 @@ from inferwatch.notifier.storage.base import (
     reason,
 )
 from inferwatch.notifier.storage.migrations import MIGRATION_LOCK, POSTGRES_LATEST, POSTGRES_STEPS
-from inferwatch.notifier.storage.pgoutbox import ClaimedOutbox, nflog_rows, upsert_nflog
+from inferwatch.notifier.storage.pgoutbox import (
+    ClaimedOutbox,
+    columns,
+    newest_per_group,
+    nflog_rows,
+    upsert_nflog,
+)
 
 log = logging.getLogger(__name__)
 SETTLED = 2.0  # seconds after which no alert write older than it can still commit
@@ -72,6 +78,7 @@ class PostgresStorage(Storage):
         self.outbox = ClaimedOutbox(self)
         self.up = False  # the last database access succeeded (readiness)
         self._settled = 0  # every alert up to this sequence number has been picked up
+        self._seen: dict[str, int] = {}  # fingerprint -> sequence number last picked up
         self._leases: dict[str, float] = {}  # held: group key -> monotonic expiry
         self._others: dict[str, tuple[str, float]] = {}  # key -> (owner, monotonic expiry)
         self._renewed = 0.0
@@ -200,16 +207,25 @@ class PostgresStorage(Storage):
     async def changes(self) -> list[StoredAlert]:
         async with self.conn() as conn:
             cur = await conn.execute(
-                "SELECT seq, body, written_at < now() - %s * interval '1 second' FROM alerts "
-                "WHERE seq > %s ORDER BY seq", (SETTLED, self._settled))
+                "SELECT seq, fingerprint, written_at < now() - %s * interval '1 second' FROM "
+                "alerts WHERE seq > %s ORDER BY seq", (SETTLED, self._settled))
             rows = await cur.fetchall()
+            new = [seq for seq, fp, _ in rows if self._seen.get(fp) != seq]
+            bodies = []
+            if new:
+                cur = await conn.execute("SELECT seq, fingerprint, body FROM alerts WHERE seq = "
+                                         "ANY(%s) ORDER BY seq", (new,))
+                bodies = await cur.fetchall()
             cur = await conn.execute("SELECT body FROM silences")
             self.silences.reload([r[0] for r in await cur.fetchall()])
         for seq, _, settled in rows:  # later writes may still commit below an unsettled one
             if not settled:
                 break
             self._settled = seq
-        return [_decode(body) for _, body, _ in rows]
+        if len(self._seen) > 100_000:
+            self._seen.clear()
+        self._seen.update((fp, seq) for seq, fp, _ in bodies)
+        return [_decode(body) for _, _, body in bodies]
 
     # leases
     def held(self) -> set[str]:
@@ -296,19 +312,23 @@ class PostgresStorage(Storage):
             ok = set(mine)
             notes = [n for n in notes if n.group_key in ok]
             quiet = [n for n in quiet if n.group_key in ok]
-            cur = conn.cursor()
             if notes:
-                await cur.executemany(
-                    "UPDATE outbox SET state = 'superseded', done_at = %s WHERE receiver = %s "
-                    "AND channel = %s AND group_key = %s AND state = 'pending'",
-                    [(now, n.receiver, n.channel, n.group_key) for n in notes])
-                await cur.executemany(
+                await conn.execute(
+                    "UPDATE outbox o SET state = 'superseded', done_at = %s FROM unnest("
+                    "%s::text[], %s::int[], %s::text[]) AS v(receiver, channel, group_key) "
+                    "WHERE o.state = 'pending' AND o.receiver = v.receiver AND o.channel = "
+                    "v.channel AND o.group_key = v.group_key",
+                    [now, *columns([(n.receiver, n.channel, n.group_key) for n in notes])])
+                await conn.execute(
                     "INSERT INTO outbox (key, receiver, channel, group_key, title, body, "
                     "body_format, notify_type, firing, resolved, created_at, deadline, "
-                    "next_attempt, state) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                    "%s, %s, 'pending')", [_outbox_row(n, now, deadline) for n in notes])
+                    "next_attempt, state) SELECT *, 'pending' FROM unnest(%s::text[], "
+                    "%s::text[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[], "
+                    "%s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[], "
+                    "%s::float8[])", columns([_outbox_row(n, now, deadline) for n in notes]))
             if quiet:
-                await cur.executemany(upsert_nflog(), nflog_rows(quiet, now, 0))
+                await conn.execute(upsert_nflog(),
+                                   columns(newest_per_group(nflog_rows(quiet, now, 0))))
         return ok
 
     def queued(self) -> None:

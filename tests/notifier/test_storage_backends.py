@@ -165,3 +165,15 @@ async def test_collection_deletes_old_log_and_outbox_rows(sink, start_notifier) 
     assert notifier.outbox.counts() == {"delivered": 1}
     await notifier.storage.gc(now, [], now + 1)
     assert notifier.outbox.counts() == {}
+
+
+@both_backends
+async def test_a_refused_notification_is_marked_failed_and_the_next_flush_tries_again(
+        sink, start_notifier) -> None:
+    sink.fail = [400]  # permanent: this notification is given up, as Alertmanager does
+    notifier, client = await start_notifier(config(sink.url()))
+    await client.post("/api/v2/alerts", json=[alert_body("Refused"), alert_body("Fine")])
+    await until(lambda: notifier.outbox.counts() == {"failed": 1, "delivered": 2},
+                what="one failed; its group's next flush (nothing logged) delivered")
+    assert sorted(p.body["title"] for p in sink.posts) == ["[FIRING:1] Fine",
+                                                           "[FIRING:1] Refused"]
