@@ -1,23 +1,34 @@
 """Any PromQL expression, parsed by `promql-parser` (bindings of a Rust PromQL parser) and
 converted into a small hashable tree that the embedded evaluator runs (sources/evaluator_*).
 
-What Prometheus 2.42 has but the evaluator does not (the `@` modifier, native-histogram
-functions, `holt_winters`), and what the Rust parser accepts beyond 2.42 (`or` in selectors,
-newer functions and aggregations), is refused here with its position in the expression
-(`line:column`), so that a rule is refused at load, never evaluated wrong."""
+What Prometheus 2.42 has but the evaluator does not (native-histogram functions,
+`holt_winters`, an `@` time before 1970), and what the Rust parser accepts beyond 2.42 (`or`
+in selectors, newer functions and aggregations), is refused here with its position in the
+expression (`line:column`), so that a rule is refused at load, never evaluated wrong."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import promql_parser as pp
 
+from inferwatch.alert_rules.promql_nodes import (  # noqa: F401 (the tree's types, re-exported)
+    Aggregate,
+    BinOp,
+    Expr,
+    Func,
+    MatrixSel,
+    Neg,
+    Num,
+    Str,
+    Subquery,
+    VectorSel,
+    kind,
+)
 from inferwatch.core.regex import RegexError, anchored
 
-Matcher = tuple[str, str, str]  # (label, op, value); op one of = != =~ !~
 _OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~",
         "MatchOp.NotRe": "!~"}
 _CARD = {"VectorMatchCardinality.OneToOne": "one-to-one",
@@ -33,90 +44,6 @@ NATIVE = ("histogram_count", "histogram_sum", "histogram_fraction")
 
 class PromQLError(ValueError):
     """An expression that does not parse, or that the embedded evaluator refuses."""
-
-
-@dataclass(frozen=True)
-class VectorSel:
-    name: str | None
-    matchers: tuple[Matcher, ...]  # the name, when given, as a `__name__` matcher too
-    offset: int  # milliseconds
-
-
-@dataclass(frozen=True)
-class MatrixSel:
-    sel: VectorSel
-    range: int
-
-
-@dataclass(frozen=True)
-class Subquery:
-    expr: Expr
-    range: int
-    step: int  # 0: the default step (the evaluation interval)
-    offset: int
-
-
-@dataclass(frozen=True)
-class Num:
-    value: float
-
-
-@dataclass(frozen=True)
-class Str:
-    value: str
-
-
-@dataclass(frozen=True)
-class Func:
-    name: str
-    args: tuple[Expr, ...]
-
-
-@dataclass(frozen=True)
-class Aggregate:
-    op: str
-    expr: Expr
-    param: Expr | None
-    grouping: tuple[str, ...]  # sorted, as engine.go sorts them
-    without: bool
-
-
-@dataclass(frozen=True)
-class BinOp:
-    op: str
-    lhs: Expr
-    rhs: Expr
-    bool: bool = False
-    card: str = "one-to-one"
-    on: bool = False
-    labels: tuple[str, ...] = ()
-    include: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Neg:
-    expr: Expr
-
-
-Expr = VectorSel | MatrixSel | Subquery | Num | Str | Func | Aggregate | BinOp | Neg
-
-
-def kind(expr: Expr) -> str:
-    """scalar, vector, matrix or string: the value type, as Prometheus types the tree."""
-    if isinstance(expr, Num):
-        return "scalar"
-    if isinstance(expr, Str):
-        return "string"
-    if isinstance(expr, MatrixSel | Subquery):
-        return "matrix"
-    if isinstance(expr, Func):
-        return "scalar" if expr.name in ("time", "pi", "scalar") else "vector"
-    if isinstance(expr, BinOp):
-        both = kind(expr.lhs) == kind(expr.rhs) == "scalar"
-        return "scalar" if both else "vector"
-    if isinstance(expr, Neg):
-        return kind(expr.expr)
-    return "vector"
 
 
 class _Locator:
@@ -136,6 +63,9 @@ class _Locator:
         return f"{line}:{column}"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _ms(delta: timedelta | None) -> int:
     if delta is None:
         return 0
@@ -145,6 +75,7 @@ def _ms(delta: timedelta | None) -> int:
 class _Converter:
     def __init__(self, text: str):
         self.where = _Locator(text)
+        self.depth = 0  # subqueries around the node being converted
 
     def refuse(self, pattern: str, message: str) -> PromQLError:
         return PromQLError(f"{self.where.at(pattern)}: {message}")
@@ -167,9 +98,24 @@ class _Converter:
     def _UnaryExpr(self, e: pp.UnaryExpr) -> Expr:
         return Neg(self.convert(e.expr))
 
+    def _at(self, e: pp.VectorSelector | pp.SubqueryExpr) -> int | str | None:
+        at = e.at
+        if at is None:
+            return None
+        if self.depth:
+            raise self.refuse(r"@", "an @ modifier inside a subquery is not supported (Prometheus "
+                              "2.42 moves it with the subquery's steps)")
+        if not str(at.type).endswith(".At"):
+            return "query"  # start() and end(): an instant query's time, a rule's evaluation
+        try:
+            return _ms(at.at - _EPOCH)
+        except BaseException as err:  # pyo3's PanicException: the binding has no time < 1970
+            if isinstance(err, KeyboardInterrupt | SystemExit):
+                raise
+            raise self.refuse(r"@", "an @ time before 1970 is not supported") from None
+
     def _VectorSelector(self, e: pp.VectorSelector) -> VectorSel:
-        if e.at is not None:
-            raise self.refuse(r"@", "the @ modifier is not supported by the embedded evaluator")
+        at = self._at(e)
         if e.matchers.or_matchers:
             raise self.refuse(r"\bor\b", "`or` inside a selector is Prometheus 3 syntax, not 2.42")
         matchers = [("__name__", "=", e.name)] if e.name else []
@@ -181,15 +127,17 @@ class _Converter:
                 except RegexError as err:
                     raise self.refuse(re.escape(m.value), str(err)) from None
             matchers.append((m.name, op, m.value))
-        return VectorSel(e.name, tuple(matchers), _ms(e.offset))
+        return VectorSel(e.name, tuple(matchers), _ms(e.offset), at)
 
     def _MatrixSelector(self, e: pp.MatrixSelector) -> Expr:
         return MatrixSel(self._VectorSelector(e.vector_selector), _ms(e.range))
 
     def _SubqueryExpr(self, e: pp.SubqueryExpr) -> Expr:
-        if e.at is not None:
-            raise self.refuse(r"@", "the @ modifier is not supported by the embedded evaluator")
-        return Subquery(self.convert(e.expr), _ms(e.range), _ms(e.step), _ms(e.offset))
+        at = self._at(e)
+        self.depth += 1
+        inner = self.convert(e.expr)
+        self.depth -= 1
+        return Subquery(inner, _ms(e.range), _ms(e.step), _ms(e.offset), at)
 
     def _Call(self, e: pp.Call) -> Expr:
         name = e.func.name
@@ -263,7 +211,9 @@ def parse(text: str) -> Expr:
     parse or is not supported."""
     try:
         tree = pp.parse(text)
-    except (ValueError, RuntimeError) as err:
+    except BaseException as err:  # ValueError, or a panic of the Rust side (PanicException)
+        if isinstance(err, KeyboardInterrupt | SystemExit):
+            raise
         raise PromQLError(f"parse error: {err}") from None
     return _Converter(text).convert(tree)
 

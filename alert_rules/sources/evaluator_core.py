@@ -43,7 +43,8 @@ class PromQLEvaluator:
     def __init__(self, window: Window, step_ms: int = DEFAULT_STEP_MS,
                  lookback_ms: int = LOOKBACK_MS):
         self.window, self.step_ms, self.lookback_ms = window, step_ms, lookback_ms
-        self.memo: dict[tuple[Expr, int], Value] = {}
+        self.memo: dict[tuple[Expr, int, int], Value] = {}  # (node, time, query time)
+        self.query_t = 0  # the instant query's time: what `@ start()` and `@ end()` mean
 
     def clear(self) -> None:
         """Forget memoised results (the window changed)."""
@@ -51,6 +52,7 @@ class PromQLEvaluator:
 
     def instant(self, expr: Expr, t: int) -> Vector:
         """A rule's result at t: a vector, or a scalar as one sample without labels."""
+        self.query_t = t
         value = self.eval(expr, t)
         if isinstance(value, float):
             return [({}, value)]
@@ -63,7 +65,7 @@ class PromQLEvaluator:
             return expr.value
         if isinstance(expr, Str):
             return expr.value
-        key = (expr, t)
+        key = (expr, t, self.query_t)  # `@ end()` below depends on the query's time too
         result = self.memo.get(key)
         if result is None:
             result = self.memo[key] = self._compute(expr, t)
@@ -106,17 +108,31 @@ class PromQLEvaluator:
             return self.window.select(sel.name, sel.matchers)
         return [s for s in self.window.series.values() if matches(s.labels, sel.matchers)]
 
-    def select(self, sel: VectorSel, t: int) -> list[tuple[Series, float, int]]:
-        """(series, value, sample time) of each series with a sample in the lookback."""
-        ref, out = t - sel.offset, []
+    def select(self, sel: VectorSel, t: int,
+               at_timestamp: bool = False) -> list[tuple[Series, float, int]]:
+        """(series, value, sample time) of each series with a sample in the lookback.
+        `at_timestamp`: as `timestamp(x offset o @ a)` reads in engine.go: the samples the
+        query fetched (up to a - o, from a - o - lookback), looked up from a itself."""
+        ref, lookback, out = self.at(sel.at, t) - sel.offset, self.lookback_ms, []
+        if at_timestamp and sel.at is not None:
+            at = ref + sel.offset
+            low = max(at, ref) - self.lookback_ms
+            ref = min(at, ref)
+            lookback = ref - low
         for series in self.series(sel):
-            found = series.latest_sample(ref, self.lookback_ms)
+            found = series.latest_sample(ref, lookback)
             if found is not None:
                 out.append((series, found[1], found[0]))
         return out
 
+    def at(self, at: int | str | None, t: int) -> int:
+        """The time a node with the `@` modifier `at` is evaluated at, inside a query at t."""
+        if at is None:
+            return t
+        return self.query_t if isinstance(at, str) else at
+
     def matrix(self, node: MatrixSel, t: int) -> Matrix:
-        maxt = t - node.sel.offset
+        maxt = self.at(node.sel.at, t) - node.sel.offset
         mint = maxt - node.range
         out = []
         for series in self.series(node.sel):
@@ -129,7 +145,7 @@ class PromQLEvaluator:
         """The inner expression at each step in [t-offset-range, t-offset], the steps being
         multiples of the step (engine.go's SubqueryExpr)."""
         step = node.step or self.step_ms
-        end = t - node.offset
+        end = self.at(node.at, t) - node.offset
         low = end - node.range
         start = -(-low // step) * step
         rows: dict[tuple[tuple[str, str], ...], tuple[Labels, list[int], list[float]]] = {}
@@ -148,9 +164,9 @@ class PromQLEvaluator:
         """A range argument: its series, the window's start and end, and its range."""
         matrix = self.eval(expr, t)
         if isinstance(expr, MatrixSel):
-            end, rng = t - expr.sel.offset, expr.range
+            end, rng = self.at(expr.sel.at, t) - expr.sel.offset, expr.range
         elif isinstance(expr, Subquery):
-            end, rng = t - expr.offset, expr.range
+            end, rng = self.at(expr.at, t) - expr.offset, expr.range
         else:
             raise EvalError("expected a range vector")
         return matrix, end - rng, end, rng  # type: ignore[return-value]

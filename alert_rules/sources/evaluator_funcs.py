@@ -178,7 +178,7 @@ def call(ev: PromQLEvaluator, node: Func, t: int) -> Value:
     if name == "timestamp":
         if isinstance(args[0], VectorSel):
             return _unique([(drop_name(s.labels), ts / 1000)
-                            for s, _, ts in ev.select(args[0], t)])
+                            for s, _, ts in ev.select(args[0], t, at_timestamp=True)])
         return _unique([(drop_name(lb), t / 1000) for lb, _ in ev.vector(args[0], t)])
     if name == "absent":
         if ev.vector(args[0], t):

@@ -77,6 +77,7 @@ def input_series(rng: random.Random) -> list[dict]:
 class Grammar:
     def __init__(self, rng: random.Random, depth: int = 3):
         self.rng, self.depth = rng, depth
+        self.in_subquery = 0
 
     def pick(self, *options: str) -> str:
         return self.rng.choice(options)
@@ -92,14 +93,19 @@ class Grammar:
         return (metric or self.pick("c", "g", "g", "c")) + self.matchers()
 
     def offset(self) -> str:
-        return self.pick("", "", "", " offset 1m", " offset 45s")
+        if self.in_subquery:  # an @ inside a subquery is refused (see promql_ast)
+            return self.pick("", "", "", " offset 1m", " offset -1m")
+        return self.pick("", "", "", "", " offset 1m", " offset 45s", " offset -1m", " @ 100",
+                         " @ end()", " offset 30s @ start()", " @ 250.5")
 
     def range_(self) -> str:
         return self.pick("30s", "1m", "90s", "2m", "5m")
 
     def matrix(self, d: int, metric: str | None = None) -> Expr:
         if d > 1 and self.rng.random() < 0.15:
+            self.in_subquery += 1
             inner = self.vector(1)
+            self.in_subquery -= 1
             step = self.pick("", "15s", "30s", "1m")
             return Expr(f"({inner.text})[{self.pick('2m', '3m', '5m')}:{step}]{self.offset()}",
                         inner.ordered, inner.inexact, inner.ranked, inner.chaotic)

@@ -159,12 +159,12 @@ async def test_once_prints_the_table_without_sending_or_saving(loop_back, tmp_pa
 def test_raw_expr_the_embedded_evaluator_lacks_is_refused_with_its_position(
         tmp_path, capsys, caplog) -> None:
     raw = ("groups:\n  - name: g\n    rules:\n      - {alert: Up, expr: 'up == 0'}\n"
-           "      - {alert: At, expr: 'sum(rate(x[5m] @ 100))'}\n")
+           "      - {alert: At, expr: 'max_over_time(sum(x @ 100)[5m:])'}\n")
     config = write_config(tmp_path, "http://127.0.0.1:9", raw)
     caplog.set_level(logging.WARNING)
     assert main(["rules", "run", "--config", str(config), "--once"]) == 2
     err = capsys.readouterr().err
-    assert "g/At: expr: 1:16: the @ modifier is not supported by the embedded evaluator" in err
+    assert "g/At: expr: 1:21: an @ modifier inside a subquery is not supported" in err
     assert "g/Up" not in err
 
 

@@ -24,7 +24,8 @@ PROM = {"groups": [{"name": "g", "interval": "30s", "rules": [
 
 
 @pytest.mark.parametrize(("expr", "message"), [
-    ("rate(x[5m] @ 100)", "1:12: the @ modifier is not supported"),
+    ("max_over_time(rate(x[5m] @ 100)[10m:])", "1:26: an @ modifier inside a subquery is not"),
+    ("x @ -10", "1:3: an @ time before 1970 is not supported"),
     ("sum(x)\n  + max(y{a=\"b\" or c=\"d\"})", "2:17: `or` inside a selector is Prometheus 3"),
     ("a + mad_over_time(x[5m])", "1:5: mad_over_time(): not a Prometheus 2.42 function"),
     ("histogram_count(x)", "1:1: histogram_count(): native histograms are not scraped"),
@@ -50,6 +51,7 @@ def test_what_the_embedded_evaluator_lacks_is_refused_with_its_position(
     "absent(nosuch)", "vector(1) + scalar(x)", "time() - timestamp(x)", "-x ^ 2",
     "quantile_over_time(0.9, x[5m])", "histogram_quantile(0.9, sum by (le) (rate(h[5m])))",
     "clamp(x, 0, 1) unless ignoring (a) y", "stddev without (i) (x)", "group by (a) (x)",
+    "rate(x[5m] @ 100) - x offset -1m @ end()", "max_over_time(x[10m:1m] @ start())",
 ])
 def test_the_language_of_rule_files_is_accepted(expr: str) -> None:
     assert check_rule_expr(expr) is None
@@ -75,7 +77,7 @@ def test_prometheus_files_and_prometheus_rules_load_into_steps(tmp_path: Path) -
 def test_every_problem_of_a_prometheus_file_is_reported(tmp_path: Path) -> None:
     bad = {"groups": [{"name": "g", "rules": [
         {"record": "bad name", "expr": "up"},
-        {"alert": "A", "expr": "rate(up[5m] @ 1)", "annotations": {"s": "{{ .Labels.x }}"}},
+        {"alert": "A", "expr": "(up @ 1)[5m:]", "annotations": {"s": "{{ .Labels.x }}"}},
         {"alert": "B"}, {"record": "r", "alert": "C", "expr": "up"}]},
         {"name": "g", "rules": []}]}
     (tmp_path / "bad.yml").write_text(yaml.safe_dump(bad))
@@ -83,7 +85,8 @@ def test_every_problem_of_a_prometheus_file_is_reported(tmp_path: Path) -> None:
         load_rules([str(tmp_path / "bad.yml")], embedded=True)
     text = "\n".join(err.value.problems)
     for expected in ("g/bad name: record: invalid recording rule name",
-                     "g/A: expr: 1:13: the @ modifier", "g/A: annotations.s: unsupported template",
+                     "g/A: expr: 1:5: an @ modifier inside a subquery",
+                     "g/A: annotations.s: unsupported template",
                      "g/B: expr: field 'expr' must be set", "one of 'record' or 'alert'",
                      'groupname: "g" is repeated'):
         assert expected in text, text

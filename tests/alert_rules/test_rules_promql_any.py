@@ -41,10 +41,10 @@ def agree(expr: Expr, mine: object, theirs: object) -> str | None:
         return None if both else f"error on one side: ours {mine!r}, promtool {theirs!r}"
     assert isinstance(mine, dict) and isinstance(theirs, dict)
     if expr.ranked:  # which of tied series topk keeps depends on the TSDB's series order
+        if not expr.text.startswith(("topk", "bottomk")):
+            return None  # combined with other series, the other choice changes the result
         if len(mine) != len(theirs):
             return f"{len(mine)} samples, promtool {len(theirs)}"
-        if not expr.text.startswith(("topk", "bottomk")):
-            return None  # combined with other series, the other choice changes the values
         def key(v: float) -> tuple[bool, float]:
             return math.isnan(v), 0.0 if math.isnan(v) else v
 
