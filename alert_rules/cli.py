@@ -8,9 +8,9 @@ from pathlib import Path
 
 from inferwatch.alert_rules.compile import CompiledGroup, compile_group, write_outputs
 from inferwatch.alert_rules.rulefile import LoadedGroup, load_files
+from inferwatch.alert_rules.ruletest import run_files
 from inferwatch.alert_rules.runconfig import WebSettings, load_rules, load_run_config
 from inferwatch.alert_rules.runner import run
-from inferwatch.alert_rules.unittest import run_files
 from inferwatch.alert_rules.web import DEFAULT_PORT
 from inferwatch.core.cliflags import add_log_flags
 from inferwatch.core.logs import setup_logging

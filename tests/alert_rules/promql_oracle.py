@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from inferwatch.alert_rules.unittest import run_files
+from inferwatch.alert_rules.ruletest import run_files
 from tests.support.procs import need_binary
 
 CASE = re.compile(r'^    expr: (".*"), time: (\S+?),(?: err: (.*))?$')

@@ -18,9 +18,9 @@ from aiohttp import web
 from inferwatch.alert_rules.compile import CompiledGroup
 from inferwatch.alert_rules.evaluate import FIRING
 from inferwatch.alert_rules.manager import RuleManager
+from inferwatch.alert_rules.ruletest import run_files
 from inferwatch.alert_rules.runconfig import load_run_config
 from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
-from inferwatch.alert_rules.unittest import run_files
 from tests.alert_rules.promql_oracle import inferwatch, promtool, write_suite
 from tests.alert_rules.test_rules_promtool import CASES as DEFAULT_CASES
 from tests.alert_rules.test_rules_promtool import with_annotations

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from inferwatch.alert_rules.promql_ast import check_rule_expr, parse
+from inferwatch.alert_rules.ruletest import GroupTest
+from inferwatch.alert_rules.ruletest_files import read_test_group
 from inferwatch.alert_rules.sources.evaluator_core import PromQLEvaluator
 from inferwatch.alert_rules.sources.promql_eval import EvalError
-from inferwatch.alert_rules.unittest import GroupTest
-from inferwatch.alert_rules.unittest_files import read_test_group
 from tests.alert_rules.promql_grammar import Expr, Grammar, input_series
 from tests.alert_rules.promql_oracle import inferwatch, promtool, write_suite
 

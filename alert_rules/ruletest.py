@@ -25,12 +25,7 @@ from inferwatch.alert_rules.evaluate import FIRING, Outcome, RuleState, step
 from inferwatch.alert_rules.promql_ast import PromQLError, kind, parse
 from inferwatch.alert_rules.promrules import is_prometheus, load_prometheus
 from inferwatch.alert_rules.rulefile import load_file
-from inferwatch.alert_rules.sources.evaluator_core import PromQLEvaluator
-from inferwatch.alert_rules.sources.gomath import format_e
-from inferwatch.alert_rules.sources.promql_eval import EvalError
-from inferwatch.alert_rules.sources.recording import alert_series, record_samples
-from inferwatch.alert_rules.sources.window import Window
-from inferwatch.alert_rules.unittest_files import (
+from inferwatch.alert_rules.ruletest_files import (
     FILE_KEYS,
     TestFileError,
     TestGroup,
@@ -44,6 +39,11 @@ from inferwatch.alert_rules.unittest_files import (
     sample_value,
     strict,
 )
+from inferwatch.alert_rules.sources.evaluator_core import PromQLEvaluator
+from inferwatch.alert_rules.sources.gomath import format_e
+from inferwatch.alert_rules.sources.promql_eval import EvalError
+from inferwatch.alert_rules.sources.recording import alert_series, record_samples
+from inferwatch.alert_rules.sources.window import Window
 from inferwatch.core.config import ConfigError, read_yaml
 from inferwatch.core.regex import RegexError
 
