@@ -92,7 +92,10 @@ class ClaimedOutbox:
 
     # what notifier/delivery.py calls
     def due(self, now: float, limit: int, busy: set[int]) -> list[Row]:
-        safe = time.monotonic() - self.ttl + self.storage.send_timeout + 1.0
+        # a row whose claim would run out before an attempt could end stays here (another
+        # replica may take it over then); renewals every third of the lease keep it fresh
+        margin = min(1.0, self.storage.cluster.lease / 4)
+        safe = time.monotonic() - self.ttl + self.storage.send_timeout + margin
         rows = [r for r in self.rows.values() if r.id not in busy
                 and self.confirmed.get(r.id, 0.0) > safe]
         return sorted(rows, key=lambda r: r.id)[:limit]

@@ -363,19 +363,21 @@ class PostgresStorage(Storage):
 
 async def _last_entries(conn: psycopg.AsyncConnection, keys: list[str]
                         ) -> dict[tuple[str, int, str], Entry]:
-    """The newest pending notification of each (receiver, channel, group), else the logged."""
+    """The newest pending notification of each (receiver, channel, group), else the logged.
+
+    One statement, so one snapshot: read apart, a row marked delivered (and logged) between
+    the two reads would be in neither, and its group notified a second time."""
+    cur = await conn.execute(
+        "SELECT * FROM (SELECT DISTINCT ON (receiver, channel, group_key) receiver, channel, "
+        "group_key, firing, resolved, created_at, true FROM outbox WHERE state = 'pending' AND "
+        "group_key = ANY(%s) ORDER BY receiver, channel, group_key, id DESC) AS pending "
+        "UNION ALL SELECT receiver, channel, group_key, firing, resolved, "
+        "COALESCE(sent_at, at), false FROM nflog WHERE group_key = ANY(%s)", (keys, keys))
     out: dict[tuple[str, int, str], Entry] = {}
-    cur = await conn.execute(
-        "SELECT receiver, channel, group_key, firing, resolved, COALESCE(sent_at, at) FROM "
-        "nflog WHERE group_key = ANY(%s)", (keys,))
-    for r, c, k, firing, resolved, at in await cur.fetchall():
-        out[(r, c, k)] = Entry(frozenset(json.loads(firing)), frozenset(json.loads(resolved)), at)
-    cur = await conn.execute(
-        "SELECT DISTINCT ON (receiver, channel, group_key) receiver, channel, group_key, "
-        "firing, resolved, created_at FROM outbox WHERE state = 'pending' AND group_key = "
-        "ANY(%s) ORDER BY receiver, channel, group_key, id DESC", (keys,))
-    for r, c, k, firing, resolved, at in await cur.fetchall():
-        out[(r, c, k)] = Entry(frozenset(json.loads(firing)), frozenset(json.loads(resolved)), at)
+    for r, c, k, firing, resolved, at, pending in await cur.fetchall():
+        if pending or (r, c, k) not in out:
+            out[(r, c, k)] = Entry(frozenset(json.loads(firing)),
+                                   frozenset(json.loads(resolved)), at)
     return out
 
 
