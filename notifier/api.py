@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 
@@ -20,11 +21,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from inferwatch.notifier import api_filters, apiv1, ui
 from inferwatch.notifier.amconfig import original, version_info
 from inferwatch.notifier.apiv2 import RequestError, is_uuid, read_alerts, read_silence
-from inferwatch.notifier.db import StorageError
+from inferwatch.notifier.db import StorageError, reason
 from inferwatch.notifier.payloads import PayloadError, parse_webhook, rfc3339, silence_json
 from inferwatch.notifier.service import Notifier
 from inferwatch.notifier.silences import SilenceError
 
+STORE_ERRORS = (StorageError, sqlite3.Error)
 log = logging.getLogger(__name__)
 NOTIFIER = web.AppKey("notifier", Notifier)
 PROTECTED = ("/api/", "/webhook")
@@ -141,6 +143,8 @@ async def post_silence(request: web.Request) -> web.Response:
         silence_id = n.silences.set(silence, n.clock())
     except SilenceError as err:
         return _v2_error(404 if err.missing else 400, str(err))
+    except STORE_ERRORS as err:  # full, read-only or unreachable storage: the client retries
+        return _v2_error(503, f"cannot store the silence: {reason(err)}")
     n.wake.set()
     return web.json_response({"silenceID": silence_id})
 
@@ -160,6 +164,8 @@ async def delete_silence(request: web.Request) -> web.Response:
         n.silences.expire(_silence_id(request), n.clock())
     except SilenceError as err:
         return _v2_error(404 if err.missing else 400, str(err))
+    except STORE_ERRORS as err:
+        return _v2_error(503, f"cannot store the silence: {reason(err)}")
     return web.Response(status=200)
 
 

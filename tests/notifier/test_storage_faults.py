@@ -141,3 +141,15 @@ async def test_alerts_the_database_cannot_store_are_a_503_for_the_sender_to_retr
     notifier.db.conn.execute("PRAGMA max_page_count=1073741823")
     notifier.db.conn.execute("DELETE FROM filler")
     assert (await client.post("/api/v2/alerts", json=big)).status == 200  # the retry lands
+
+
+async def test_a_silence_the_database_cannot_store_is_a_503(sink, start_notifier,
+                                                            caplog) -> None:
+    notifier, client = await start_notifier(config(sink))
+    fill(notifier.db.conn)
+    silence = {"matchers": [{"name": "alertname", "value": "A" * 3000, "isRegex": False}],
+               "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2099-01-01T00:00:00Z",
+               "createdBy": "t", "comment": "c" * 3000}
+    resp = await client.post("/api/v2/silences", json=silence)
+    assert resp.status == 503 and "cannot store the silence" in await resp.json()
+    assert not [r for r in caplog.records if r.exc_info or r.exc_text]
