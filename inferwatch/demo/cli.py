@@ -10,8 +10,9 @@ import signal
 import sys
 from pathlib import Path
 
+from inferwatch.core.cliflags import add_log_flags
 from inferwatch.core.durations import parse_duration
-from inferwatch.core.logs import LogfmtFormatter
+from inferwatch.core.logs import LEVELS, formatter
 from inferwatch.demo.settings import FAST_SPEED, Timing
 
 DEFAULT_OUT = "inferwatch-demo"
@@ -59,16 +60,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    f"(default ./{DEFAULT_OUT})")
     p.add_argument("--seed", type=int, default=0, metavar="N",
                    help="seed of the simulated load (default 0)")
+    add_log_flags(p)  # of the components' log, written to OUT/demo.log
     p.set_defaults(func=cmd_demo)
 
 
-def log_to_file(path: Path) -> None:
+def log_to_file(path: Path, level: str = "info", fmt: str = "logfmt") -> None:
     """Component logs go to a file, so that they never tear the live view."""
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
-    handler.setFormatter(LogfmtFormatter())
+    handler.setFormatter(formatter(fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
+    root.setLevel(LEVELS[level])
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
@@ -77,7 +79,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     duration = args.duration or timing.default_duration
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    log_to_file(out / "demo.log")
+    log_to_file(out / "demo.log", args.log_level, args.log_format)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before the loop took over signals
         asyncio.run(run_demo(out, timing, duration, args.seed))
     return 0
