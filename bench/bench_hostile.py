@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import free_port  # noqa: E402
+from common import free_port, wait_ok  # noqa: E402
 
 from inferwatch.exposition.parser import parse  # noqa: E402
 from inferwatch.simulate.engines.app import make_app  # noqa: E402
@@ -108,17 +108,7 @@ async def main(duration: float) -> None:
 
 async def measure(proc: subprocess.Popen, url: str, healthy: list[str], duration: float) -> None:
     async with aiohttp.ClientSession() as session:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                async with session.get(url) as resp:
-                    if resp.status == 200:
-                        break
-            except aiohttp.ClientError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the exporter did not start")
-            await asyncio.sleep(0.2)
+        await wait_ok(session, url)  # the exporter started
         await asyncio.sleep(2)  # first engine runs
         took, ok, total, series = [], 0, 0, 0
         rss = [rss_mb(proc.pid)]

@@ -41,7 +41,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import free_port
+from common import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_LIST = "active=false&silenced=false&inhibited=false&unprocessed=false"
@@ -142,20 +142,8 @@ class Side:
         return took, answer
 
     def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                sys.exit(f"{self.name} exited with {self.proc.returncode}: "
-                         f"{self.log.read_text()[-2000:]}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/-/ready")
-                if conn.getresponse().status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        sys.exit(f"{self.name}: not ready after {timeout}s")
+        wait_ready(self.port, timeout=timeout, proc=self.proc, name=self.name,
+                   log=lambda: self.log.read_text()[-2000:])
 
     def bump(self) -> None:
         """A silence that mutes nothing: Alertmanager's silence store changes version."""

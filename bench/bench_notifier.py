@@ -40,7 +40,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from aiohttp import web
-from common import free_port
+from common import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST_WAIT, STORM_WAIT = 0.05, 1.0
@@ -176,22 +176,6 @@ def storm(port: int, rx: Receiver, path: str, groups: int, size: int) -> dict:
             "p99_ms": 1000 * late[max(0, int(0.99 * len(late)) - 1)], "max_ms": 1000 * late[-1]}
 
 
-def wait_ready(proc: subprocess.Popen, port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"{proc.args[0]} exited with {proc.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/-/ready")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    sys.exit(f"127.0.0.1:{port} not ready after {timeout}s")
-
-
 def start_notifier(work: Path, hook: str, port: int, variant: str = "notifier"
                    ) -> subprocess.Popen:
     cfg = work / "notifier.yml"
@@ -231,7 +215,7 @@ def run_one(name: str, args: argparse.Namespace, rx: Receiver, binary: str,
         proc = start_alertmanager(binary, work, hook, port) if name == "alertmanager" else \
             start_notifier(work, hook, port, name)
         try:
-            wait_ready(proc, port)
+            wait_ready(port, proc=proc, name=str(proc.args[0]))
             tp = throughput(port, rx, path, args.groups)
             st = storm(port, rx, path, args.storm_groups, args.storm_size)
         finally:

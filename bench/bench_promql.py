@@ -36,8 +36,8 @@ from pathlib import Path
 import aiohttp
 import bench_rules
 import yaml
-from bench_rules import GROUP, MODELS, eval_phase, prometheus_duration, start_prometheus, wait_ok
-from common import free_port
+from bench_rules import GROUP, MODELS, eval_phase, prometheus_duration, start_prometheus
+from common import free_port, wait_ok
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

@@ -31,7 +31,7 @@ from pathlib import Path
 import aiohttp
 import yaml
 from aiohttp import web
-from common import free_port
+from common import free_port, wait_ok
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -160,19 +160,6 @@ def rule_file(path: Path, window: float) -> int:
     group = {"name": GROUP, "interval": f"{EVAL:g}s", "rules": named}
     path.write_text(yaml.safe_dump({"groups": [group]}, sort_keys=False))
     return len(named)
-
-
-async def wait_ok(session: aiohttp.ClientSession, url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            async with session.get(url) as resp:
-                if resp.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.2)
-    sys.exit(f"{url} did not answer within {timeout}s")
 
 
 def start_prometheus(tmp: Path, rules: Path, data_port: int, port: int) -> subprocess.Popen:
