@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, model_validator
 
-from inferwatch.core.config import ConfigError, Duration, Strict, load_model, read_yaml
+from inferwatch.core.config import ConfigError, Duration, Strict, read_yaml, validate_model
 from inferwatch.core.redact import redact
 from inferwatch.exporter.collectors.host_disk import DEVICE_EXCLUDE
 
@@ -255,18 +255,14 @@ def load_config(path: str | Path | None = None,
                 overrides: dict[str, tuple[str, Any]] | None = None) -> Config:
     """The exporter's file with flag overrides, validated (ConfigError on any problem).
     A relative `web.config_file` in the file is relative to the file, as in Prometheus."""
-    if path:
-        data = read_yaml(path)
-        other = next((OTHER_FILES[k] for k in data if k in OTHER_FILES), None)
-        if other and "exporter" not in data:
-            raise ConfigError([f"{path}: not an exporter configuration (no `exporter:` section); "
-                               f"this file is read by `{other}`"])
-    config = load_model(Config, path, overrides)
-    web = config.exporter.web
-    if path and web.config_file and not Path(web.config_file).is_absolute() and \
-            "exporter.web.config_file" not in (overrides or {}):
-        resolved = str(Path(path).parent / web.config_file)
-        exporter = config.exporter.model_copy(
-            update={"web": web.model_copy(update={"config_file": resolved})})
-        config = config.model_copy(update={"exporter": exporter})
-    return config
+    data = read_yaml(path) if path else {}
+    other = next((OTHER_FILES[k] for k in data if k in OTHER_FILES), None)
+    if other and "exporter" not in data:
+        raise ConfigError([f"{path}: not an exporter configuration (no `exporter:` section); "
+                           f"this file is read by `{other}`"])
+    exporter = data.get("exporter")
+    web = exporter.get("web") if isinstance(exporter, dict) else None
+    given = web.get("config_file") if isinstance(web, dict) else None
+    if path and isinstance(given, str) and given and not Path(given).is_absolute():
+        web["config_file"] = str(Path(path).parent / given)  # a --web.config.file stays as given
+    return validate_model(Config, data, path, overrides)

@@ -67,10 +67,9 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
     data[leaf] = value
 
 
-def load_model(model: type[Model], path: str | Path | None = None,
-               overrides: dict[str, tuple[str, Any]] | None = None) -> Model:
-    """Load and validate. `overrides` maps a dotted path to (flag name, value)."""
-    data = read_yaml(path) if path else {}
+def validate_model(model: type[Model], data: dict[str, Any], path: str | Path | None = None,
+                   overrides: dict[str, tuple[str, Any]] | None = None) -> Model:
+    """Validate `data` (read from `path`, which errors name) with the flags' overrides."""
     for dotted, (_flag, value) in (overrides or {}).items():
         set_path(data, dotted, value)
     try:
