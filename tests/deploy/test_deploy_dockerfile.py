@@ -80,7 +80,7 @@ def _ignored(path: str, patterns: list[str]) -> bool:
     return ignored
 
 
-@pytest.mark.parametrize("path", ["pyproject.toml", "README.md", "inferwatch/catalog.py",
+@pytest.mark.parametrize("path", ["pyproject.toml", "README.md", "inferwatch/catalog/",
                                   "alert_rules/packs/llm-serving.yml", "notifier/api.py",
                                   "dashboards/build.py", "inferwatch/cli.py"])
 def test_build_context_keeps_what_the_image_needs(path):
