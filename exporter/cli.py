@@ -64,6 +64,13 @@ EXPORTER_FLAGS: list[tuple[str, str, dict]] = [
     ("--kubelet.pod-resources-socket", "exporter.collectors.kubelet_pod_resources.socket",
      {"metavar": "PATH", "help": "the kubelet's pod-resources socket (default "
       "/var/lib/kubelet/pod-resources/kubelet.sock)"}),
+    ("--collector.jobs", "exporter.collectors.jobs.enabled",
+     {"action": argparse.BooleanOptionalAction,
+      "help": "HPC (Slurm) jobs per GPU, inferwatch_gpu_job_info, from the job-mapping "
+              "directory and the GPU processes' Slurm cgroups"}),
+    ("--collector.jobs.mapping-dir", "exporter.collectors.jobs.mapping_dir",
+     {"metavar": "DIR", "help": "dcgm-exporter's --hpc-job-mapping-dir: one file per GPU "
+      "index (or UUID) listing its job ids, written by the scheduler's prolog (default: none)"}),
     ("--otlp.endpoint", "exporter.otlp.endpoint",
      {"metavar": "URL", "help": "also push the metrics over OTLP/HTTP (protobuf) to this full "
       "URL, e.g. http://otel-collector:4318/v1/metrics"}),

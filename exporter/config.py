@@ -83,6 +83,16 @@ class PodResourcesCollectorConfig(CollectorConfig):
     socket: str = "/var/lib/kubelet/pod-resources/kubelet.sock"
 
 
+class JobsCollectorConfig(CollectorConfig):
+    """GPU -> HPC job: dcgm-exporter's mapping directory (mapping_dir, none by default) and,
+    with cgroups: true, the Slurm cgroups of the GPUs' processes (needs hostPID)."""
+
+    enabled: bool = False
+    interval: Duration = 15.0
+    mapping_dir: str | None = None
+    cgroups: bool = True
+
+
 class Collectors(Strict):
     gpu: CollectorConfig = CollectorConfig(interval=5.0)
     host: CollectorConfig = CollectorConfig(interval=10.0)
@@ -91,6 +101,7 @@ class Collectors(Strict):
     engines: EnginesCollectorConfig = EnginesCollectorConfig(interval=5.0)
     pods: CollectorConfig = CollectorConfig(enabled=False, interval=15.0, timeout=10.0)
     kubelet_pod_resources: PodResourcesCollectorConfig = PodResourcesCollectorConfig()
+    jobs: JobsCollectorConfig = JobsCollectorConfig()
 
 
 def _http_url(value: str) -> str:

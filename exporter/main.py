@@ -33,7 +33,8 @@ def build_collectors(config: ExporterConfig, watcher=None) -> list[Collector]:
     collectors: list[Collector] = []
     cfg = config.collectors
     lib = None
-    if cfg.gpu.enabled or cfg.pods.enabled or cfg.kubelet_pod_resources.enabled:  # one NVML
+    if (cfg.gpu.enabled or cfg.pods.enabled or cfg.kubelet_pod_resources.enabled
+            or cfg.jobs.enabled):  # one NVML
         from inferwatch.exporter.nvml import load_nvml
 
         lib = load_nvml(config.simulate_gpus, config.simulate_scenario)
@@ -55,6 +56,12 @@ def build_collectors(config: ExporterConfig, watcher=None) -> list[Collector]:
         collectors.append(AllocationCollector(
             PodResourcesClient(res.socket, deadline=res.timeout * 0.9), lib,
             interval=res.interval, timeout=res.timeout))
+    if cfg.jobs.enabled:
+        from inferwatch.exporter.collectors.jobs import JobCollector
+
+        collectors.append(JobCollector(
+            lib, cfg.jobs.mapping_dir, config.paths.procfs if cfg.jobs.cgroups else None,
+            interval=cfg.jobs.interval, timeout=cfg.jobs.timeout))
     if watcher is not None:
         from inferwatch.exporter.kube.discovery import DiscoveryCollector
 

@@ -30,6 +30,11 @@ GPU_ALLOCATABLE_INFO = MetricSpec(
     "inferwatch_gpu_allocatable_info", GAUGE,
     "1 for each GPU or MIG device the kubelet can allocate (pod-resources "
     "GetAllocatableResources); absent where the kubelet lacks that call.", GPU + ("resource",))
+GPU_JOB_INFO = MetricSpec(
+    "inferwatch_gpu_job_info", GAUGE,
+    "1 for each HPC (Slurm) job using the GPU or MIG device (uuid): from dcgm-exporter's "
+    "job-mapping directory and the Slurm cgroups of the GPU's processes.",
+    GPU + ("hpc_job",))
 KUBERNETES_PODS = MetricSpec(
     "inferwatch_kubernetes_pods", GAUGE,
     "Pods on this node known to the exporter's list/watch of the API server.")
