@@ -24,6 +24,8 @@ SUBCOMMAND_MODULES: dict[str, tuple[str, str]] = {
     "simulate-engine": ("inferwatch.simulate.engines.cli",
                         "serve an inference engine's simulated /metrics"),
     "notifier": ("inferwatch.notifier.cli", "route, group and deliver alerts"),
+    "autoscale": ("inferwatch.autoscale.cli",
+                  "write a KEDA ScaledObject or an HPA that scales a model server"),
     "demo": ("inferwatch.demo.cli", "run everything on this machine: simulated engines and GPUs, "
              "exporter, rules, notifier"),
 }

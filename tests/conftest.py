@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from aiohttp import web
+
+from tests.support.kubeapi import FakeApi
 
 
 @pytest.fixture(autouse=True)
@@ -32,3 +36,30 @@ def processes() -> Iterator[list[subprocess.Popen]]:
             p.wait(timeout=10)
         except subprocess.TimeoutExpired:
             p.kill()
+
+
+@pytest.fixture
+async def async_processes() -> AsyncIterator[list[asyncio.subprocess.Process]]:
+    """The asyncio form of `processes`, for tests whose event loop also serves a peer."""
+    procs: list[asyncio.subprocess.Process] = []
+    yield procs
+    for p in procs:
+        if p.returncode is None:
+            p.terminate()
+    for p in procs:
+        try:
+            await asyncio.wait_for(p.wait(), 10)
+        except TimeoutError:
+            p.kill()
+            await p.wait()
+
+
+@pytest.fixture
+async def fake_api(aiohttp_server) -> AsyncIterator[tuple[FakeApi, str]]:
+    """A loopback Kubernetes API server (tests/support/kubeapi.py) and its base URL."""
+    api = FakeApi()
+    app = web.Application()
+    app.router.add_get("/api/v1/pods", api.handle)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    yield api, str(server.make_url("")).rstrip("/")
+    await api.drop_watches()

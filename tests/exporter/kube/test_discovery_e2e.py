@@ -9,7 +9,6 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -32,21 +31,6 @@ async def _spawn(*args: str) -> asyncio.subprocess.Process:
         sys.executable, "-m", "inferwatch.cli", *args, cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-
-@pytest.fixture
-async def processes() -> AsyncIterator[list[asyncio.subprocess.Process]]:
-    procs: list[asyncio.subprocess.Process] = []
-    yield procs
-    for p in procs:
-        if p.returncode is None:
-            p.terminate()
-    for p in procs:
-        try:
-            await asyncio.wait_for(p.wait(), 10)
-        except TimeoutError:
-            p.kill()
-            await p.wait()
 
 
 async def _get(session: aiohttp.ClientSession, url: str) -> str | None:
@@ -90,10 +74,10 @@ def _gauge(body: str, name: str) -> float | None:
 
 
 async def test_discovered_pod_is_scraped_then_removed(fake_api: tuple[FakeApi, str],
-                                                      tmp_path: Path, processes) -> None:
+                                                      tmp_path: Path, async_processes) -> None:
     api, api_url = fake_api
     engine_port, port = free_port(), free_port()
-    processes.append(await _spawn("simulate-engine", "--kind", "vllm", "--speed", "30",
+    async_processes.append(await _spawn("simulate-engine", "--kind", "vllm", "--speed", "30",
                                   "--web.listen-address", f"127.0.0.1:{engine_port}"))
     scrape = {"inferwatch.io/scrape": "true", "inferwatch.io/port": str(engine_port)}
     await api.put(pod("vllm-0", UID, node=NODE, namespace="llm", ip="127.0.0.1",
@@ -107,7 +91,7 @@ async def test_discovered_pod_is_scraped_then_removed(fake_api: tuple[FakeApi, s
     config.write_text(f"exporter:\n  kubernetes:\n    token_file: {token}\n"
                       f"    ca_file: {tmp_path / 'absent-ca.crt'}\n"
                       "    watch_timeout: 30s\n")
-    processes.append(await _spawn(
+    async_processes.append(await _spawn(
         "exporter", "--config.file", str(config), "--simulate-gpus", "1",
         "--kubernetes.discovery", "--kubernetes.node-name", NODE,
         "--kubernetes.api-url", api_url, "--collector.engines.interval", "1s",
@@ -123,7 +107,7 @@ async def test_discovered_pod_is_scraped_then_removed(fake_api: tuple[FakeApi, s
 
     async with aiohttp.ClientSession() as session:
         series = await _until(session, metrics, scraped, "the discovered engine's series",
-                              processes)
+                              async_processes)
         for s in series:
             assert (s.labels.get("namespace"), s.labels.get("pod")) == ("llm", "vllm-0"), s
             assert s.labels["engine"] == "vllm", s  # kind auto, detected
@@ -147,4 +131,4 @@ async def test_discovered_pod_is_scraped_then_removed(fake_api: tuple[FakeApi, s
                     and not [s for s in _engine_series(body) if s.labels.get("pod")])
 
         await _until(session, metrics, removed, "the target's removal after DELETED",
-                     processes)
+                     async_processes)
