@@ -72,8 +72,18 @@ EXPORTER_FLAGS: list[tuple[str, str, dict]] = [
      {"metavar": "DIR", "help": "dcgm-exporter's --hpc-job-mapping-dir: one file per GPU "
       "index (or UUID) listing its job ids, written by the scheduler's prolog (default: none)"}),
     ("--otlp.endpoint", "exporter.otlp.endpoint",
-     {"metavar": "URL", "help": "also push the metrics over OTLP/HTTP (protobuf) to this full "
-      "URL, e.g. http://otel-collector:4318/v1/metrics"}),
+     {"metavar": "URL", "help": "also push the metrics over OTLP to this URL: the full URL for "
+      "http/protobuf (http://otel-collector:4318/v1/metrics), scheme://host:port for grpc "
+      "(http://otel-collector:4317; https: TLS)"}),
+    ("--otlp.protocol", "exporter.otlp.protocol",
+     {"choices": ["http/protobuf", "grpc"], "help": "OTLP transport (default http/protobuf)"}),
+    ("--otlp.naming", "exporter.otlp.naming",
+     {"choices": ["prometheus", "semconv"],
+      "help": "metric names pushed: prometheus (the default: the names /metrics serves, which "
+              "the dashboards and alert rules query on a Prometheus-compatible backend) or "
+              "semconv (OpenTelemetry's hw.gpu.*, hw.power, gen_ai.server.* ... with their "
+              "units and attributes and a pinned schema_url; those conventions are still "
+              "Development, hence not the default); table in README.md"}),
     ("--otlp.interval", "exporter.otlp.interval",
      {"metavar": "DURATION", "help": "OTLP push interval (default 15s)"}),
     ("--otlp.timeout", "exporter.otlp.timeout",

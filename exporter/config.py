@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, SecretStr, model_validator
 
@@ -220,10 +221,12 @@ def _resource_attributes(value: Any) -> dict[str, str]:
 
 
 class Otlp(Strict):
-    """Push the exporter's metrics over OTLP/HTTP (protobuf); off without an endpoint.
-    Without a timeout: the interval, at most 10s."""
+    """Push the exporter's metrics over OTLP (HTTP/protobuf or gRPC); off without an endpoint.
+    Without a timeout: the interval, at most 10s. Naming: see exporter/otlp.py."""
 
-    endpoint: Annotated[str, BeforeValidator(_http_url)] | None = None  # full URL: .../v1/metrics
+    endpoint: Annotated[str, BeforeValidator(_http_url)] | None = None  # http: .../v1/metrics
+    protocol: Literal["http/protobuf", "grpc"] = "http/protobuf"
+    naming: Literal["prometheus", "semconv"] = "prometheus"
     interval: Annotated[Duration, Field(gt=0)] = 15.0
     timeout: Duration | None = None
     headers: Annotated[dict[str, SecretStr], BeforeValidator(_headers)] = {}
@@ -235,6 +238,10 @@ class Otlp(Strict):
             object.__setattr__(self, "timeout", min(self.interval, 10.0))
         elif not 0 < self.timeout <= self.interval:
             raise ValueError("timeout must be above 0 and at most the interval")
+        if self.protocol == "grpc" and self.endpoint and \
+                urlsplit(self.endpoint).path.strip("/"):
+            raise ValueError(f"a grpc endpoint is scheme://host:port without a path, not "
+                             f"{redact(self.endpoint)!r}")
         return self
 
 
