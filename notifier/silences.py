@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from inferwatch.notifier.matchers import Matcher, matches_all, valid_label_name
+from inferwatch.notifier.silenceindex import SilenceIndex
 
 if TYPE_CHECKING:
     from inferwatch.notifier.storage.sqlite import Database
@@ -47,9 +48,17 @@ class SilenceError(ValueError):
         self.missing = missing
 
 
+CACHE_LIMIT = 100_000  # label sets remembered; past it the cache starts again
+
+
 class Silences:
     """All silences in memory, written through to the database (`db`: the storage's
-    silence_rows, save_silence and delete_silences)."""
+    silence_rows, save_silence and delete_silences).
+
+    `muted_by` looks candidates up in a SilenceIndex (notifier/silenceindex.py) built on first
+    use after a change, and remembers per label set which silences' matchers match it until the
+    silences change, as Alertmanager's silencer remembers them per fingerprint and store
+    version; only the state (active at `now`) is decided on every call."""
 
     def __init__(self, db: Database, rows: list[str] | None = None):
         self.db = db
@@ -58,6 +67,11 @@ class Silences:
     def reload(self, rows: list[str]) -> None:
         """Replace the silences held by the stored ones (another replica may have written)."""
         self._all = {s.id: s for s in (_decode(body) for body in rows)}
+        self._changed()
+
+    def _changed(self) -> None:
+        self._index: SilenceIndex | None = None
+        self._matching: dict[frozenset, list[Silence]] = {}
 
     def all(self) -> list[Silence]:
         return sorted(self._all.values(), key=lambda s: (s.ends_at, s.id))
@@ -96,17 +110,32 @@ class Silences:
         self._write(replace(old, starts_at=start, ends_at=now, updated_at=now))
 
     def muted_by(self, labels: Mapping[str, str], now: float) -> list[str]:
-        return [s.id for s in self._all.values() if s.mutes(labels, now)]
+        """The ids of the silences active at `now` that match `labels`."""
+        key = frozenset(labels.items())
+        matching = self._matching.get(key)
+        if matching is None:
+            if self._index is None:
+                self._index = SilenceIndex(self._all.values())
+            if len(self._matching) >= CACHE_LIMIT:
+                self._matching.clear()
+            found = (self._all[sid] for sid in self._index.candidates(labels))
+            matching = sorted((s for s in found if matches_all(s.matchers, labels)),
+                              key=lambda s: s.id)
+            self._matching[key] = matching
+        return [s.id for s in matching if s.starts_at <= now < s.ends_at]
 
     def gc(self, before: float) -> None:
         old = [sid for sid, s in self._all.items() if s.ends_at < before]
         self.db.delete_silences(old)
         for sid in old:
             del self._all[sid]
+        if old:
+            self._changed()
 
     def _write(self, silence: Silence) -> None:
         self.db.save_silence(silence.id, _encode(silence), silence.ends_at)
         self._all[silence.id] = silence
+        self._changed()
 
 
 def check(silence: Silence) -> None:
