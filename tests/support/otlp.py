@@ -1,14 +1,21 @@
-"""A loopback OTLP/HTTP metrics receiver: POST /v1/metrics, protobuf bodies decoded with
-opentelemetry-proto, every request kept. `mode` makes it answer 200, 500 or never."""
+"""Loopback OTLP metrics receivers, every request decoded with opentelemetry-proto and kept:
+OTLP/HTTP (aiohttp, POST /v1/metrics) and OTLP/gRPC (grpc.aio, MetricsService/Export on
+127.0.0.1). `mode` makes them answer OK, fail (HTTP 500, gRPC INTERNAL) or never."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
 
+import grpc
 from aiohttp import web
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2_grpc import (
+    MetricsServiceServicer,
+    add_MetricsServiceServicer_to_server,
 )
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
@@ -55,6 +62,11 @@ class Received:
         attrs = self.request.resource_metrics[0].resource.attributes
         return {a.key: a.value.string_value for a in attrs}
 
+    def schema_urls(self) -> set[str]:
+        """The schema URLs of every resource and scope in the request."""
+        return {url for rm in self.request.resource_metrics
+                for url in (rm.schema_url, *(sm.schema_url for sm in rm.scope_metrics))}
+
     def metrics(self) -> dict[str, metrics_pb2.Metric]:
         return {m.name: m for rm in self.request.resource_metrics
                 for sm in rm.scope_metrics for m in sm.metrics}
@@ -93,3 +105,44 @@ class Receiver:
         app = web.Application()
         app.router.add_post("/v1/metrics", self.handle)
         return app
+
+
+class GrpcReceiver(MetricsServiceServicer):
+    """The same receiver over gRPC: `async with GrpcReceiver() as rx`, then push to rx.url.
+    `received`, `attempts`, `mode` and wait_for() are a Receiver's, metadata as headers."""
+
+    def __init__(self, mode: str = OK):
+        self.rx = Receiver(mode=mode)
+        self.server = grpc.aio.server()
+        add_MetricsServiceServicer_to_server(self, self.server)
+        self.url = ""
+
+    def __getattr__(self, name: str):
+        return getattr(self.rx, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "mode":
+            self.rx.mode = value
+        else:
+            super().__setattr__(name, value)
+
+    async def Export(self, request: ExportMetricsServiceRequest,  # noqa: N802 (the RPC's name)
+                     context: grpc.aio.ServicerContext) -> ExportMetricsServiceResponse:
+        self.rx.attempts += 1
+        if self.rx.mode == HANG:
+            await asyncio.sleep(3600)
+        if self.rx.mode == FAIL:
+            await context.abort(grpc.StatusCode.INTERNAL, "receiver is broken")
+        headers = {k.lower(): v for k, v in context.invocation_metadata()}
+        self.rx.received.append(Received(headers, request))
+        self.rx.arrived.set()
+        return ExportMetricsServiceResponse()
+
+    async def __aenter__(self) -> GrpcReceiver:
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        await self.server.start()
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *_exc) -> None:
+        await self.server.stop(grace=None)

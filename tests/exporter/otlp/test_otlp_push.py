@@ -1,6 +1,7 @@
-"""The OTLP pusher against a loopback receiver: what the receiver decodes is the snapshot
-/metrics serves (names, units, types, values), with the node's resource and the headers;
-failures are counted and logged without the header values, and never stall the event loop."""
+"""The OTLP pusher (Prometheus names) against a loopback receiver, over OTLP/HTTP and
+OTLP/gRPC: what the receiver decodes is the snapshot /metrics serves (names, units, types,
+values), with the node's resource and the headers; failures are counted and logged without
+the header values, and never stall the event loop."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import logging
 import socket
 import time
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
 import pytest
@@ -21,7 +23,14 @@ from inferwatch.exporter.config import ExporterConfig, Otlp
 from inferwatch.exporter.main import build_loop
 from inferwatch.exporter.otlp import OtlpPusher, build_pusher
 from inferwatch.exporter.snapshot import Snapshot
-from tests.support.otlp import FAIL, HANG, Receiver, SampleKey, as_prometheus
+from tests.support.otlp import (
+    FAIL,
+    HANG,
+    GrpcReceiver,
+    Receiver,
+    SampleKey,
+    as_prometheus,
+)
 
 SECRET = "Bearer s3cr3t-token-value"
 CUMULATIVE = 2  # AGGREGATION_TEMPORALITY_CUMULATIVE
@@ -85,18 +94,23 @@ def pusher_for(url: str, snapshot: Snapshot, **otlp) -> OtlpPusher:
     return build_pusher(config, loop, node_name="gpu-node-7")
 
 
-@pytest.fixture
-async def receiver(aiohttp_server) -> tuple[Receiver, str]:
+@pytest.fixture(params=["http/protobuf", "grpc"])
+async def receiver(request, aiohttp_server) -> AsyncIterator[tuple[Receiver, str, str]]:
+    """(a loopback receiver, its endpoint, the protocol) for each protocol."""
+    if request.param == "grpc":
+        async with GrpcReceiver() as rx:
+            yield rx, rx.url, request.param
+        return
     rx = Receiver()
     server = await aiohttp_server(rx.app(), host="127.0.0.1")
-    return rx, str(server.make_url("/v1/metrics"))
+    yield rx, str(server.make_url("/v1/metrics")), request.param
 
 
 @pytest.mark.parametrize("source", ["every-type", "simulated-gpus"])
 async def test_the_receiver_decodes_the_snapshot(receiver, source) -> None:
-    rx, url = receiver
+    rx, url, protocol = receiver
     snapshot = every_type_snapshot() if source == "every-type" else await real_snapshot()
-    pusher = pusher_for(url, snapshot)
+    pusher = pusher_for(url, snapshot, protocol=protocol)
     assert await pusher.push_once()
     (got,) = await rx.wait_for(1)
     assert (pusher.pushes, pusher.failures) == (1, 0)
@@ -117,8 +131,8 @@ async def test_the_receiver_decodes_the_snapshot(receiver, source) -> None:
 
 
 async def test_units_types_and_bounds(receiver) -> None:
-    rx, url = receiver
-    await pusher_for(url, every_type_snapshot()).push_once()
+    rx, url, protocol = receiver
+    await pusher_for(url, every_type_snapshot(), protocol=protocol).push_once()
     metrics = (await rx.wait_for(1))[0].metrics()
     assert {n: metrics[n].unit for n in UNITS} == UNITS
     assert c.COLLECTOR_UP.name not in metrics  # a family without samples
@@ -132,8 +146,8 @@ async def test_units_types_and_bounds(receiver) -> None:
 
 
 async def test_resource_and_headers(receiver) -> None:
-    rx, url = receiver
-    await pusher_for(url, every_type_snapshot()).push_once()
+    rx, url, protocol = receiver
+    await pusher_for(url, every_type_snapshot(), protocol=protocol).push_once()
     (got,) = await rx.wait_for(1)
     resource = got.resource()
     assert resource["service.name"] == "inferwatch-exporter"
@@ -142,22 +156,23 @@ async def test_resource_and_headers(receiver) -> None:
     assert resource["k8s.node.name"] == "gpu-node-7"
     assert resource["k8s.cluster.name"] == "lab" and resource["deployment.environment"] == "test"
     assert got.headers["authorization"] == SECRET and got.headers["x-scope-orgid"] == "tenant-1"
-    assert got.headers["content-type"] == "application/x-protobuf"
+    if protocol == "http/protobuf":  # gRPC keeps its content-type out of the metadata
+        assert got.headers["content-type"] == "application/x-protobuf"
 
 
 async def test_the_environment_and_the_flags_over_the_defaults(receiver, monkeypatch) -> None:
     monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "host.name=from-env,k8s.cluster.name=env")
-    rx, url = receiver
-    await pusher_for(url, every_type_snapshot()).push_once()
+    rx, url, protocol = receiver
+    await pusher_for(url, every_type_snapshot(), protocol=protocol).push_once()
     resource = (await rx.wait_for(1))[0].resource()
     assert (resource["host.name"], resource["k8s.cluster.name"]) == ("from-env", "lab")
 
 
 async def test_a_500_is_counted_and_logged_without_the_secret(receiver, caplog) -> None:
     caplog.set_level(logging.DEBUG)
-    rx, url = receiver
+    rx, url, protocol = receiver
     rx.mode = FAIL
-    pusher = pusher_for(url, every_type_snapshot())
+    pusher = pusher_for(url, every_type_snapshot(), protocol=protocol)
     assert not await pusher.push_once()
     assert not await pusher.push_once()
     assert (pusher.pushes, pusher.failures, rx.attempts) == (0, 2, 2)
@@ -173,9 +188,10 @@ async def test_a_500_is_counted_and_logged_without_the_secret(receiver, caplog) 
 
 
 async def test_a_hanging_receiver_is_bounded_and_never_stalls_the_loop(receiver) -> None:
-    rx, url = receiver
+    rx, url, protocol = receiver
     rx.mode = HANG
-    pusher = pusher_for(url, every_type_snapshot(), interval="1s", timeout="500ms")
+    pusher = pusher_for(url, every_type_snapshot(), protocol=protocol, interval="1s",
+                        timeout="500ms")
     gaps = []
 
     async def ticker() -> None:
@@ -194,10 +210,10 @@ async def test_a_hanging_receiver_is_bounded_and_never_stalls_the_loop(receiver)
 
 
 async def test_metrics_serve_while_the_pushes_hang(receiver, aiohttp_client) -> None:
-    rx, url = receiver
+    rx, url, protocol = receiver
     rx.mode = HANG
     loop = build_loop(ExporterConfig(simulate_gpus=1))
-    pusher = build_pusher(Otlp(endpoint=url, interval="200ms"), loop)
+    pusher = build_pusher(Otlp(endpoint=url, interval="200ms", protocol=protocol), loop)
     app = make_app(loop)
     app.cleanup_ctx.append(pusher.lifespan)
     client = await aiohttp_client(app)
@@ -213,10 +229,11 @@ async def test_metrics_serve_while_the_pushes_hang(receiver, aiohttp_client) -> 
 
 
 async def test_the_lifespan_pushes_on_a_beat_and_stops(receiver, aiohttp_server) -> None:
-    rx, url = receiver
+    rx, url, protocol = receiver
     loop = build_loop(ExporterConfig(simulate_gpus=1))
     app = make_app(loop)
-    app.cleanup_ctx.append(build_pusher(Otlp(endpoint=url, interval="200ms"), loop).lifespan)
+    config = Otlp(endpoint=url, interval="200ms", protocol=protocol)
+    app.cleanup_ctx.append(build_pusher(config, loop).lifespan)
     server = await aiohttp_server(app, host="127.0.0.1")
     got = await rx.wait_for(3)
     assert "inferwatch_gpu_up" in got[0].metrics()  # the first push waits for the first round
