@@ -65,6 +65,8 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = "inferwatch-exporter"
 SCOPE = InstrumentationScope("inferwatch.exporter", __version__)
+# the SDK's encoder takes a scope's schema URL from the scope itself, not from ScopeMetrics
+SEMCONV_SCOPE = InstrumentationScope("inferwatch.exporter", __version__, SCHEMA_URL)
 # downward-API variable -> resource attribute (deploy/base/exporter-daemonset.yaml sets them)
 K8S_ENV = {"POD_NAMESPACE": "k8s.namespace.name", "POD_NAME": "k8s.pod.name"}
 
@@ -80,8 +82,9 @@ def to_metrics_data(snapshot: Snapshot, resource: Resource, start_ns: int,
     else:
         metrics = [m for f in snapshot.families if (m := to_metric(f, start_ns, now_ns))]
     metrics = [m for m in metrics if m.data.data_points]
-    schema = SCHEMA_URL if naming == "semconv" else ""
-    scope = ScopeMetrics(scope=SCOPE, metrics=metrics, schema_url=schema)
+    semconv = naming == "semconv"
+    scope = ScopeMetrics(scope=SEMCONV_SCOPE if semconv else SCOPE, metrics=metrics,
+                         schema_url=SCHEMA_URL if semconv else "")
     return MetricsData([ResourceMetrics(resource=resource, scope_metrics=[scope],
                                         schema_url=resource.schema_url)])
 

@@ -23,7 +23,10 @@ GAUGE, COUNTER, UPDOWNCOUNTER, HISTOGRAM = "gauge", "counter", "updowncounter", 
 
 # Catalogue label -> convention attribute, by domain. GPU: the index becomes hw.name "gpu<N>".
 GPU_LABELS = {"uuid": "hw.id", "gpu": "hw.name"}
-ENGINE_LABELS = {"engine": "gen_ai.provider.name", "model": "gen_ai.request.model"}
+# Engine: the engine's pod (discovery's namespace and pod labels) is the point's, not the
+# resource's (the exporter's own pod).
+ENGINE_LABELS = {"engine": "gen_ai.provider.name", "model": "gen_ai.request.model",
+                 "namespace": "k8s.namespace.name", "pod": "k8s.pod.name"}
 # GPU_INFO label -> attribute the hw.gpu.* metrics recommend (metric_attributes.hw.gpu).
 GPU_INFO_LABELS = {"name": "hw.model", "driver_version": "hw.driver_version",
                    "serial": "hw.serial_number"}
@@ -51,7 +54,7 @@ class Row:
     attributes: dict[str, str]  # constant attributes on every point
     integer: bool = False       # the convention's metric_value_type is int
     gpu_info: bool = False      # hw.model, hw.driver_version, hw.serial_number from GPU_INFO
-    brief: str = ""
+    brief: str = ""             # the convention's brief, as is
 
     @property
     def labels(self) -> dict[str, str]:
@@ -77,7 +80,7 @@ TABLE: tuple[Row, ...] = (
     Row("hw.gpu.io", COUNTER, "By", (
         Source(c.GPU_PCIE_TX, {"network.io.direction": "transmit"}),
         Source(c.GPU_PCIE_RX, {"network.io.direction": "receive"})), _GPU, integer=True,
-        gpu_info=True, brief="Received and transmitted bytes by the GPU (PCIe)."),
+        gpu_info=True, brief="Received and transmitted bytes by the GPU."),
     Row("hw.power", GAUGE, "W", (Source(c.GPU_POWER_USAGE),), _TYPED,
         brief="Instantaneous power consumed by the component."),
     Row("hw.energy", COUNTER, "J", (Source(c.GPU_ENERGY),), _TYPED,
@@ -123,7 +126,8 @@ def render_table() -> str:
     rows = ["| OpenTelemetry metric | instrument | unit | from | attributes |",
             "|---|---|---|---|---|"]
     for row in TABLE:
-        attrs = [f"`{a}` ← `{label}`" for label, a in row.labels.items()]
+        attrs = [f"`{a}` ← `{label}`" + (" as gpuN" if label == "gpu" else "")
+                 for label, a in row.labels.items()]
         attrs += [f"`{k}`={v}" for k, v in row.attributes.items()]
         if row.gpu_info:
             attrs += [f"`{a}` ← `{c.GPU_INFO.name}{{{label}}}`"
