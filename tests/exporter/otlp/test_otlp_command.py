@@ -18,7 +18,7 @@ from inferwatch.cli import build_parser
 from inferwatch.core.config import ConfigError
 from inferwatch.exporter.cli import EXPORTER_FLAGS, overrides
 from inferwatch.exporter.config import load_config
-from tests.support.otlp import FAIL, HANG, Receiver
+from tests.support.otlp import FAIL, HANG, GrpcReceiver, Receiver
 from tests.support.procs import PYTHON, ROOT, free_port
 
 SECRET = "s3cr3t-token-value"
@@ -26,7 +26,8 @@ KINDS = {"counter": "sum", "gauge": "gauge", "histogram": "histogram"}
 
 
 @contextlib.asynccontextmanager
-async def exporter(endpoint: str, *flags: str) -> AsyncIterator[tuple[str, list[str]]]:
+async def exporter(endpoint: str, *flags: str,
+                   **env: str) -> AsyncIterator[tuple[str, list[str]]]:
     """The exporter over two simulated GPUs pushing to `endpoint` every second, at debug
     level: (its /metrics URL, a list that gets its stderr lines once it has stopped)."""
     port = free_port()
@@ -35,7 +36,7 @@ async def exporter(endpoint: str, *flags: str) -> AsyncIterator[tuple[str, list[
         "--web.listen-address", f"127.0.0.1:{port}", "--no-collector.host", "--log.level",
         "debug", "--otlp.endpoint", endpoint, "--otlp.interval", "1s",
         "--otlp.header", f"Authorization=Bearer {SECRET}", "--otlp.header", "X-Org=lab", *flags,
-        cwd=ROOT, env={**os.environ, "NODE_NAME": "gpu-node-3"},
+        cwd=ROOT, env={**os.environ, "NODE_NAME": "gpu-node-3", **env},
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     stderr: list[str] = []
     try:
@@ -80,6 +81,28 @@ async def test_the_command_pushes_what_it_serves(aiohttp_server) -> None:
     assert got[-1].headers["authorization"] == f"Bearer {SECRET}"
     assert got[-1].headers["x-org"] == "lab"
     assert stderr and not [line for line in stderr if SECRET in line]
+
+
+async def test_the_command_pushes_semconv_over_grpc() -> None:
+    async with GrpcReceiver() as rx, exporter(
+            rx.url, "--otlp.protocol", "grpc", "--otlp.naming", "semconv", POD_NAME="exp-1",
+            POD_NAMESPACE="monitoring", HOSTNAME="not-the-pod") as (url, stderr):
+        got = await rx.wait_for(2)
+        text = await scrape(url)
+    metrics = got[-1].metrics()
+    assert {"hw.gpu.utilization", "hw.power", "hw.energy", "hw.gpu.memory.usage"} <= set(metrics)
+    assert "inferwatch_gpu_power_usage_watts" not in metrics
+    assert "inferwatch_gpu_power_usage_watts" in text  # /metrics keeps its names
+    ids = {a.value.string_value for p in metrics["hw.power"].gauge.data_points
+           for a in p.attributes if a.key == "hw.id"}
+    assert len(ids) == 2 and all(f'uuid="{i}"' in text for i in ids)
+    resource = got[-1].resource()
+    assert (resource["k8s.pod.name"], resource["k8s.namespace.name"],
+            resource["k8s.node.name"]) == ("exp-1", "monitoring", "gpu-node-3")
+    assert got[-1].schema_urls() == {"https://opentelemetry.io/schemas/1.44.0"}
+    assert got[-1].headers["authorization"] == f"Bearer {SECRET}"
+    assert f"pushing OTLP metrics to {rx.url} every 1s (semconv names)" in "\n".join(stderr)
+    assert not [line for line in stderr if SECRET in line]
 
 
 @pytest.mark.parametrize("mode", [FAIL, HANG])
