@@ -15,10 +15,11 @@ import yaml
 
 from inferwatch import catalog
 from inferwatch.alert_rules import promql
+from inferwatch.alert_rules.links import Bases, rebase
 from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Number, Recorded, Selector
 from inferwatch.alert_rules.rulefile import LoadedGroup
 from inferwatch.alert_rules.slo import burn_condition, recordings
-from inferwatch.alert_rules.spec import RawRule, SLORule, ThresholdRule, parse_matcher
+from inferwatch.alert_rules.spec import RawRule, RecordRule, SLORule, ThresholdRule, parse_matcher
 from inferwatch.core.durations import format_duration
 
 
@@ -114,20 +115,28 @@ def compile_slo(group: LoadedGroup, rule: SLORule) -> tuple[list[Recorded], list
 def compile_group(group: LoadedGroup) -> CompiledGroup:
     recordings: list[Recorded] = []
     alerts: list[CompiledAlert] = []
+    order: list[RecordingRule | int] = []  # recording rules and alert indexes, in file order
     for rule in group.rules:
+        if isinstance(rule, RecordRule):
+            order.append(RecordingRule(rule.record, rule.expr, tuple(sorted(rule.labels.items()))))
+            continue
+        before = len(alerts)
         if isinstance(rule, SLORule):
             records, burn_alerts = compile_slo(group, rule)
             recordings += records
             alerts += burn_alerts
         else:
             alerts.append(_alert(group, rule))
+        order += range(before, len(alerts))
     seen: dict[str, int] = {}
     for i, alert in enumerate(alerts):  # two rules with one alert name: `g/Name#2`
         seen[alert.rule_id] = seen.get(alert.rule_id, 0) + 1
         if seen[alert.rule_id] > 1:
             alerts[i] = replace(alert, rule_id=f"{alert.rule_id}#{seen[alert.rule_id]}")
+    records_too = any(isinstance(s, RecordingRule) for s in order)
+    steps = [alerts[s] if isinstance(s, int) else s for s in order] if records_too else []
     return CompiledGroup(group.name, group.interval, group.source, tuple(recordings),
-                         tuple(alerts))
+                         tuple(alerts), tuple(steps))
 
 
 def alert_rule_dict(alert: CompiledAlert) -> dict[str, Any]:
@@ -142,12 +151,20 @@ def alert_rule_dict(alert: CompiledAlert) -> dict[str, Any]:
     return out
 
 
+def recording_rule_dict(rule: RecordingRule) -> dict[str, Any]:
+    out: dict[str, Any] = {"record": rule.name, "expr": rule.expr}
+    if rule.labels:
+        out["labels"] = dict(rule.labels)
+    return out
+
+
 def group_dict(group: CompiledGroup) -> dict[str, Any]:
     """A Prometheus rule group: each SLO's recording rules ahead of the alerts that read them."""
     rules: list[dict[str, Any]] = [
         {"record": r.name, "expr": promql.render(r.expr), "labels": dict(r.labels)}
         for r in group.recordings]
-    rules += [alert_rule_dict(a) for a in group.alerts]
+    rules += [recording_rule_dict(s) if isinstance(s, RecordingRule) else alert_rule_dict(s)
+              for s in group.steps or group.alerts]
     return {"name": group.name, "interval": format_duration(group.interval), "rules": rules}
 
 
@@ -166,12 +183,14 @@ def dump(data: dict[str, Any]) -> str:
     return header + yaml.safe_dump(data, sort_keys=False, width=100_000, allow_unicode=True)
 
 
-def write_outputs(groups: list[LoadedGroup], out: Path) -> list[Path]:
-    """For each source file: STEM.rules.yml and STEM.prometheusrule.yaml in `out`."""
+def write_outputs(groups: list[LoadedGroup], out: Path, bases: Bases | None = None) -> list[Path]:
+    """For each source file: STEM.rules.yml and STEM.prometheusrule.yaml in `out`, the link
+    annotations on `bases` (alert_rules.links)."""
     out.mkdir(parents=True, exist_ok=True)
     by_source: dict[str, list[dict[str, Any]]] = {}
     for group in groups:
-        by_source.setdefault(group.source, []).append(group_dict(compile_group(group)))
+        compiled = rebase(compile_group(group), bases or Bases())
+        by_source.setdefault(group.source, []).append(group_dict(compiled))
     written = []
     for source, dicts in by_source.items():
         stem = Path(source).name.removesuffix(".yaml").removesuffix(".yml")

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from inferwatch.alert_rules.spec import (
     RawRule,
+    RecordRule,
     Rule,
     RuleFile,
     RuleGroup,
@@ -31,14 +32,18 @@ class LoadedGroup(Strict):
 
 
 def rule_model(raw: dict[str, Any]) -> type[Rule]:
-    """Which rule kind a mapping is: `slo` → SLO, `expr` → raw PromQL, else threshold."""
+    """Which rule kind a mapping is: `slo` → SLO, `record` → recording rule, `expr` → raw
+    PromQL, else threshold."""
     if "slo" in raw:
         return SLORule
+    if "record" in raw:
+        return RecordRule
     return RawRule if "expr" in raw else ThresholdRule
 
 
 def rule_title(raw: Any, index: int) -> str:
-    name = raw.get("slo") or raw.get("alert") if isinstance(raw, dict) else None
+    name = (raw.get("slo") or raw.get("alert") or raw.get("record")
+            if isinstance(raw, dict) else None)
     return str(name) if name else f"rules[{index}]"
 
 

@@ -20,10 +20,11 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from inferwatch.alert_rules.compile import CompiledGroup
+from inferwatch.alert_rules.links import DEFAULT_GRAFANA_URL, DEFAULT_RUNBOOK_BASE
 from inferwatch.alert_rules.promql_ast import check_rule_expr
 from inferwatch.alert_rules.promrules import load_prometheus, read_rule_file
 from inferwatch.alert_rules.rulefile import LoadedGroup, load_files
-from inferwatch.alert_rules.spec import RawRule
+from inferwatch.alert_rules.spec import RawRule, RecordRule
 from inferwatch.core.config import ConfigError, Duration, Strict, describe, read_yaml
 
 DEFAULT_PACK = Path(__file__).resolve().parent / "packs" / "llm-serving.yml"
@@ -85,6 +86,9 @@ class RunConfig(Strict):
     state_file: str | None = None
     external_url: str = Field("http://localhost:9477", min_length=1)
     web: WebSettings = WebSettings()
+    # the bases of the runbook_url and dashboard_url annotations (alert_rules.links)
+    runbook_base: str = Field(DEFAULT_RUNBOOK_BASE, min_length=1)
+    grafana_url: str = Field(DEFAULT_GRAFANA_URL, min_length=1)
 
 
 def load_run_config(path: str | Path) -> tuple[RunConfig, list[LoadedGroup | CompiledGroup]]:
@@ -125,9 +129,9 @@ def load_rules(paths: list[str], embedded: bool) -> list[LoadedGroup | CompiledG
         problems += err.problems
         loaded = []
     if embedded:
-        problems += [f"{g.source}: {g.name}/{r.alert}: expr: {why}" for g in loaded
-                     for r in g.rules if isinstance(r, RawRule)
-                     if (why := check_rule_expr(r.expr))]
+        problems += [f"{g.source}: {g.name}/{getattr(r, 'alert', None) or r.record}: expr: "
+                     f"{why}" for g in loaded for r in g.rules
+                     if isinstance(r, RawRule | RecordRule) if (why := check_rule_expr(r.expr))]
     if problems:
         raise ConfigError(problems)
     return [*loaded, *groups]

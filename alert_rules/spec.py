@@ -17,6 +17,7 @@ from inferwatch.core.config import Duration, Strict
 from inferwatch.core.regex import RegexError, anchored
 
 NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+RECORD_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
 TARGET_LABELS = ("job", "instance")  # added by every scrape (Prometheus's and the embedded one)
 MATCH_OPS = ("=~", "!~", "!=", "=")
 RANGE_FUNCTIONS = ("avg_over_time", "min_over_time", "max_over_time", "rate", "increase")
@@ -72,6 +73,16 @@ class RawRule(AlertFields):
     expr: str
 
 
+class RecordRule(Strict):
+    """A recording rule: a PromQL expression saved as a new series on every evaluation
+    (compiled as it is; on the embedded source recorded into the window before the group's
+    next rule runs)."""
+
+    record: Annotated[str, Field(pattern=RECORD_NAME)]
+    expr: Annotated[str, Field(min_length=1)]
+    labels: Labels = {}
+
+
 class LatencySLI(Strict):
     """Good events: observations at or under `threshold` (a canonical bucket bound)."""
 
@@ -115,7 +126,7 @@ class SLORule(Strict):
     on_error: OnError = "error"
 
 
-Rule = ThresholdRule | RawRule | SLORule
+Rule = ThresholdRule | RawRule | SLORule | RecordRule
 
 
 class RuleGroup(Strict):
@@ -138,6 +149,8 @@ class RuleFile(Strict):
 
 def check_rule(rule: Rule) -> list[tuple[str, str]]:
     """(field, message) for every meaning error in a parsed rule."""
+    if isinstance(rule, RecordRule):
+        return []  # its PromQL: by promtool, and on the embedded source by its evaluator
     problems = _check_templates(rule)
     if isinstance(rule, ThresholdRule):
         problems += check_threshold(rule)

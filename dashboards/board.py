@@ -19,6 +19,7 @@ UID_NODE = "inferwatch-node-gpu"
 UID_ENGINES = "inferwatch-engines"
 UID_SLOS = "inferwatch-slos"
 UID_EXPORTER = "inferwatch-exporter"
+UID_COST = "inferwatch-cost"
 
 # Which spec lists each filter variable's values, and which variables narrow that list first.
 _SOURCES = {
@@ -63,11 +64,13 @@ def used_filters(panels: Sequence[g.Panel]) -> list[str]:
 
 
 def dashboard(title: str, uid: str, description: str, rows: Sequence[Row],
-              extra: Sequence[g.Template] = ()) -> g.Dashboard:
-    """A dashboard with the datasource and the filter variables its queries use, linked to its
-    siblings by tag."""
+              extra: Sequence[g.Template] = (),
+              filters: Sequence[g.Template] | None = None) -> g.Dashboard:
+    """A dashboard with the datasource and the filter variables its queries use (or
+    `filters`, for queries on recorded series), linked to its siblings by tag."""
     panels = layout(rows)
-    variables = [datasource_variable(), *map(filter_variable, used_filters(panels)), *extra]
+    found = map(filter_variable, used_filters(panels)) if filters is None else filters
+    variables = [datasource_variable(), *found, *extra]
     siblings = g.DashboardLink(title="inferwatch", type="dashboards", tags=[TAG],
                                asDropdown=True, includeVars=True, keepTime=True)
     return g.Dashboard(

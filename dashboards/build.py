@@ -16,7 +16,7 @@ import yaml
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 
-from inferwatch.dashboards import cluster_overview, engines, exporter_health, node_gpu, slos
+from inferwatch.dashboards import cluster_overview, cost, engines, exporter_health, node_gpu, slos
 from inferwatch.dashboards.board import DATASOURCE, TAG
 
 SCHEMA_VERSION = 39
@@ -29,6 +29,7 @@ BUILDERS: dict[str, Callable[[], g.Dashboard]] = {
     "engines": engines.build,
     "slos": slos.build,
     "exporter-health": exporter_health.build,
+    "cost": cost.build,
 }
 _DASHBOARD_KEYS = ("uid", "title", "description", "tags", "editable", "graphTooltip",
                    "links", "refresh", "time", "timezone")

@@ -114,10 +114,14 @@ def _http_url(value: str) -> str:
 
 class EngineTarget(Strict):
     """One engine /metrics endpoint. A URL without a path gets the kind's metrics path.
-    interval, timeout and the limits default to collectors.engines'."""
+    interval, timeout and the limits default to collectors.engines'. namespace and pod, when
+    the engine runs in a pod that discovery does not find, label its series as discovery
+    would (for the GPU-to-pod join)."""
 
     kind: EngineKind = "auto"
     url: Annotated[str, BeforeValidator(_http_url)]
+    namespace: str = Field("", max_length=253)
+    pod: str = Field("", max_length=253)
     interval: Duration | None = None
     timeout: Duration | None = None
     sample_limit: int | None = Field(None, ge=0)

@@ -2,24 +2,42 @@
 
 The pack's windows and `for` durations (5 minutes and more) are longer than the simulated
 incident, so the demo divides every range, `for`, `keep_firing_for` and group interval by
-`factor`. The artefacts written to the output folder are compiled from the unchanged pack.
+`factor`; in the PromQL text of recording rules and raw alerts, every range and offset.
+The artefacts written to the output folder are compiled from the unchanged pack.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
 from inferwatch.alert_rules.compile import (
     CompiledAlert,
     CompiledGroup,
+    RecordingRule,
     compile_group,
     write_outputs,
 )
-from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Recorded, Selector
+from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Recorded, Selector, max_range
 from inferwatch.alert_rules.rulefile import load_files
 from inferwatch.alert_rules.runconfig import DEFAULT_PACK
+from inferwatch.core.durations import format_duration, parse_duration
 from inferwatch.dashboards import build
+
+# a range (`[5m]`, a subquery's range) or an offset in PromQL text
+_DURATION = re.compile(r"(\[\s*|\boffset\s+)((?:[0-9]+(?:ms|[smhdwy]))+)")
+
+
+def scale_text(expr: str, factor: float) -> str:
+    """PromQL text with every range and offset divided by `factor`."""
+    return _DURATION.sub(
+        lambda m: m.group(1) + format_duration(parse_duration(m.group(2)) / factor), expr)
+
+
+def text_range(expr: str) -> float:
+    """The longest range or offset written in PromQL text (0 for none)."""
+    return max((parse_duration(m.group(2)) for m in _DURATION.finditer(expr)), default=0.0)
 
 
 def scale_node(node: Node, factor: float) -> Node:
@@ -37,14 +55,31 @@ def scale_node(node: Node, factor: float) -> Node:
 
 def scale_alert(alert: CompiledAlert, factor: float) -> CompiledAlert:
     return replace(alert, expr=alert.expr and scale_node(alert.expr, factor),
+                   raw=alert.raw and scale_text(alert.raw, factor),
                    data=alert.data and scale_node(alert.data, factor),
                    for_=alert.for_ / factor, keep_firing_for=alert.keep_firing_for / factor)
+
+
+def scale_step(step: RecordingRule | CompiledAlert, factor: float
+               ) -> RecordingRule | CompiledAlert:
+    if isinstance(step, RecordingRule):
+        return replace(step, expr=scale_text(step.expr, factor))
+    return scale_alert(step, factor)
 
 
 def scale_group(group: CompiledGroup, factor: float) -> CompiledGroup:
     return replace(group, interval=group.interval / factor,
                    recordings=tuple(scale_node(r, factor) for r in group.recordings),
-                   alerts=tuple(scale_alert(a, factor) for a in group.alerts))
+                   alerts=tuple(scale_alert(a, factor) for a in group.alerts),
+                   steps=tuple(scale_step(s, factor) for s in group.steps))
+
+
+def longest_range(groups: list[CompiledGroup]) -> float:
+    """The longest range any rule of the groups reads: the window the source must keep."""
+    trees = [max_range(a.expr) for g in groups for a in g.alerts if a.expr]
+    texts = [text_range(s.expr if isinstance(s, RecordingRule) else s.raw or "")
+             for g in groups for s in g.steps]
+    return max([*trees, *texts], default=0.0)
 
 
 def demo_groups(factor: float) -> list[CompiledGroup]:

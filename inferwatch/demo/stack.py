@@ -1,6 +1,7 @@
 """Start and stop the whole chain in one asyncio loop, on 127.0.0.1 with ports the OS picks.
 
-simulated engines (vLLM, SGLang, TGI; incident scenario) ─▶ exporter (+ simulated GPUs)
+simulated engines (vLLM, SGLang, TGI; incident scenario), each a pod on its own simulated GPUs
+  ─▶ exporter (+ simulated GPUs that follow their engine's load, pod attribution)
   ─▶ rules engine (embedded source, default pack, compressed) ─▶ notifier
   ─▶ console:// and the local webhook receiver
 
@@ -22,12 +23,12 @@ from aiohttp import web
 
 from inferwatch.alert_rules.evaluate import FIRING, INACTIVE, PENDING
 from inferwatch.alert_rules.manager import RuleManager
-from inferwatch.alert_rules.promql import max_range
 from inferwatch.alert_rules.sender import InProcessSink, Payload, as_unix
 from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
+from inferwatch.demo import pods
 from inferwatch.demo.channels import WEBHOOK_PATH, Delivery, WebhookReceiver, console_to
 from inferwatch.demo.readings import Readings, queries, read
-from inferwatch.demo.rules import demo_groups
+from inferwatch.demo.rules import demo_groups, longest_range
 from inferwatch.demo.settings import ENGINES, GPUS, Timing, notifier_yaml
 from inferwatch.exporter.app import make_app as exporter_app
 from inferwatch.exporter.config import load_config
@@ -121,16 +122,29 @@ class Stack:
             self.engines.append(EngineInfo(kind, sim.model_name, url, app[SIM_KEY]))
 
     async def _start_exporter(self) -> None:
-        """Engines and simulated GPUs; host metrics off, as on a laptop without procfs or PSI
-        its collector would fail and fire ExporterCollectorFailing."""
+        """Engines and simulated GPUs, each engine a pod on its GPUs (demo.pods); host metrics
+        off, as on a laptop without procfs or PSI its collector would fail and fire
+        ExporterCollectorFailing."""
         interval = self.timing.collect_interval
-        flags = {"exporter.engines": [f"{e.kind}={e.url}" for e in self.engines],
+        kinds = [e.kind for e in self.engines]
+        proc = tempfile.TemporaryDirectory(prefix="inferwatch-demo-proc-")
+        self._exit.callback(proc.cleanup)
+        flags = {"exporter.engines": [
+                     {"kind": e.kind, "url": e.url, "namespace": pods.NAMESPACE,
+                      "pod": pods.pod_name(e.kind)} for e in self.engines],
                  "exporter.simulate_gpus": GPUS, "exporter.simulate_scenario": "load",
                  "exporter.collectors.host.enabled": False,
+                 "exporter.collectors.pods.enabled": True,
+                 "exporter.collectors.pods.interval": interval,
+                 "exporter.paths.procfs": str(pods.procfs(Path(proc.name), kinds)),
                  "exporter.collectors.gpu.interval": interval,
                  "exporter.collectors.engines.interval": interval}
         config = load_config(None, {k: ("demo", v) for k, v in flags.items()})
-        self.exporter_url = await self._serve(exporter_app(build_loop(config.exporter)))
+        loop = build_loop(config.exporter)
+        by_name = {c.name: c for c in loop.collectors}
+        by_name["pods"].directory = pods.directory(kinds)
+        pods.place(by_name["gpu"].lib, [e.clocked.sim for e in self.engines])
+        self.exporter_url = await self._serve(exporter_app(loop))
 
     async def _start_notifier(self, webhook_url: str) -> Notifier:
         state = tempfile.TemporaryDirectory(prefix="inferwatch-demo-")
@@ -145,7 +159,7 @@ class Stack:
     async def _start_rules(self, notifier: Notifier) -> None:
         timing = self.timing
         groups = demo_groups(timing.rule_factor)
-        longest = max(max_range(a.expr) for g in groups for a in g.alerts if a.expr)
+        longest = longest_range(groups)
         self.source = EmbeddedSource([Target(self.exporter_url + "/metrics")],
                                      retention=longest, timeout=timing.scrape_interval)
         await self._exit.enter_async_context(self.source)

@@ -32,9 +32,18 @@ def count(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
+def joules(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}J"
+
+
+def dollars(value: float | None) -> str:
+    return "-" if value is None else f"${value:.2f}"
+
+
 def metrics_line(r: Readings) -> str:
     parts = [f"{kind} kv={ratio(e.kv_cache)} queue={count(e.waiting)} "
-             f"ttft_p95={seconds(e.ttft_p95)}" for kind, e in r.engines.items()]
+             f"ttft_p95={seconds(e.ttft_p95)} energy={joules(e.joules_per_token)}/token "
+             f"cost={dollars(e.cost_per_million)}/Mtok" for kind, e in r.engines.items()]
     return " | ".join([*parts, f"gpu util={ratio(r.gpu_utilization)}"])
 
 
@@ -149,9 +158,11 @@ class LiveView:
                 f"exporter {stack.exporter_url}/metrics   output {stack.out}"]
 
     def metrics(self, r: Readings) -> list[str]:
-        rows = [f"{'engine':<8}{'KV cache':>10}{'queue':>8}{'TTFT p95':>10}"]
+        rows = [f"{'engine':<8}{'KV cache':>10}{'queue':>8}{'TTFT p95':>10}{'J/token':>10}"
+                f"{'$/M tokens':>12}"]
         rows += [f"{kind:<8}{ratio(e.kv_cache):>10}{count(e.waiting):>8}"
-                 f"{seconds(e.ttft_p95):>10}" for kind, e in r.engines.items()]
+                 f"{seconds(e.ttft_p95):>10}{joules(e.joules_per_token):>10}"
+                 f"{dollars(e.cost_per_million):>12}" for kind, e in r.engines.items()]
         return [*rows, f"GPUs (simulated) utilization {ratio(r.gpu_utilization)}"]
 
     def alerts(self, stack: Stack) -> list[str]:

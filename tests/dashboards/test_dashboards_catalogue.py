@@ -6,9 +6,16 @@ import pytest
 from dashboard_queries import all_queries, metric_names, variable_queries
 
 from inferwatch import catalog
+from inferwatch.alert_rules.compile import RecordingRule, compile_group
+from inferwatch.alert_rules.rulefile import load_file
+from inferwatch.alert_rules.runconfig import DEFAULT_PACK
+from inferwatch.dashboards import cost
 from inferwatch.dashboards.promql import sel
 
-SERIES = {name for spec in catalog.all_specs() for name in spec.series_names}
+# The default pack's recording rules' names (the cost dashboard reads them).
+RECORDED = {s.name for g in load_file(DEFAULT_PACK) for s in compile_group(g).steps
+            if isinstance(s, RecordingRule)}
+SERIES = {name for spec in catalog.all_specs() for name in spec.series_names} | RECORDED
 QUERIES = list(all_queries())
 
 
@@ -41,6 +48,11 @@ def test_variable_queries_name_catalogue_metrics() -> None:
     assert found
     for slug, name, selector in found:
         assert metric_names(selector) <= SERIES, (slug, name, selector)
+
+
+def test_the_cost_dashboard_reads_series_the_pack_records() -> None:
+    assert set(cost.RECORDED) <= RECORDED
+    assert not set(cost.RECORDED) & {n for s in catalog.all_specs() for n in s.series_names}
 
 
 def test_the_check_catches_a_name_the_catalogue_lacks() -> None:

@@ -20,7 +20,7 @@ PANELS = list(all_panels())
 PANEL_IDS = [f"{slug}:{panel['title']}" for slug, panel in PANELS]
 TYPES = {"timeseries", "stat", "gauge", "bargauge", "table", "alertlist"}
 UNITS = {"percentunit", "s", "bytes", "watt", "celsius", "hertz", "Bps", "reqps", "cps",
-         "short", "suffix: tok/s"}
+         "short", "suffix: tok/s", "joule", "currencyUSD"}
 LEGACY_KEYS = {"rows", "style", "sharedCrosshair", "hideControls", "fieldOptions", "span",
                "minSpan", "height", "intervalFactor"}
 BUILTIN_VARIABLES = {"__rate_interval", "__range", "__range_s", "__url_time_range",

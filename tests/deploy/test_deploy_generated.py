@@ -54,7 +54,8 @@ def test_generated_parts_come_from_the_inferwatch_commands(fresh):
     assert alerts == {r["alert"] for g in pack["groups"] for r in g["rules"] if "alert" in r}
     boards = sorted(p.stem for p in (fresh / "dashboards").glob("*.yaml")
                     if p.name != "kustomization.yaml")
-    assert boards == ["cluster-overview", "engines", "exporter-health", "node-gpu", "slos"]
+    assert boards == ["cluster-overview", "cost", "engines", "exporter-health", "node-gpu",
+                      "slos"]
     for board in boards:
         configmap = yaml.safe_load((fresh / "dashboards" / f"{board}.yaml").read_text())
         assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"

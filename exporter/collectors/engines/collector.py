@@ -111,7 +111,7 @@ class EngineCollector:
         """From `collectors.engines` (EnginesCollectorConfig) and the `engines` targets
         (EngineTarget): intervals, timeouts and limits, each target's over the defaults."""
         defaults = Limits().override(cfg)
-        targets = [ScrapeTarget(Target(e.kind, e.url), e.interval, e.timeout,
+        targets = [ScrapeTarget(Target(e.kind, e.url, e.namespace, e.pod), e.interval, e.timeout,
                                 defaults.override(e)) for e in engines]
         return cls(targets, interval=cfg.interval, timeout=cfg.timeout,
                    max_body_bytes=cfg.max_body_bytes, discovered=discovered, limits=defaults)

@@ -59,6 +59,19 @@ class Simulation:
             self._cache = (step, self.kind.render(view))
         return self._cache[1]
 
+    def busy(self) -> float:
+        """How busy the engine keeps its GPUs (0..1) at its last step, for a simulated GPU's
+        utilisation and power: kernels run whenever a batch is running or prefilling, and the
+        work grows with the batch (saturating at 32 sequences) and the prefill load. Reads the
+        models without stepping them, so another thread (the NVML collector's) may call it."""
+        loads = []
+        for m in self._models:
+            active = bool(m.running) or m.prefilling > 0
+            work = max(min(1.0, len(m.running) / 32),
+                       min(1.0, m.last_prompt_tps / m.config.prefill_tokens_per_s))
+            loads.append(min(1.0, 0.35 * active + 0.65 * work))
+        return sum(loads) / len(loads)
+
     def extra(self, t: float) -> dict[str, dict]:
         """The engine's other JSON endpoints (version, info, props) by path."""
         return self.kind.extra(self.advance_to(t))

@@ -7,13 +7,15 @@ to pin readings. Every NVML call goes through `_enter`, which applies them in th
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pynvml
 
 from inferwatch.simulate.nvml.hardware import XIDS, Gpu, nvml_error
+from inferwatch.simulate.nvml.load import load_at
 
 
 class FaultInjection:
@@ -95,6 +97,15 @@ class FaultInjection:
         reported as not available, as the binding does. Unpinned, a GPU shows one compute
         process (pid 4000 + index) holding all its used memory, and no graphics process."""
         self._gpus[gpu_index].processes = {"compute": list(compute), "graphics": list(graphics)}
+
+    def drive(self, gpu_index: int, load: Callable[[], float]) -> None:
+        """Let `load()` (0..1, read at each 100 ms driver step) set the GPU's utilisation and
+        power instead of the sine, from now on; energy goes on from its current value."""
+        with self._cond:
+            gpu = self._gpus[gpu_index]
+            t = math.floor((self._clock() - self._t0) * 10) / 10
+            _load, area = load_at(gpu, t)
+            gpu.driver, gpu.driven, gpu.model_at = load, (t, 0.0, area), None
 
     def _enter(self, name: str, gpu: Gpu | None = None, symbol: str | None = None,
                needs_init: bool = True) -> None:

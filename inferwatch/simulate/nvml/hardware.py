@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +93,10 @@ class Gpu:
     processes: dict[str, list[tuple[int, int | None]]] = field(default_factory=dict)
     model: dict[str, int] = field(default_factory=dict)  # the load model at `model_at`
     model_at: float | None = None
+    # a load (0..1) read at each driver step instead of the sine (FakeNVML.drive), and the
+    # integral of it so far: (t, load, area)
+    driver: Callable[[], float] | None = None
+    driven: tuple[float, float, float] | None = None
 
     @property
     def address(self) -> int:

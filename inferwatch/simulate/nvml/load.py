@@ -1,7 +1,9 @@
 """The load model of the fake NVML: every reading of a GPU as a function of time.
 
-Each GPU follows a sine of period `PERIOD_S` from its own phase; power, energy, PCIe and NVLink
-counters are integrals of the same load, so counters only rise and rates match gauges.
+Each GPU follows a sine of period `PERIOD_S` from its own phase, or, when driven
+(FakeNVML.drive), the load its driver reports at each 100 ms driver step (the demo drives a
+GPU with the simulated engine running on it). Power is linear in the load; energy, PCIe and
+NVLink counters are integrals of the same load, so counters only rise and rates match gauges.
 """
 
 from __future__ import annotations
@@ -21,11 +23,24 @@ from inferwatch.simulate.nvml.hardware import (
 )
 
 
+def load_at(gpu: Gpu, t: float) -> tuple[float, float]:
+    """(load 0..1 at t, its integral over [0, t]); a driven GPU's integral sums each step's
+    load over the time to the next step (t only grows: the fake's clock is monotonic)."""
+    if gpu.driver is None:
+        w = 2 * math.pi / PERIOD_S
+        load = 0.5 + 0.4 * math.sin(w * t + 2 * math.pi * gpu.phase)
+        area = 0.5 * t - 0.4 / w * (math.cos(w * t + 2 * math.pi * gpu.phase)
+                                    - math.cos(2 * math.pi * gpu.phase))
+        return load, area
+    load = min(max(float(gpu.driver()), 0.0), 1.0)
+    last_t, last_load, area = gpu.driven or (t, load, 0.0)
+    area += last_load * max(0.0, t - last_t)
+    gpu.driven = (max(t, last_t), load, area)
+    return load, area
+
+
 def model_readings(gpu: Gpu, t: float) -> dict[str, int]:
-    w = 2 * math.pi / PERIOD_S
-    load = 0.5 + 0.4 * math.sin(w * t + 2 * math.pi * gpu.phase)
-    area = 0.5 * t - 0.4 / w * (math.cos(w * t + 2 * math.pi * gpu.phase)
-                                - math.cos(2 * math.pi * gpu.phase))
+    load, area = load_at(gpu, t)
     span = POWER_LIMIT_MW - POWER_IDLE_MW
     values = {
         "utilization_gpu": round(100 * load), "utilization_memory": round(60 * load),
