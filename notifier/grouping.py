@@ -94,6 +94,12 @@ class Groups:
             del self._groups[group.key]
             self._empty[group.key] = group
 
+    def defer(self, group: AggrGroup, at: float) -> None:
+        """Not flushed here now (another replica owns it, or owns its schedule): look again at
+        `at`. Its alerts stay, ready for a takeover; a first flush is no longer pending."""
+        group.has_flushed = True
+        group.next_flush = at
+
     def cleanup(self, now: float) -> int:
         """Forget lingering groups that a cleanup tick has passed; how many."""
         gone = [k for k, g in self._empty.items() if self._cleaned(g, now)]

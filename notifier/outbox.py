@@ -44,6 +44,26 @@ class Row:
     attempts: int
 
 
+# the columns `listing` returns (the web page's notification log), and their SQL
+LISTED = ("id", "receiver", "channel", "group_key", "title", "created_at", "done_at",
+          "next_attempt", "attempts", "state", "last_error", "firing", "resolved")
+
+
+def listing_sql(mark: str, state: str | None, receiver: str | None) -> tuple[str, list]:
+    """The listing's SELECT with `mark` as the placeholder (? or %s), and its arguments but
+    the limit."""
+    where, args = [], []
+    if state:
+        where.append(f"state = {mark}")
+        args.append(state)
+    if receiver:
+        where.append(f"receiver = {mark}")
+        args.append(receiver)
+    return (f"SELECT {', '.join(LISTED)} FROM outbox"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + f" ORDER BY id DESC LIMIT {mark}", args)
+
+
 class Outbox:
     def __init__(self, db: Database):
         self.db = db
@@ -123,6 +143,14 @@ class Outbox:
     def counts(self) -> dict[str, int]:
         rows = self.db.conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")
         return {state: n for state, n in rows}
+
+    def listing(self, limit: int, state: str | None = None,
+                receiver: str | None = None) -> list[dict]:
+        """The newest rows first, at most `limit`, optionally of one state or receiver; each
+        a dict of the LISTED columns (firing and resolved as their JSON lists)."""
+        sql, args = listing_sql("?", state, receiver)
+        return [dict(zip(LISTED, r, strict=True))
+                for r in self.db.conn.execute(sql, (*args, limit)).fetchall()]
 
     def gc(self, before: float) -> int:
         with self.db.tx() as conn:

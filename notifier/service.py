@@ -4,7 +4,8 @@ Alerts are written to the database before `receive` returns; group state lives i
 is rebuilt from the stored alerts on start, while the nflog and the pending outbox rows keep a
 rebuilt group from notifying again what was already queued or delivered. On shared storage
 (PostgreSQL) every replica holds every group, picks up the alerts and silences other replicas
-stored, and flushes only the groups whose lease it holds.
+stored, and flushes only the groups whose lease it holds, on the schedule the group's owners
+recorded in the database (a replica taking a group over keeps to its next flush time).
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ class Notifier:
     async def _sync_loop(self) -> None:
         """Shared storage: pick up other replicas' alerts (and silences) between flushes."""
         while True:
-            await asyncio.sleep(self.storage.cluster.poll)
+            await self.storage.wait_changes(self.storage.cluster.poll)
             try:
                 if self._take(await self.storage.changes(), self.clock()):
                     self.wake.set()
@@ -193,17 +194,20 @@ class Notifier:
         their alerts and tick on, ready for a takeover."""
         if self.storage.shared:
             self._take(await self.storage.changes(), now)  # silences reloaded as well
-            owned = await self.storage.own([g.key for g in due])
-            for group in (g for g in due if g.key not in owned):
-                self.groups.flushed(group, now, ())
-            due = [g for g in due if g.key in owned]
+            owned, later = await self.storage.own([g.key for g in due], now)
+            for group in due:  # another's, or ours on a schedule taken over: not yet
+                if group.key not in owned or group.key in later:
+                    self.groups.defer(group, later.get(group.key,
+                                                       now + group.route.group_interval))
+            due = [g for g in due if g.key in owned and g.key not in later]
         if not due:
             return
         sent = [(group, list(group.alerts.values())) for group in due]
         plan, queued = self._planner(due, now)
+        schedule = {g.key: now + g.route.group_interval for g in due}
         try:
             done = await self.storage.flush([g.key for g in due], plan, now,
-                                            self.cfg.delivery.retry_deadline)
+                                            self.cfg.delivery.retry_deadline, schedule)
         except self.storage.errors as err:
             done = self._not_queued(err)
         self._flushed(sent, done, queued, now)

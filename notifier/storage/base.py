@@ -1,4 +1,5 @@
-"""The notifier's storage interface: alerts, silences, group leases, notification log, outbox.
+"""The notifier's storage interface: alerts, silences, group leases and schedule, notification
+log, outbox.
 
 Two backends implement it: SQLite (notifier/storage/sqlite.py, the embedded default, one
 replica) and PostgreSQL (notifier/storage/postgres.py, any number of replicas sharing the
@@ -10,6 +11,7 @@ and `silences` objects synchronously (memory, or a short write for a silence).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -114,9 +116,15 @@ class Storage(ABC):
         """Alerts other replicas stored since the last call; silences reloaded too."""
         return []
 
-    async def own(self, keys: Sequence[str]) -> set[str]:
-        """The group keys (among `keys`) whose flushes this replica owns now."""
-        return set(keys)
+    async def wait_changes(self, timeout: float) -> None:
+        """Return when another replica may have stored alerts or silences, or after
+        `timeout` (the poll)."""
+        await asyncio.sleep(timeout)
+
+    async def own(self, keys: Sequence[str], now: float) -> tuple[set[str], dict[str, float]]:
+        """The group keys (among `keys`) whose flushes this replica owns now, and the time of
+        the next flush (or look) of those the shared group schedule puts after `now`."""
+        return set(keys), {}
 
     def held(self) -> set[str]:
         """The group keys whose leases this replica holds."""
@@ -131,11 +139,13 @@ class Storage(ABC):
         return None
 
     @abstractmethod
-    async def flush(self, keys: Sequence[str], plan: Planner, now: float,
-                    deadline: float) -> set[str]:
+    async def flush(self, keys: Sequence[str], plan: Planner, now: float, deadline: float,
+                    schedule: Mapping[str, float] | None = None) -> set[str]:
         """In one transaction: read the last notification of each group, `plan`, queue the
-        notes and log the quiet ones; the group keys it was done for (a lease lost meanwhile
-        leaves its group out). The backend's error when nothing could be written."""
+        notes, log the quiet ones and record `schedule` (each group's next flush); the group
+        keys it was done for (a lease lost meanwhile leaves its group out). The backend's
+        error when nothing could be written. SQLite records no schedule: one replica, whose
+        restart rebuilds the groups from the alerts as Alertmanager's does."""
 
     @abstractmethod
     async def gc(self, now: float, alerts: Iterable[str], before: float) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from inferwatch.notifier.outbox import Notification, Row
+from inferwatch.notifier.outbox import LISTED, Notification, Row, listing_sql
 
 if TYPE_CHECKING:
     from inferwatch.notifier.storage.postgres import PostgresStorage
@@ -122,6 +122,13 @@ class ClaimedOutbox:
     def counts(self) -> dict[str, int]:
         rows = self.storage.sync_run("read", "SELECT state, COUNT(*) FROM outbox GROUP BY state")
         return {state: n for state, n in rows}
+
+    def listing(self, limit: int, state: str | None = None,
+                receiver: str | None = None) -> list[dict]:
+        """Outbox.listing's rows, read on the synchronous connection."""
+        sql, args = listing_sql("%s", state, receiver)
+        return [dict(zip(LISTED, r, strict=True))
+                for r in self.storage.sync_run("read", sql, (*args, limit))]
 
     def _mark(self, op: str, row: Row, at: float, error: str) -> None:
         self.rows.pop(row.id, None)

@@ -3,19 +3,20 @@
 Alerts are stored in one transaction per request, merged with the stored copy under a row lock,
 and numbered from one sequence so that every replica picks up the others' (`changes`, between
 flushes and at each flush, with the silences). Each group's flushes belong to the replica that
-holds its lease (`leases`: an owner and an expiry, renewed every third of it); a flush reads the
-last notifications, decides and queues in one transaction that first locks its leases (`FOR
-UPDATE`, still this replica's, unexpired), so a replica that lost a lease queues nothing for
-that group. Outbox rows are claimed the same way (notifier/storage/pgoutbox.py). The DSN's
-password never reaches a log line or an error text: they name the URL through `redact`.
+holds its lease (notifier/storage/pgleases.py, with the group schedule); a flush reads the
+last notifications, decides, queues and records the group's next flush in one transaction that
+first locks its leases (`FOR UPDATE`, still this replica's, unexpired), so a replica that lost
+a lease queues nothing for that group. Outbox rows are claimed the same way
+(notifier/storage/pgoutbox.py); NOTIFY wakes the other replicas (notifier/storage/pglisten.py).
+The DSN's password never reaches a log line or an error text: they name the URL through `redact`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 
 import psycopg
@@ -35,6 +36,8 @@ from inferwatch.notifier.storage.base import (
     reason,
 )
 from inferwatch.notifier.storage.migrations import MIGRATION_LOCK, POSTGRES_LATEST, POSTGRES_STEPS
+from inferwatch.notifier.storage.pgleases import Leases
+from inferwatch.notifier.storage.pglisten import CHANGES, NOTIFY, OUTBOX, listen
 from inferwatch.notifier.storage.pgoutbox import (
     ClaimedOutbox,
     columns,
@@ -47,25 +50,7 @@ log = logging.getLogger(__name__)
 SETTLED = 2.0  # seconds after which no alert write older than it can still commit
 CONNECT = {"autocommit": True, "connect_timeout": 3, "options": "-c statement_timeout=10000"}
 
-ACQUIRE = """
-WITH want AS (SELECT k FROM unnest(%(keys)s::text[]) AS k ORDER BY k),
-     prev AS (SELECT group_key, owner FROM leases WHERE group_key = ANY(%(keys)s))
-INSERT INTO leases AS l (group_key, owner, expires_at, acquired_at)
-SELECT k, %(me)s, now() + %(ttl)s * interval '1 second', now() FROM want
-ON CONFLICT (group_key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
-    acquired_at = CASE WHEN l.owner = excluded.owner THEN l.acquired_at ELSE now() END
-WHERE l.owner = excluded.owner OR l.expires_at < now()
-RETURNING l.group_key, (SELECT owner FROM prev WHERE prev.group_key = l.group_key)
-"""
-RENEW = """
-UPDATE leases SET expires_at = now() + %(ttl)s * interval '1 second'
-WHERE group_key IN (SELECT group_key FROM leases WHERE owner = %(me)s
-                    AND group_key = ANY(%(keys)s) ORDER BY group_key FOR UPDATE)
-RETURNING group_key
-"""
-
-
-class PostgresStorage(Storage):
+class PostgresStorage(Leases, Storage):
     errors = (psycopg.Error,)  # psycopg_pool's PoolTimeout is one of them
     shared = True
 
@@ -79,15 +64,18 @@ class PostgresStorage(Storage):
         self.up = False  # the last database access succeeded (readiness)
         self._settled = 0  # every alert up to this sequence number has been picked up
         self._seen: dict[str, int] = {}  # fingerprint -> sequence number last picked up
-        self._leases: dict[str, float] = {}  # held: group key -> monotonic expiry
-        self._others: dict[str, tuple[str, float]] = {}  # key -> (owner, monotonic expiry)
-        self._renewed = 0.0
+        self.changed = asyncio.Event()  # another replica stored alerts or silences (NOTIFY)
+        self.listening = False
+        self._init_leases()
 
     # connection, migrations, health
+    def connect_kwargs(self, role: str = "") -> dict:
+        name = f"inferwatch-notifier {self.cluster.replica}" + (f" {role}" if role else "")
+        return {**CONNECT, "application_name": name}
+
     async def open(self) -> None:
-        kwargs = {**CONNECT, "application_name": f"inferwatch-notifier {self.cluster.replica}"}
         self.pool = AsyncConnectionPool(self.dsn, min_size=1, max_size=8, open=False,
-                                        kwargs=kwargs, timeout=2.0, name="notifier",
+                                        kwargs=self.connect_kwargs(), timeout=2.0, name="notifier",
                                         check=AsyncConnectionPool.check_connection)
         try:
             await self.pool.open(wait=True, timeout=10.0)
@@ -161,8 +149,7 @@ class PostgresStorage(Storage):
     # the synchronous connection: silences written from the API's handlers, counts()
     def sync(self) -> psycopg.Connection:
         if self._sync is None or self._sync.closed or self._sync.broken:
-            self._sync = psycopg.connect(self.dsn, **CONNECT, application_name=(
-                f"inferwatch-notifier {self.cluster.replica}"))
+            self._sync = psycopg.connect(self.dsn, **self.connect_kwargs())
         return self._sync
 
     def sync_run(self, op: str, sql: str, params: Sequence | Mapping = ()) -> list[tuple]:
@@ -177,13 +164,21 @@ class PostgresStorage(Storage):
         return [r[0] for r in self.sync_run("silences", "SELECT body FROM silences")]
 
     def save_silence(self, silence_id: str, body: str, ends_at: float) -> None:
-        self.sync_run("silences", "INSERT INTO silences VALUES (%s, %s, %s) ON CONFLICT (id) "
-                      "DO UPDATE SET body = excluded.body, ends_at = excluded.ends_at",
-                      (silence_id, body, ends_at))
+        self.sync_run("silences", "WITH s AS (INSERT INTO silences VALUES (%s, %s, %s) ON "
+                      "CONFLICT (id) DO UPDATE SET body = excluded.body, ends_at = "
+                      "excluded.ends_at RETURNING 1) SELECT pg_notify(%s, %s) FROM s",
+                      (silence_id, body, ends_at, CHANGES, self.cluster.replica))
 
     def delete_silences(self, ids: Sequence[str]) -> None:
         if ids:
-            self.sync_run("silences", "DELETE FROM silences WHERE id = ANY(%s)", (list(ids),))
+            self.sync_run("silences", "WITH s AS (DELETE FROM silences WHERE id = ANY(%s) "
+                          "RETURNING 1) SELECT pg_notify(%s, %s) FROM (SELECT 1 FROM s "
+                          "LIMIT 1) AS one", (list(ids), CHANGES, self.cluster.replica))
+
+    async def wait_changes(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.changed.wait(), timeout)
+        self.changed.clear()
 
     # alerts
     async def put_alerts(self, batch: Mapping[str, StoredAlert]) -> Sequence[StoredAlert]:
@@ -199,6 +194,7 @@ class PostgresStorage(Storage):
                 "SET body = excluded.body, updated_at = excluded.updated_at, ends_at = "
                 "excluded.ends_at, seq = excluded.seq, written_at = clock_timestamp()",
                 [(a.fingerprint, _encode(a), a.updated_at, a.ends_at) for a in out])
+            await conn.execute(NOTIFY, (CHANGES, self.cluster.replica))
         return out
 
     async def load_alerts(self) -> list[StoredAlert]:
@@ -227,78 +223,9 @@ class PostgresStorage(Storage):
         self._seen.update((fp, seq) for seq, fp, _ in bodies)
         return [_decode(body) for _, _, body in bodies]
 
-    # leases
-    def held(self) -> set[str]:
-        return set(self._leases)
-
-    async def own(self, keys: Sequence[str]) -> set[str]:
-        now = time.monotonic()
-        want = sorted(k for k in keys if k not in self._others or self._others[k][1] < now)
-        if not want:
-            return set()
-        started = time.perf_counter()
-        me, ttl = self.cluster.replica, self.cluster.lease
-        async with self.conn() as conn:
-            cur = await conn.execute(ACQUIRE, {"keys": want, "me": me, "ttl": ttl})
-            got = {key: prev for key, prev in await cur.fetchall()}
-            lost = [k for k in want if k not in got]
-            others = []
-            if lost:
-                cur = await conn.execute(
-                    "SELECT group_key, owner, EXTRACT(EPOCH FROM expires_at - now()) FROM "
-                    "leases WHERE group_key = ANY(%s)", (lost,))
-                others = await cur.fetchall()
-        self._observe("lease", started)
-        for key, prev in got.items():
-            self._others.pop(key, None)
-            if key not in self._leases and prev is not None and prev != me:
-                log.info("group %s: flushed by replica %s now, taken over from %s", key, me,
-                         prev)
-                self._count_takeover("group")
-            elif key not in self._leases:
-                log.debug("group %s: flushed by replica %s", key, me)
-            self._leases[key] = now + ttl
-        for key, owner, left in others:
-            if key in self._leases:
-                log.info("group %s: flushed by replica %s now, no longer by %s", key, owner,
-                         me)
-                del self._leases[key]
-            self._others[key] = (owner, now + float(left))
-        self._gauge()
-        return set(got)
-
-    async def renew(self) -> None:
-        """Extend every lease this replica holds; forget those it lost."""
-        now = time.monotonic()
-        self._renewed = now
-        if not self._leases:
-            return
-        async with self.conn() as conn:
-            cur = await conn.execute(RENEW, {"keys": sorted(self._leases), "ttl":
-                                             self.cluster.lease, "me": self.cluster.replica})
-            kept = {r[0] for r in await cur.fetchall()}
-        for key in list(self._leases):
-            if key in kept:
-                self._leases[key] = now + self.cluster.lease
-            else:
-                log.info("group %s: lease of replica %s lost", key, self.cluster.replica)
-                del self._leases[key]
-        self._gauge()
-
-    async def release(self, keys: Iterable[str]) -> None:
-        keys = sorted(keys)
-        if not keys:
-            return
-        async with self.conn() as conn:
-            await conn.execute("DELETE FROM leases WHERE owner = %s AND group_key = ANY(%s)",
-                               (self.cluster.replica, keys))
-        for key in keys:
-            self._leases.pop(key, None)
-        self._gauge()
-
     # the flush
-    async def flush(self, keys: Sequence[str], plan: Planner, now: float,
-                    deadline: float) -> set[str]:
+    async def flush(self, keys: Sequence[str], plan: Planner, now: float, deadline: float,
+                    schedule: Mapping[str, float] | None = None) -> set[str]:
         me = self.cluster.replica
         async with self.conn() as conn, conn.transaction():
             cur = await conn.execute(
@@ -326,6 +253,8 @@ class PostgresStorage(Storage):
                     "%s::text[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[], "
                     "%s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[], "
                     "%s::float8[])", columns([_outbox_row(n, now, deadline) for n in notes]))
+                await conn.execute(NOTIFY, (OUTBOX, me))
+            await self.record(conn, {k: v for k, v in (schedule or {}).items() if k in ok}, now)
             if quiet:
                 await conn.execute(upsert_nflog(),
                                    columns(newest_per_group(nflog_rows(quiet, now, 0))))
@@ -342,23 +271,11 @@ class PostgresStorage(Storage):
             await conn.execute("DELETE FROM outbox WHERE state <> 'pending' AND done_at < %s",
                                (before,))
             await conn.execute("DELETE FROM leases WHERE expires_at < now() - interval '1 hour'")
+            await conn.execute("DELETE FROM group_schedule WHERE last_flush < %s", (before,))
         self.silences.gc(before)
 
     def background(self) -> list:
-        return [self.outbox.run()]
-
-    # metrics
-    def _observe(self, kind: str, started: float) -> None:
-        if self.metrics is not None:
-            self.metrics.claim_latency.labels(kind).observe(time.perf_counter() - started)
-
-    def _count_takeover(self, kind: str, n: int = 1) -> None:
-        if self.metrics is not None:
-            self.metrics.takeovers.labels(kind).inc(n)
-
-    def _gauge(self) -> None:
-        if self.metrics is not None:
-            self.metrics.leases_held.set(len(self._leases))
+        return [self.outbox.run(), listen(self)]
 
 
 async def _last_entries(conn: psycopg.AsyncConnection, keys: list[str]

@@ -133,8 +133,8 @@ class SqliteStorage(Storage):
     async def load_alerts(self) -> list:
         return self.store.load()
 
-    async def flush(self, keys: Sequence[str], plan: Planner, now: float,
-                    deadline: float) -> set[str]:
+    async def flush(self, keys: Sequence[str], plan: Planner, now: float, deadline: float,
+                    schedule: Mapping[str, float] | None = None) -> set[str]:
         return self.flush_now(keys, plan, now, deadline)
 
     def flush_now(self, keys: Sequence[str], plan: Planner, now: float,
