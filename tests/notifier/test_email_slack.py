@@ -56,9 +56,8 @@ async def test_email_content_grouping_resolution_and_retry(start_notifier) -> No
         alert_body("KVCacheFull", {"model": "llama", "pod": "a"}, summary="KV cache at 99%",
                    runbook_url="http://runbooks/kv", dashboard_url="http://grafana/d/kv"),
         alert_body("KVCacheFull", {"model": "llama", "pod": "b"}, summary="KV cache at 97%")])
-    await until(lambda: notifier.db.conn.execute(
-        "SELECT COALESCE(MAX(attempts), 0) FROM outbox").fetchone()[0] >= 2,
-        what="attempts while down")
+    await until(lambda: max((r["attempts"] for r in notifier.outbox.listing(100)),
+                            default=0) >= 2, what="attempts while down")
     assert box.messages == []
     controller.start()  # the SMTP server comes up
     try:

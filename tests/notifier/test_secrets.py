@@ -62,7 +62,7 @@ async def test_no_secret_in_logs_errors_or_responses(sink, start_notifier, monke
     responses.append(await (await client.post("/api/v2/alerts", data=b"[{",
                                               headers=auth)).text())
     responses.append(await (await client.get("/api/v2/alerts")).text())  # the 401
-    errors = [r["last_error"] for r in notifier.db.conn.execute("SELECT last_error FROM outbox")]
+    errors = [r["last_error"] for r in notifier.outbox.listing(1000)]
     lines = [caplog.text] + [r.getMessage() + (r.exc_text or "") for r in caplog.records]
 
     assert any("Slack POST URL" in line and MASK in line for line in lines), \

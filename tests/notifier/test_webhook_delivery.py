@@ -71,8 +71,8 @@ async def test_retry_after_receiver_was_down_loses_nothing(start_notifier) -> No
     notifier, client = await start_notifier(config(down.url()))
     await client.post("/api/v2/alerts", json=[alert_body(f"A{i}") for i in range(5)])
     await until(lambda: notifier.outbox.counts().get("pending") == 5, what="queued")
-    await until(lambda: all(r["attempts"] >= 2 for r in notifier.db.conn.execute(
-        "SELECT attempts FROM outbox")), what="failed attempts against a closed port")
+    await until(lambda: all(r["attempts"] >= 2 for r in notifier.outbox.listing(100)),
+                what="failed attempts against a closed port")
     await down.start()
     try:
         await until(lambda: len(down.posts) == 5, what="delivery once the receiver is up")
@@ -96,8 +96,7 @@ async def test_5xx_is_retried_4xx_is_not(sink, start_notifier) -> None:
     sink.fail = [404]
     await client.post("/api/v2/alerts", json=[alert_body("Refused")])
     await until(lambda: notifier.outbox.counts().get("failed") == 1, what="the 404 given up")
-    row = notifier.db.conn.execute("SELECT attempts, last_error FROM outbox "
-                                   "WHERE state='failed'").fetchone()
+    [row] = notifier.outbox.listing(10, state="failed")
     assert row["attempts"] == 1 and "error=404" in row["last_error"]
     assert notifier.metrics.registry.get_sample_value(
         "inferwatch_notifier_notifications_failed_total",
