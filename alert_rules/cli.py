@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 from inferwatch.alert_rules.compile import CompiledGroup, compile_group, write_outputs
+from inferwatch.alert_rules.links import DEFAULT_GRAFANA_URL, DEFAULT_RUNBOOK_BASE, Bases, rebase
 from inferwatch.alert_rules.rulefile import LoadedGroup, load_files
 from inferwatch.alert_rules.ruletest import run_files
 from inferwatch.alert_rules.runconfig import WebSettings, load_rules, load_run_config
@@ -39,7 +40,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    for path in write_outputs(load_files(args.files), Path(args.out)):
+    bases = Bases(args.runbook_base, args.grafana_url)
+    for path in write_outputs(load_files(args.files), Path(args.out), bases):
         print(path)
     return 0
 
@@ -51,7 +53,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     web = {"listen_address": args.listen_address or config.web.listen_address,
            "config_file": args.web_config_file or config.web.config_file}
     config = config.model_copy(update={"web": WebSettings.model_validate(web)})
-    compiled = [g if isinstance(g, CompiledGroup) else compile_group(g) for g in groups]
+    bases = Bases(config.runbook_base, config.grafana_url)
+    compiled = [rebase(g if isinstance(g, CompiledGroup) else compile_group(g), bases)
+                for g in groups]
     return asyncio.run(run(config, compiled, args.once))
 
 
@@ -71,6 +75,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           "manifests")
     comp.add_argument("files", nargs="+", metavar="FILE")
     comp.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    comp.add_argument("--runbook-base", default=DEFAULT_RUNBOOK_BASE, metavar="URL",
+                      help="where the runbooks are: runbook_url annotations written with the "
+                      "default base point there instead (default: %(default)s)")
+    comp.add_argument("--grafana-url", default=DEFAULT_GRAFANA_URL, metavar="URL",
+                      help="Grafana's base URL for the dashboard_url annotations (default: "
+                      "%(default)s)")
     comp.set_defaults(func=cmd_compile)
     runp = sub.add_parser("run", help="evaluate rules and send alerts", description=RUN_HELP)
     runp.add_argument("--config.file", "--config", dest="config", required=True, metavar="FILE",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from inferwatch.alert_rules import state as saved
+from inferwatch.alert_rules.annotate import annotate
 from inferwatch.alert_rules.compile import CompiledGroup, RecordingRule
 from inferwatch.alert_rules.evaluate import INACTIVE, SYNTHETIC, RuleState, due, step
 from inferwatch.alert_rules.observe import (
@@ -72,6 +73,7 @@ class RuleManager:
             state = self.states[item.rule_id]
             before = snapshot(state)
             step(state, await outcome(self.source, item, ts), ts)
+            await annotate(state, self.source, ts, self.external_url)
             self.query_failures += state.health == "error"
             changes.append((item.rule_id, before, state))
             write = getattr(self.source, "write_alerts", None)

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from inferwatch.alert_rules.annotate import annotate_sync
 from inferwatch.alert_rules.compile import CompiledAlert, CompiledGroup, RecordingRule, group_dict
 from inferwatch.alert_rules.compile import compile_group as compile_ours
 from inferwatch.alert_rules.evaluate import FIRING, Outcome, RuleState, step
@@ -161,6 +162,7 @@ class GroupTest:
                     continue
                 state = self.states[rule.rule_id]
                 step(state, Outcome(tuple(vector)), ts / 1000)
+                annotate_sync(state, lambda q, at=ts: self.ev.instant(parse(q), at))
                 if state.health == "error":
                     errors.append(f"    rule: {rule.name}, time: {go_duration_string(ts)}, "
                                   f"err: {state.last_error}")

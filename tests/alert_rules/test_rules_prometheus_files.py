@@ -77,7 +77,7 @@ def test_prometheus_files_and_prometheus_rules_load_into_steps(tmp_path: Path) -
 def test_every_problem_of_a_prometheus_file_is_reported(tmp_path: Path) -> None:
     bad = {"groups": [{"name": "g", "rules": [
         {"record": "bad name", "expr": "up"},
-        {"alert": "A", "expr": "(up @ 1)[5m:]", "annotations": {"s": "{{ .Labels.x }}"}},
+        {"alert": "A", "expr": "(up @ 1)[5m:]", "annotations": {"s": "{{ nosuch .Labels.x }}"}},
         {"alert": "B"}, {"record": "r", "alert": "C", "expr": "up"}]},
         {"name": "g", "rules": []}]}
     (tmp_path / "bad.yml").write_text(yaml.safe_dump(bad))
@@ -86,7 +86,7 @@ def test_every_problem_of_a_prometheus_file_is_reported(tmp_path: Path) -> None:
     text = "\n".join(err.value.problems)
     for expected in ("g/bad name: record: invalid recording rule name",
                      "g/A: expr: 1:5: an @ modifier inside a subquery",
-                     "g/A: annotations.s: unsupported template",
+                     "g/A: annotations.s: template does not parse: function \"nosuch\" not defined",
                      "g/B: expr: field 'expr' must be set", "one of 'record' or 'alert'",
                      'groupname: "g" is repeated'):
         assert expected in text, text

@@ -3,6 +3,7 @@ under `promtool test rules` (with annotations rendered by our own template rende
 
 from __future__ import annotations
 
+import copy
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,10 @@ import pytest
 import yaml
 
 from inferwatch.alert_rules.compile import write_outputs
+from inferwatch.alert_rules.promql_ast import parse
 from inferwatch.alert_rules.rulefile import load_file
+from inferwatch.alert_rules.ruletest import GroupTest
+from inferwatch.alert_rules.ruletest_files import prom_duration, read_test_group
 from inferwatch.alert_rules.templates import render
 from tests.support.procs import need_binary
 
@@ -54,15 +58,25 @@ def annotations_by_alert() -> dict[str, dict[str, str]]:
 
 
 def with_annotations(cases: dict[str, Any]) -> dict[str, Any]:
-    """Fill each expected alert's annotations from the pack, rendered with `exp_value`."""
+    """Fill each expected alert's annotations from the pack, rendered with `exp_value`; a
+    template's `query` runs on our evaluator over the test's input series at its eval_time
+    (promtool runs it on its own: the test passing is the agreement)."""
     templates = annotations_by_alert()
+    interval = cases.get("evaluation_interval", "1m")
     for test in cases["tests"]:
         for check in test.get("alert_rule_test", []):
+            ms = prom_duration(check["eval_time"], "eval_time")
+            loaded = GroupTest(read_test_group(copy.deepcopy({"interval": interval, **test}),
+                                               "test"), [], prom_duration(interval, "interval"))
+            loaded.load_till(ms)
+            def query(q: str, ev: Any = loaded.ev, ms: int = ms) -> Any:
+                return ev.instant(parse(q), ms)
             for alert in check["exp_alerts"]:
                 value = float(alert.pop("exp_value"))
                 labels = {k: str(v) for k, v in alert["exp_labels"].items()}
                 alert["exp_annotations"] = {
-                    k: render(t, labels, value) for k, t in templates[check["alertname"]].items()}
+                    k: render(t, labels, value, query)
+                    for k, t in templates[check["alertname"]].items()}
     return cases
 
 
