@@ -65,9 +65,9 @@ def test_embedded_engine_passes_the_worked_example() -> None:
     assert main(["rules", "test", str(CASES)]) == 0
 
 
-def test_embedded_engine_refuses_a_wrong_expectation(tmp_path: Path, capsys) -> None:
+def test_embedded_engine_refuses_a_wrong_expectation(tmp_path: Path) -> None:
+    # the copy differs from the passing file in that one expected value only
     assert main(["rules", "test", str(broken_copy(tmp_path))]) == 1
-    assert "inferwatch:engine_cost_per_million_tokens:rate1h" in capsys.readouterr().err
 
 
 def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
