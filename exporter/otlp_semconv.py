@@ -6,9 +6,10 @@ every other family is sent as `otlp_convert` sends it.
 Per row: a gauge → Gauge, a counter → monotonic cumulative Sum, an updowncounter →
 non-monotonic cumulative Sum, a histogram → cumulative Histogram with the catalogue's bounds.
 Catalogue labels are renamed by the row's domain (uuid → hw.id, gpu N → hw.name gpuN,
-engine → gen_ai.provider.name, model → gen_ai.request.model); labels the table does not
-rename (e.g. `target`) keep their names. A source with `per` is a ratio of two families'
-same series, left out where the divisor is not above 0.
+engine → gen_ai.provider.name, model → gen_ai.request.model, namespace/pod → k8s.*; a
+sensor's own hw.id, see otlp_table.Source); labels the table does not rename (e.g. `target`)
+keep their names. A source with `per` is a ratio of two families' same series, left out
+where the divisor is not above 0.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ class _Renamer:
             out[name] = f"gpu{value}" if label == "gpu" else value
         if self.row.gpu_info:
             out.update(self.gpu_info.get(labels.get("uuid", ""), {}))
+        if sensor := self.source.sensor:
+            out |= {"hw.parent": out["hw.id"], "hw.id": f"{out['hw.id']}-{sensor}",
+                    "hw.name": f"{out['hw.name']}-{sensor}",
+                    "hw.sensor_location": f"GPU{labels['gpu']}_{sensor.upper()}"}
         return {**out, **self.row.attributes, **self.source.attributes}
 
 

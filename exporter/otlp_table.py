@@ -38,11 +38,15 @@ GEN_AI_OPERATION = {"gen_ai.operation.name": "chat"}
 @dataclass(frozen=True)
 class Source:
     """A catalogue family feeding a convention metric, with the attributes it adds; with
-    `per`, the value is this family's divided by `per`'s for the same series."""
+    `per`, the value is this family's divided by `per`'s for the same series. With `sensor`,
+    the component is that sensor of the GPU (hw.temperature is "a temperature sensor"):
+    hw.id <uuid>-<sensor>, hw.name gpuN-<sensor>, hw.parent the GPU's hw.id and
+    hw.sensor_location GPUN_<SENSOR>, in the registry's CPU0_DIE style."""
 
     spec: MetricSpec
     attributes: dict[str, str] = field(default_factory=dict)
     per: MetricSpec | None = None
+    sensor: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,9 @@ TABLE: tuple[Row, ...] = (
         brief="Instantaneous power consumed by the component."),
     Row("hw.energy", COUNTER, "J", (Source(c.GPU_ENERGY),), _TYPED,
         brief="Energy consumed by the component."),
-    Row("hw.temperature", GAUGE, "Cel", (Source(c.GPU_TEMPERATURE),), _GPU,
+    Row("hw.temperature", GAUGE, "Cel", (
+        Source(c.GPU_TEMPERATURE, sensor="die"),
+        Source(c.GPU_MEMORY_TEMPERATURE, sensor="memory")), _GPU,
         brief="Temperature in degrees Celsius."),
     Row("gen_ai.server.time_to_first_token", HISTOGRAM, "s", (Source(c.ENGINE_TTFT),),
         GEN_AI_OPERATION, brief="Time to generate first token for successful responses."),
@@ -119,6 +125,8 @@ def _source(source: Source) -> str:
     text = f"`{source.spec.name}`"
     if source.per is not None:
         text += f" / `{source.per.name}`"
+    if source.sensor:
+        text += f" (sensor {source.sensor}: hw.parent, hw.sensor_location)"
     return text + "".join(f" ({k}={v})" for k, v in source.attributes.items())
 
 

@@ -232,13 +232,15 @@ async def test_the_lifespan_pushes_on_a_beat_and_stops(receiver, aiohttp_server)
     rx, url, protocol = receiver
     loop = build_loop(ExporterConfig(simulate_gpus=1))
     app = make_app(loop)
-    config = Otlp(endpoint=url, interval="200ms", protocol=protocol)
+    # 1s: the first push waits for the first round at most one interval, and a first round
+    # took over 200ms on a loaded machine
+    config = Otlp(endpoint=url, interval="1s", protocol=protocol)
     app.cleanup_ctx.append(build_pusher(config, loop).lifespan)
     server = await aiohttp_server(app, host="127.0.0.1")
-    got = await rx.wait_for(3)
+    got = await rx.wait_for(3, timeout=20)
     assert "inferwatch_gpu_up" in got[0].metrics()  # the first push waits for the first round
     await server.close()
     count = len(rx.received)
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "otlp-push"]
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(1.5)  # longer than the interval: a push still running would show
     assert len(rx.received) == count

@@ -70,6 +70,8 @@ def test_the_row_is_the_convention(row) -> None:
              | _names(k8s_attributes))
     attrs = {**{a: "" for a in row.labels.values()}, **row.attributes,
              **{k: v for s in row.sources for k, v in s.attributes.items()}}
+    if any(s.sensor for s in row.sources):
+        attrs |= {"hw.parent": "", "hw.sensor_location": ""}
     if row.gpu_info:
         attrs |= {a: "" for a in GPU_INFO_LABELS.values()}
     assert set(attrs) <= known, set(attrs) - known
@@ -93,6 +95,7 @@ VALUES = {c.GPU_UTILIZATION: (0.42, 0.9), c.GPU_ENCODER_UTILIZATION: (0.0, 0.25)
           c.GPU_MEMORY_TOTAL: (8e10, 0.0), c.GPU_PCIE_TX: (1.5e9, 2e9),
           c.GPU_PCIE_RX: (3e9, 4e9), c.GPU_POWER_USAGE: (310.25, 72.5),
           c.GPU_ENERGY: (123456.5, 9876.0), c.GPU_TEMPERATURE: (61.0, 44.0),
+          c.GPU_MEMORY_TEMPERATURE: (70.0, 51.5),
           c.GPU_CLOCK: (1.98e9, 1.5e9)}
 
 
@@ -157,7 +160,11 @@ def expected_numbers() -> dict[str, dict[frozenset, float]]:
                 VALUES[spec][n])
         put("hw.power", hw(gpu, **{"hw.type": "gpu"}), VALUES[c.GPU_POWER_USAGE][n])
         put("hw.energy", hw(gpu, **{"hw.type": "gpu"}), VALUES[c.GPU_ENERGY][n])
-        put("hw.temperature", hw(gpu), VALUES[c.GPU_TEMPERATURE][n])
+        for spec, sensor in ((c.GPU_TEMPERATURE, "die"), (c.GPU_MEMORY_TEMPERATURE, "memory")):
+            uuid = GPU_INFO[gpu][0]
+            put("hw.temperature", hw(gpu, **{
+                "hw.id": f"{uuid}-{sensor}", "hw.parent": uuid, "hw.name": f"gpu{gpu}-{sensor}",
+                "hw.sensor_location": f"GPU{gpu}_{sensor.upper()}"}), VALUES[spec][n])
     put("hw.gpu.memory.utilization", hw_gpu("0"), 6e10 / 8e10)  # GPU 1: total 0, left out
     return out
 
@@ -261,11 +268,13 @@ async def test_a_real_snapshot_over_simulated_gpus(receiver) -> None:
     total = {s.labels["uuid"]: s.value for s in fams[c.GPU_MEMORY_TOTAL.name].samples}
     got = {dict(k)["hw.id"]: v for k, v in points(metrics["hw.gpu.memory.utilization"]).items()}
     assert got == pytest.approx({u: used[u] / total[u] for u in used}) and len(got) == 2
-    for spec, name in ((c.GPU_POWER_USAGE, "hw.power"), (c.GPU_TEMPERATURE, "hw.temperature"),
-                       (c.GPU_UTILIZATION, "hw.gpu.utilization")):
+    for spec, name, key in ((c.GPU_POWER_USAGE, "hw.power", "hw.id"),
+                            (c.GPU_TEMPERATURE, "hw.temperature", "hw.parent"),
+                            (c.GPU_UTILIZATION, "hw.gpu.utilization", "hw.id")):
         want = {s.labels["uuid"]: s.value for s in fams[spec.name].samples}
-        got = {dict(k)["hw.id"]: v for k, v in points(metrics[name]).items()
-               if dict(k).get("hw.gpu.task", "general") == "general"}
+        got = {dict(k)[key]: v for k, v in points(metrics[name]).items()
+               if dict(k).get("hw.gpu.task", "general") == "general"
+               and not dict(k)["hw.id"].endswith("-memory")}
         assert got == want, name
     models = {dict(k)["hw.model"] for k in points(metrics["hw.gpu.memory.usage"])}
     assert models == {s.labels["name"] for s in fams[c.GPU_INFO.name].samples}
