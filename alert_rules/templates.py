@@ -162,8 +162,7 @@ def funcs(query: QueryFn | None, external_url: str = "") -> dict[str, Callable[.
         "humanizeDuration": lambda v: humanize_duration(to_float(v)),
         "humanizePercentage": lambda v: humanize_percentage(to_float(v)),
         "humanizeTimestamp": _timestamp,
-        "reReplaceAll": lambda pat, repl, text: re.sub(pat, re.sub(r"\$(\d+)", r"\\\1", repl),
-                                                       text),
+        "reReplaceAll": lambda pat, repl, text: re.sub(pat, lambda m: go_expand(repl, m), text),
         "match": lambda pat, text: re.search(pat, text) is not None,
         "title": lambda s: re.sub(r"(^|\s)(\w)", lambda m: m.group(1) + m.group(2).upper(), s),
         "toUpper": str.upper, "toLower": str.lower, "stripPort": _strip_port,
@@ -181,6 +180,38 @@ def funcs(query: QueryFn | None, external_url: str = "") -> dict[str, Callable[.
         "eq": lambda a, *b: any(a == x for x in b), "ne": lambda a, b: a != b,
         **{op: _compare(op) for op in ("lt", "le", "gt", "ge")},
     }
+
+
+_GO_NAME = re.compile(r"\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+)")
+
+
+def go_expand(template: str, match: re.Match[str]) -> str:
+    """Go's Regexp.Expand: `$1`, `${1}`, `$name`, `${name}` (the longest name), `$$`; an
+    unknown group is empty, a malformed `$` stays as it is."""
+    out, i = [], 0
+    while i < len(template):
+        c = template[i]
+        if c != "$":
+            out.append(c)
+            i += 1
+            continue
+        if template.startswith("$$", i):
+            out.append("$")
+            i += 2
+            continue
+        m = _GO_NAME.match(template, i + 1)
+        if not m:
+            out.append("$")
+            i += 1
+            continue
+        name = m.group(1) or m.group(2)
+        i = m.end()
+        try:
+            group = match.group(int(name) if name.isdigit() else name)
+        except IndexError:
+            group = None
+        out.append(group or "")
+    return "".join(out)
 
 
 def _html(s: str) -> str:
