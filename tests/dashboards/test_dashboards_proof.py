@@ -7,7 +7,9 @@ every second so that rate() windows see several refreshes) fed by `inferwatch si
 of several kinds; they are proven like every other panel. Per-pod GPU memory and discovery
 panels read the pods collector and the pod watch, fed by fake_cluster's loopback API server
 and procfs view; the engine-source-lost panels read a vLLM target whose preemption counter
-disappears after two scrapes (fake_cluster.RenamingProxy).
+disappears after two scrapes (fake_cluster.RenamingProxy). The cost panels read the default
+pack's `inferwatch-cost` recording rules, which Prometheus loads (the group evaluated every
+second); the vLLM and SGLang targets are the fake cluster's pods, as discovery would label them.
 """
 
 from __future__ import annotations
@@ -24,9 +26,14 @@ from pathlib import Path
 
 import fake_cluster
 import pytest
+import yaml
 from dashboard_queries import dashboards, metric_names, panels
 
 from inferwatch import catalog
+from inferwatch.alert_rules.compile import write_outputs
+from inferwatch.alert_rules.rulefile import load_file
+from inferwatch.alert_rules.runconfig import DEFAULT_PACK
+from inferwatch.dashboards import cost
 from tests.support.procs import PYTHON, ROOT, free_port, need_binary, wait_http
 
 pytestmark = pytest.mark.ecosystem
@@ -79,25 +86,36 @@ def engine_simulators(tmp: Path) -> tuple[list[subprocess.Popen], dict[str, str]
     return procs, urls
 
 
-def exporter_args(tmp: Path, port: int, engines: list[str], api_url: str) -> list[str]:
+def exporter_args(tmp: Path, port: int, engines: list[dict], api_url: str) -> list[str]:
     """The exporter a GPU node runs: GPUs, host, engines, pods and Kubernetes discovery."""
     token = tmp / "token"
     token.write_text(fake_cluster.TOKEN)
     config = tmp / "exporter.yml"
-    config.write_text(json.dumps({"exporter": {"kubernetes": {"token_file": str(token)}}}))
+    config.write_text(json.dumps({"exporter": {"kubernetes": {"token_file": str(token)},
+                                               "engines": engines}}))
     return [PYTHON, "-m", "inferwatch.cli", "exporter", "--config.file", str(config),
             "--simulate-gpus", "8", "--web.listen-address", f"127.0.0.1:{port}",
             "--collector.gpu.interval", "1s", "--collector.host.interval", "1s",
             "--collector.engines.interval", "1s", "--collector.pods",
             "--collector.pods.interval", "1s", "--path.procfs",
             str(fake_cluster.procfs(tmp / "proc")), "--kubernetes.discovery",
-            "--kubernetes.node-name", NODE, "--kubernetes.api-url", api_url,
-            *(arg for engine in engines for arg in ("--engine", engine))]
+            "--kubernetes.node-name", NODE, "--kubernetes.api-url", api_url]
 
 
-def prometheus_config(target: str) -> str:
+def cost_rules(tmp: Path) -> Path:
+    """The pack's cost group, compiled, evaluated every second."""
+    pack = yaml.safe_load(DEFAULT_PACK.read_text())
+    (group,) = [g for g in pack["groups"] if g["name"] == "inferwatch-cost"]
+    group = {**group, "interval": "1s"}
+    (tmp / "cost.yml").write_text(yaml.safe_dump({"groups": [group]}, sort_keys=False))
+    return next(p for p in write_outputs(load_file(tmp / "cost.yml"), tmp / "rules")
+                if p.name.endswith(".rules.yml"))
+
+
+def prometheus_config(target: str, rules: Path) -> str:
     return json.dumps({  # YAML is a superset of JSON
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(rules)],
         "scrape_configs": [{"job_name": "inferwatch", "static_configs": [
             {"targets": [target], "labels": {"cluster": "proof", "node": NODE}}]}]})
 
@@ -124,6 +142,17 @@ def wait_for_scrapes(base: str, timeout: float = 30.0) -> None:
                 pytest.fail(f"Prometheus did not scrape {least} series of {spec.name} "
                             f"{scrapes} times within {timeout}s")
             time.sleep(0.5)
+    for name in cost.RECORDED:
+        while not query(base, name)["data"]["result"]:
+            if time.monotonic() > deadline:
+                pytest.fail(f"Prometheus did not record {name} within {timeout}s")
+            time.sleep(0.5)
+
+
+def pod_of(kind: str) -> dict[str, str]:
+    """The fake cluster's pod an engine kind runs in (its GPUs' processes are that pod's)."""
+    pod = f"{kind}-0"
+    return {"namespace": fake_cluster.NAMESPACE, "pod": pod} if pod in fake_cluster.PODS else {}
 
 
 def scraped(result: list[dict], least: int, scrapes: int) -> bool:
@@ -146,11 +175,12 @@ def prometheus(tmp_path_factory, cluster: str) -> Iterator[str]:
     procs, urls = engine_simulators(tmp)
     proxy = fake_cluster.RenamingProxy(urls["vllm"], RENAMED)
     fake_cluster.serve(proxy)
-    engines = [f"{kind}={url}" for kind, url in urls.items()] + [f"vllm={proxy.url}"]
+    engines = [{"kind": kind, "url": url, **pod_of(kind)} for kind, url in urls.items()]
+    engines.append({"kind": "vllm", "url": proxy.url})
     exporter_port, prom_port = free_port(), free_port()
     procs.append(start(exporter_args(tmp, exporter_port, engines, cluster), tmp / "exporter.log"))
     config = tmp / "prometheus.yml"
-    config.write_text(prometheus_config(f"127.0.0.1:{exporter_port}"))
+    config.write_text(prometheus_config(f"127.0.0.1:{exporter_port}", cost_rules(tmp)))
     procs.append(start([binary, f"--config.file={config}", f"--storage.tsdb.path={tmp}/data",
                         f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
                        tmp / "prometheus.log"))
