@@ -122,6 +122,7 @@ class EngineTarget(Strict):
     url: Annotated[str, BeforeValidator(_http_url)]
     namespace: str = Field("", max_length=253)
     pod: str = Field("", max_length=253)
+    role: Literal["", "prefill", "decode", "both"] = ""  # where the engine does not say it
     interval: Duration | None = None
     timeout: Duration | None = None
     sample_limit: int | None = Field(None, ge=0)

@@ -3,9 +3,10 @@
 A pod is scraped when it carries `inferwatch.io/scrape: "true"`, is Running and has a pod IP.
 `inferwatch.io/port` names the port, by number or container port name (else the pod's only
 declared TCP container port), `inferwatch.io/path` the path (default /metrics),
-`inferwatch.io/kind` the engine kind (default auto) and `inferwatch.io/scheme` http or
-https. A pod annotated for scraping whose annotations are unusable yields a reason instead of
-a Target, and the discovery logs it.
+`inferwatch.io/kind` the engine kind (default auto), `inferwatch.io/scheme` http or
+https and `inferwatch.io/role` the engine's role in a disaggregated deployment (prefill,
+decode or both; where the engine's metrics do not say it). A pod annotated for scraping
+whose annotations are unusable yields a reason instead of a Target, and the discovery logs it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from inferwatch.exporter.collectors.engines.kinds import AUTO, MAPPINGS
 from inferwatch.exporter.collectors.engines.targets import Target
 
 PREFIX = "inferwatch.io/"
-SCRAPE, PORT, PATH, KIND, SCHEME = (PREFIX + k for k in ("scrape", "port", "path", "kind",
-                                                         "scheme"))
+SCRAPE, PORT, PATH, KIND, SCHEME, ROLE = (PREFIX + k for k in ("scrape", "port", "path", "kind",
+                                                               "scheme", "role"))
+ROLES = ("prefill", "decode", "both")
 MIRROR = "kubernetes.io/config.mirror"  # a static pod's own UID, as its cgroup names it
 KINDS = (AUTO, *MAPPINGS)
 _RUNTIME_ID = re.compile(r"^[a-z0-9-]+://([0-9a-f]{64})$")
@@ -52,9 +54,13 @@ def target_of(pod: Mapping[str, Any]) -> Target | None:
     kind = str(notes.get(KIND) or AUTO).strip().lower()
     if kind not in KINDS:
         raise BadAnnotations(f"{KIND} {kind[:64]!r} is not an engine kind ({', '.join(KINDS)})")
+    role = str(notes.get(ROLE) or "").strip().lower()
+    if role and role not in ROLES:
+        raise BadAnnotations(f"{ROLE} {role[:64]!r} is not one of {', '.join(ROLES)}")
     host = f"[{ip}]" if ":" in ip else ip
     return Target(kind=kind, url=f"{scheme}://{host}:{port}{path}",
-                  namespace=str(meta.get("namespace", "")), pod=str(meta.get("name", "")))
+                  namespace=str(meta.get("namespace", "")), pod=str(meta.get("name", "")),
+                  role=role)
 
 
 def _port(annotation: Any, spec: Mapping[str, Any]) -> int:

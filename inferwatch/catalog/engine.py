@@ -91,3 +91,30 @@ ENGINE_SPEC_ACCEPTED_TOKENS = _c("inferwatch_engine_spec_decode_accepted_tokens_
                                  "tokens accepted by the target model.", ENGINE)
 ENGINE_SPEC_ACCEPT_LENGTH = _g("inferwatch_engine_spec_decode_accept_length", "Mean tokens "
                                "accepted per speculative step as the engine computes it.", ENGINE)
+ENGINE_WAITING_BY_QUEUE = _g("inferwatch_engine_requests_waiting_by_queue", "Requests waiting, "
+                             "by queue: the scheduler's and, in a disaggregated deployment, "
+                             "prefill_prealloc, prefill_inflight, decode_prealloc, "
+                             "decode_transfer (all counted in requests_waiting).",
+                             ENGINE + ("queue",))
+ENGINE_KV_TRANSFER_BYTES = _c("inferwatch_engine_kv_transfer_bytes_total", "KV-cache bytes "
+                              "moved between prefill and decode engines.", ENGINE)
+ENGINE_KV_TRANSFER_DURATION = _h("inferwatch_engine_kv_transfer_duration_seconds", "Duration "
+                                 "of each KV-cache transfer, re-bucketed onto canonical "
+                                 "buckets.", ITL_BUCKETS)
+ENGINE_KV_TRANSFER_LATENCY = _g("inferwatch_engine_kv_transfer_latency_seconds", "Latency of "
+                                "the latest KV-cache transfers as the engine averages it "
+                                "(where it has no histogram).", ENGINE, "seconds")
+ENGINE_KV_TRANSFER_SPEED = _g("inferwatch_engine_kv_transfer_speed_bytes_per_second", "Speed "
+                              "of the latest KV-cache transfers as the engine averages it.",
+                              ENGINE)
+ENGINE_KV_TRANSFER_FAILURES = _c("inferwatch_engine_kv_transfer_failures_total", "KV-cache "
+                                 "transfers that failed, by stage (transfer, bootstrap, "
+                                 "notification, expired).", ENGINE + ("reason",))
+ENGINE_KV_HOST_USAGE = _g("inferwatch_engine_kv_cache_host_usage_ratio", "Fraction of the "
+                          "host (offload) tier of the KV cache in use.", ENGINE, "ratio")
+ENGINE_EXTERNAL_QUERIED_TOKENS = _c("inferwatch_engine_external_prefix_cache_queried_tokens_"
+                                    "total", "Prompt tokens looked up in an external (KV "
+                                    "connector or offload) prefix cache.", ENGINE)
+ENGINE_EXTERNAL_HIT_TOKENS = _c("inferwatch_engine_external_prefix_cache_hit_tokens_total",
+                                "Prompt tokens found in an external (KV connector or offload) "
+                                "prefix cache.", ENGINE)

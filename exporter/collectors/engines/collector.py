@@ -78,6 +78,7 @@ class _State:
     problems: frozenset[str] = frozenset()  # the normaliser's, logged when they change
     exceeded: dict[str, int] = field(default_factory=publish.no_limits_exceeded)
     task: asyncio.Task | None = None  # the scrape in progress
+    role: str = "both"  # the engine's, else the target's, else both
     busy: asyncio.Future | None = None  # its worker thread (which a timeout cannot stop)
 
 
@@ -111,8 +112,8 @@ class EngineCollector:
         """From `collectors.engines` (EnginesCollectorConfig) and the `engines` targets
         (EngineTarget): intervals, timeouts and limits, each target's over the defaults."""
         defaults = Limits().override(cfg)
-        targets = [ScrapeTarget(Target(e.kind, e.url, e.namespace, e.pod), e.interval, e.timeout,
-                                defaults.override(e)) for e in engines]
+        targets = [ScrapeTarget(Target(e.kind, e.url, e.namespace, e.pod, e.role), e.interval,
+                                e.timeout, defaults.override(e)) for e in engines]
         return cls(targets, interval=cfg.interval, timeout=cfg.timeout,
                    max_body_bytes=cfg.max_body_bytes, discovered=discovered, limits=defaults)
 
@@ -130,7 +131,7 @@ class EngineCollector:
             states[st.target] = self._states.get(st.target) or _State(
                 st.target, st.interval or self.default_interval,
                 st.timeout or self.default_timeout, st.limits or self.default_limits,
-                st.target.kind, redact(st.target.url))
+                st.target.kind, redact(st.target.url), role=st.target.role or "both")
         for gone in self._states.keys() - states.keys():
             task = self._states[gone].task
             if task is not None:
@@ -175,7 +176,9 @@ class EngineCollector:
             log.debug("engine target=%s crashed", state.shown, exc_info=True)
         duration = time.perf_counter() - start
         self._report(state, error, reason)
-        ident = publish.Identity(state.engine, state.shown, _extra(state.target))
+        if norm is not None:  # the engine's own word on its role over the config's
+            state.role = norm.role or state.target.role or "both"
+        ident = publish.Identity(state.engine, state.shown, _extra(state.target), state.role)
         limited = publish.limits_exceeded(ident, state.exceeded)
         if norm is None:
             state.families = [*publish.health(ident, _model(state.sources), False, duration),

@@ -14,6 +14,8 @@ the finished requests: success as `other` (Dynamo does not say stop or length), 
 Workers: the passed-through engine's own names take precedence; Dynamo's KV stats
 (`kvstats_gpu_cache_usage_percent`, a 0..1 ratio despite its name, weighted by
 `kvstats_total_blocks`) and the work handler's request duration only stand in for them.
+A worker running SGLang says its role in `engine_type`; the disaggregation concepts of the
+passed-through engine (queues, KV transfer) come with its rules.
 """
 
 from __future__ import annotations
@@ -87,4 +89,5 @@ KNOWN = tuple(_f(n) for n in (
 
 DYNAMO = compose("dynamo", Mapping("dynamo", FRONTEND_RULES), VLLM, SGLANG, TRTLLM,
                  Mapping("dynamo", WORKER_RULES), known=KNOWN,
-                 model_labels=SGLANG.model_labels)
+                 model_labels=SGLANG.model_labels, role_label=SGLANG.role_label,
+                 roles=SGLANG.roles)

@@ -9,7 +9,9 @@ known only by its sum and count), MEAN (the plain mean over ranks of an engine-c
 unbounded) or LATEST (per rank, the labels of the series with the newest timestamp value, as
 vLLM's `lora_requests_info` writes them). A spec with a label past `engine, model, target`
 (`reason`, `state`) takes it from the part's `reason_label` (several names: the first present),
-`reasons` or `reason`.
+`reasons` or `reason`. `role_label` names the label in which an engine says its role in a
+disaggregated deployment (SGLang's `engine_type`), `roles` maps its values onto `prefill`,
+`decode` and `both`.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ class Mapping:
     info: tuple[str, str] | None = field(default=None)  # (path, JSON key) naming the model
     model_labels: tuple[str, ...] = ()  # labels naming the model besides model_name/model
     instance_label: str = ""  # a gateway's label naming each worker: one set of series each
+    role_label: str = ""  # the label saying prefill or decode, where the engine says it
+    roles: Pairs = ()  # its values -> prefill, decode, both
 
     def families(self) -> set[str]:
         """Every native family any rule reads."""

@@ -7,7 +7,9 @@ plain mean where capacities are unknown) and are never summed. SGLang duplicates
 and reported, never guessed into range. Placeholder model names (`undefined`, `unknown`,
 empty) are published as `model=""`, reported once as a problem when the engine wrote one. A
 gateway page (`Mapping.instance_label`, SGLang's `worker_addr`) is normalised per worker: each
-worker's series in `Normalised.instances`, published with a `worker` label.
+worker's series in `Normalised.instances`, published with a `worker` label. `Normalised.role`
+is the role the engine says it has (`Mapping.role_label`): `prefill`, `decode`, `both`, or ""
+when it says none or several.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Normalised:
     unmapped: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     instances: dict[str, Normalised] = field(default_factory=dict)  # per gateway worker
+    role: str = ""  # prefill, decode or both, as the engine says; "" when it does not
 
 
 def concept(spec: MetricSpec) -> str:
@@ -72,7 +75,7 @@ def normalise(families: dict[str, Family], mapping: Mapping,
             return _per_instance(split, mapping, default_model)
     models = MODEL_LABELS + mapping.model_labels
     ctx = _Context(families, _default_model(families, default_model, models), models)
-    out = Normalised()
+    out = Normalised(role=_role(families, mapping))
     for r in mapping.rules:
         for source in r.sources:
             if not ctx.present(source):
@@ -120,7 +123,19 @@ def _per_instance(split: dict[str, dict[str, Family]], mapping: Mapping,
         out.sources.update(sub.sources)
         out.problems += [p for p in sub.problems if p not in out.problems]
         out.unmapped = sorted(set(out.unmapped) | set(sub.unmapped))
+    roles = {sub.role for sub in out.instances.values()} - {""}
+    out.role = roles.pop() if len(roles) == 1 else ""
     return out
+
+
+def _role(families: dict[str, Family], mapping: Mapping) -> str:
+    """The one role the page's first samples say (`role_label`), else ""."""
+    if not mapping.role_label:
+        return ""
+    roles = dict(mapping.roles)
+    said = {roles.get(v, "") for fam in families.values() for _, pairs, _ in fam.samples[:8]
+            for k, v in pairs if k == mapping.role_label} - {""}
+    return said.pop() if len(said) == 1 else ""
 
 
 def _dropped(name: str) -> bool:

@@ -1,7 +1,9 @@
 """The families of one engine target: its normalised series, its health, the scrapes refused
 by a limit, and where each concept came from (`source_info`, `source_lost`,
 `unmapped_families`). A gateway's workers (`Normalised.instances`) are published with a
-`worker` label, joined into one family per name."""
+`worker` label, joined into one family per name. Every series of a target carries its `role`
+(prefill, decode or both: what the engine says, else the target's config or pod annotation,
+else both)."""
 
 from __future__ import annotations
 
@@ -26,13 +28,15 @@ class Identity:
     engine: str
     target: str
     extra: tuple[tuple[str, str], ...] = ()
+    role: str = "both"
 
     def family(self, spec: MetricSpec) -> Metric:
-        return spec.family(list(spec.labels) + [k for k, _ in self.extra])
+        return spec.family([*spec.labels, "role", *(k for k, _ in self.extra)])
 
     def values(self, spec: MetricSpec, model: str = "", **more: str) -> list[str]:
         known = {"engine": self.engine, "target": self.target, "model": model, **more}
-        return [known.get(n, "") for n in spec.labels] + [v for _, v in self.extra]
+        return [*(known.get(n, "") for n in spec.labels), self.role,
+                *(v for _, v in self.extra)]
 
 
 def series(ident: Identity, norm: Normalised) -> list[Metric]:

@@ -5,7 +5,13 @@ finished requests as total minus aborted (`other`) plus aborted (`abort`). Build
 (sglang PR #1853) named the model in a `name` label instead of `model_name`. Behind SGLang's
 model gateway (`/engine_metrics`) the names read `sglang_x` for `sglang:x` and each worker's
 series carry `worker_addr`: each worker is normalised alone and published with `worker`.
-Speculative decoding: `spec_accept_length` (mean accepted tokens per step, never summed)."""
+Speculative decoding: `spec_accept_length` (mean accepted tokens per step, never summed).
+Disaggregation (collector.py, `SchedulerMetricsCollector` at 00ae9c15): the role from
+`engine_type` (`unified` is both); waiting counts the scheduler's queue plus the prefill
+prealloc (bootstrap) and inflight (transfer) queues and the decode prealloc and transfer
+queues, each also published by queue; KV-transfer latency and speed are the engine's gauges of
+its latest transfers (ms, GB/s as 10^9 bytes); failures are the bootstrap and transfer failure
+counters. Retractions carry no reason label: preemptions by reason are not published."""
 
 from __future__ import annotations
 
@@ -34,6 +40,16 @@ def _ratio(family: str) -> Source:
     return Source((Part(family),), RATIO, weight=CAPACITY)
 
 
+QUEUES = (("num_queue_reqs", "scheduler"), ("num_prefill_prealloc_queue_reqs", "prefill_prealloc"),
+          ("num_prefill_inflight_queue_reqs", "prefill_inflight"),
+          ("num_decode_prealloc_queue_reqs", "decode_prealloc"),
+          ("num_decode_transfer_queue_reqs", "decode_transfer"))
+WAITING = Source(tuple(Part("sglang:" + n) for n, _ in QUEUES))
+BY_QUEUE = Source(tuple(Part("sglang:" + n, reason=q) for n, q in QUEUES))
+TRANSFER_FAILURES = Source((Part("sglang:num_transfer_failed_reqs", reason="transfer"),
+                            Part("sglang:num_bootstrap_failed_reqs", reason="bootstrap")))
+ROLES = (("unified", "both"), ("prefill", "prefill"), ("decode", "decode"))
+
 FINISHED = Source((
     Part("sglang:num_requests", reason="other"),
     Part("sglang:num_aborted_requests", reason="other", sign=-1.0),
@@ -42,7 +58,8 @@ FINISHED = Source((
 
 RULES = (
     rule(c.ENGINE_REQUESTS_RUNNING, one("sglang:num_running_reqs")),
-    rule(c.ENGINE_REQUESTS_WAITING, one("sglang:num_queue_reqs")),
+    rule(c.ENGINE_REQUESTS_WAITING, WAITING),
+    rule(c.ENGINE_WAITING_BY_QUEUE, BY_QUEUE),
     rule(c.ENGINE_KV_CACHE_USAGE, _ratio("sglang:full_token_usage"),
          _ratio("sglang:token_usage")),
     rule(c.ENGINE_KV_CACHE_CAPACITY, CAPACITY),
@@ -62,6 +79,9 @@ RULES = (
     rule(c.ENGINE_REQUEST_PROMPT_TOKENS, hist("sglang:prompt_tokens_histogram")),
     rule(c.ENGINE_REQUEST_GENERATION_TOKENS, hist("sglang:generation_tokens_histogram")),
     rule(c.ENGINE_SPEC_ACCEPT_LENGTH, one("sglang:spec_accept_length", MEAN)),
+    rule(c.ENGINE_KV_TRANSFER_LATENCY, one("sglang:kv_transfer_latency_ms", MEAN, scale=1e-3)),
+    rule(c.ENGINE_KV_TRANSFER_SPEED, one("sglang:kv_transfer_speed_gb_s", MEAN, scale=1e9)),
+    rule(c.ENGINE_KV_TRANSFER_FAILURES, TRANSFER_FAILURES),
 )
 
 KNOWN = tuple("sglang:" + n for n in (
@@ -69,7 +89,8 @@ KNOWN = tuple("sglang:" + n for n in (
     "num_retractions", "cache_config_info", "swa_token_usage", "mamba_usage", "kv_used_tokens",
     "kv_available_tokens", "per_stage_req_latency_seconds", "num_so_requests",
     "realtime_tokens", "spec_accept_", "num_prefill_", "num_decode_", "kv_transfer_",
-    "max_prefill_tokens", "max_running_requests", "context_len"))
+    "max_prefill_tokens", "max_running_requests", "context_len", "num_transfer_failed_",
+    "num_bootstrap_failed_", "pending_prealloc_token_usage"))
 
 SGLANG = Mapping("sglang", RULES, KNOWN, rename=gateway_name, model_labels=("name",),
-                 instance_label="worker_addr")
+                 instance_label="worker_addr", role_label="engine_type", roles=ROLES)

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Target:
     """One engine endpoint. `kind` is an engine kind or "auto"; namespace/pod come from
-    Kubernetes discovery and are empty for static targets."""
+    Kubernetes discovery and are empty for static targets; `role` (prefill, decode, both) is
+    the config's or the pod annotation's, "" when neither says."""
 
     kind: str
     url: str
     namespace: str = ""
     pod: str = ""
+    role: str = ""

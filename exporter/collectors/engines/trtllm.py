@@ -3,7 +3,8 @@
 TRT-LLM 1.0/1.1. KV capacity is max blocks × tokens per block. The finish reason is read from
 `finished_reason` (tensorrt_llm/metrics/collector.py) or `finish_reason` (as captured from a
 running trtllm-serve). Speculative decoding: the iteration counters `spec_decode_num_*`, else
-the per-request `spec_decode_{drafted,accepted}_tokens`, and `spec_decode_acceptance_length`."""
+the per-request `spec_decode_{drafted,accepted}_tokens`, and `spec_decode_acceptance_length`.
+Offload: `kv_cache_host_utilization` (the host tier's 0..1 usage)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ RULES = (
     _rule(c.ENGINE_SPEC_ACCEPTED_TOKENS, "spec_decode_num_accepted_tokens",
           "spec_decode_accepted_tokens"),
     _rule(c.ENGINE_SPEC_ACCEPT_LENGTH, "spec_decode_acceptance_length", op=MEAN),
+    _rule(c.ENGINE_KV_HOST_USAGE, "kv_cache_host_utilization", op=RATIO),
 )
 
 KNOWN = tuple(p + n for p in ("trtllm_", "trtllm:") for n in (

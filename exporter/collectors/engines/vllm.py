@@ -9,6 +9,13 @@ Triton's vLLM backend uses `model` for `model_name`, which the normaliser reads 
 Newer concepts: sleep state (`engine_sleep_state{sleep_state}`, ranks per state), waiting by
 reason, LoRA adapters from `lora_requests_info` (the newest series' comma-separated adapter
 lists counted, `max_lora` read) and speculative decoding's draft and accepted tokens.
+Disaggregation through the NIXL KV connector (`NixlPromMetrics`, nixl_connector.py; published
+by the engine that pulls the KV, the decode side): bytes from `nixl_bytes_transferred`'s
+`_sum`, transfer durations from `nixl_xfer_time_seconds`, failures by stage (failed transfers,
+failed notifications, expired requests). vLLM's metrics do not say the engine's role (it is in
+`--kv-transfer-config`): the target's `role` or pod annotation gives it. Offload: the external
+prefix cache counters, and V0's CPU (swap) KV cache as the host tier. `num_preemptions` carries
+no reason label: preemptions by reason are not published.
 """
 
 from __future__ import annotations
@@ -59,6 +66,10 @@ LORA_ADAPTERS = Source((Part(LORA, count_label="running_lora_adapters", reason="
                         Part(LORA, count_label="waiting_lora_adapters", reason="waiting")),
                        LATEST)
 
+NIXL_FAILURES = Source((Part("vllm:nixl_num_failed_transfers", reason="transfer"),
+                       Part("vllm:nixl_num_failed_notifications", reason="notification"),
+                       Part("vllm:nixl_num_kv_expired_reqs", reason="expired")))
+
 RULES = (
     rule(c.ENGINE_REQUESTS_RUNNING, one("vllm:num_requests_running")),
     rule(c.ENGINE_REQUESTS_WAITING, one("vllm:num_requests_waiting")),
@@ -93,6 +104,12 @@ RULES = (
     rule(c.ENGINE_LORA_ADAPTERS_MAX, one(LORA, LATEST, from_labels=("max_lora",))),
     rule(c.ENGINE_SPEC_DRAFT_TOKENS, one("vllm:spec_decode_num_draft_tokens")),
     rule(c.ENGINE_SPEC_ACCEPTED_TOKENS, one("vllm:spec_decode_num_accepted_tokens")),
+    rule(c.ENGINE_KV_TRANSFER_BYTES, one("vllm:nixl_bytes_transferred", suffix="_sum")),
+    rule(c.ENGINE_KV_TRANSFER_DURATION, hist("vllm:nixl_xfer_time_seconds")),
+    rule(c.ENGINE_KV_TRANSFER_FAILURES, NIXL_FAILURES),
+    rule(c.ENGINE_EXTERNAL_QUERIED_TOKENS, one("vllm:external_prefix_cache_queries")),
+    rule(c.ENGINE_EXTERNAL_HIT_TOKENS, one("vllm:external_prefix_cache_hits")),
+    rule(c.ENGINE_KV_HOST_USAGE, one("vllm:cpu_cache_usage_perc", RATIO)),
 )
 
 KNOWN = tuple("vllm:" + n for n in (

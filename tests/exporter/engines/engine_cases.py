@@ -46,7 +46,7 @@ def render(body: bytes, target: str = "golden") -> bytes:
     if kind is None:
         raise ValueError("no engine detected")
     norm = normalise(families, MAPPINGS[kind])
-    ident = publish.Identity(kind, target)
+    ident = publish.Identity(kind, target, role=norm.role or "both")
     out = publish.series(ident, norm) + publish.provenance(ident, norm.sources, {},
                                                            len(norm.unmapped))
     return generate_latest(_Families(sorted(out, key=lambda f: f.name)))

@@ -168,7 +168,7 @@ async def test_lost_source_shows_in_metrics_and_logs(aiohttp_server, caplog) -> 
 async def test_kubernetes_labels_path_probing_and_info_model(sim_server) -> None:
     trtllm = (await sim_server("trtllm-serve")).make_url("/")
     tgi = (await sim_server("tgi")).make_url("/metrics")
-    pod = Target("auto", str(trtllm).rstrip("/"), namespace="llm", pod="trt-0")
+    pod = Target("auto", str(trtllm).rstrip("/"), namespace="llm", pod="trt-0", role="decode")
     collector = EngineCollector([ScrapeTarget(pod, interval=1.0), Target("tgi", str(tgi))],
                                 timeout=TIMEOUT, clock=fake_clock())
     try:
@@ -177,9 +177,10 @@ async def test_kubernetes_labels_path_probing_and_info_model(sim_server) -> None
         await collector.aclose()
     running = {frozenset(labels) for (n, labels) in found if n == c.ENGINE_REQUESTS_RUNNING.name}
     assert frozenset({("engine", "trtllm"), ("model", "meta-llama/Llama-3.1-8B-Instruct"),
-                      ("target", pod.url), ("namespace", "llm"), ("pod", "trt-0")}) in running
+                      ("target", pod.url), ("namespace", "llm"), ("pod", "trt-0"),
+                      ("role", "decode")}) in running  # the config's role: trtllm says none
     assert frozenset({("engine", "tgi"), ("model", "meta-llama/Llama-3.1-8B-Instruct"),
-                      ("target", str(tgi))}) in running
+                      ("target", str(tgi)), ("role", "both")}) in running
     assert collector.interval == 1.0
 
 

@@ -39,7 +39,8 @@ def test_exporter_over_simulated_engines(processes) -> None:
                 assert s.labels["engine"] == engine
                 assert s.labels["model"] == "meta-llama/Llama-3.1-8B-Instruct"
                 extra = {"le"} if s.name.endswith("_bucket") else set()
-                assert set(s.labels) == set(spec.labels) | extra, s
+                assert set(s.labels) == set(spec.labels) | extra | {"role"}, s
+                assert s.labels["role"] == "both"  # sglang says `unified`; vllm says nothing
         up = [s.value for s in series if s.name == c.ENGINE_UP.name
               and s.labels["target"] == target]
         assert up == [1.0]

@@ -19,7 +19,8 @@ from tests.support.procs import ROOT, free_port
 ENGINE = {"vllm": "vllm", "vllm-v0": "vllm", "ray-vllm": "vllm", "sglang": "sglang",
           "tgi": "tgi", "triton": "triton", "triton-trtllm": "triton",
           "trtllm-serve": "trtllm", "llamacpp": "llamacpp", "lmdeploy": "lmdeploy", "nim": "nim",
-          "dynamo": "dynamo"}
+          "dynamo": "dynamo", "sglang-prefill": "sglang", "sglang-decode": "sglang",
+          "vllm-nixl-decode": "vllm"}
 
 
 async def scrape_until_all_up(url: str, targets: dict[str, str], deadline: float) -> list:

@@ -45,10 +45,11 @@ async def servers(aiohttp_server):
     return healthy, {p: str(bad.make_url(p)) for p in paths}
 
 
-def exporter_config(healthy: list[str], hostile: list[str]) -> ExporterConfig:
+def exporter_config(healthy: list[str], hostile: list[str], interval: float = 0.5,
+                    timeout: float = 0.4) -> ExporterConfig:
     return ExporterConfig.model_validate({
         "collectors": {"gpu": {"enabled": False}, "host": {"enabled": False},
-                       "engines": {"interval": 0.5, "timeout": 0.4}},
+                       "engines": {"interval": interval, "timeout": timeout}},
         "engines": [f"vllm={u}" for u in [*healthy, *hostile]]})
 
 
@@ -67,8 +68,8 @@ async def test_every_scrape_carries_the_healthy_targets(servers, caplog) -> None
 
     try:
         async with asyncio.timeout(BOUND):
-            done = await scrape_rounds(loop, url, healthy, list(bad.values()), rounds=SCRAPES,
-                                       each=limit_counted)
+            done, _ = await scrape_rounds(loop, url, healthy, list(bad.values()),
+                                          rounds=SCRAPES, each=limit_counted)
     finally:
         await runner.cleanup()
     assert done == SCRAPES

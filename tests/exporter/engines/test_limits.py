@@ -134,7 +134,7 @@ async def test_a_1mib_label_value_is_refused_counted_and_logged_once(aiohttp_ser
     for n, families in enumerate(runs[:3], 1):
         assert [v for _, v in values(families, c.ENGINE_UP.name)] == [0.0]
         assert values(families, c.ENGINE_SCRAPE_LIMIT_EXCEEDED.name) == [
-            ({"target": url, "limit": LABEL_VALUE_LENGTH_LIMIT}, float(n))]
+            ({"target": url, "limit": LABEL_VALUE_LENGTH_LIMIT, "role": "both"}, float(n))]
         assert not any(huge in v for f in families for s in f.samples
                        for v in s.labels.values())
     assert [v for _, v in values(runs[3], c.ENGINE_UP.name)] == [1.0]  # back under the limit

@@ -27,7 +27,9 @@ KINDS = {"vllm-v1": "vllm", "vllm-v0": "vllm", "vllm-0.10-old-and-new": "vllm",
          "llamacpp-current": "llamacpp", "llamacpp-with-kv": "llamacpp",
          "lmdeploy": "lmdeploy", "nim": "nim", "dynamo-frontend": "dynamo",
          "dynamo-worker-vllm": "dynamo", "sglang-gateway-engine-metrics": "sglang",
-         "trtllm-serve-finish-reason": "trtllm", "vllm-v1-lora-spec-sleep": "vllm"}
+         "trtllm-serve-finish-reason": "trtllm", "vllm-v1-lora-spec-sleep": "vllm",
+         "sglang-pd-prefill": "sglang", "sglang-pd-decode": "sglang",
+         "vllm-v1-nixl-decode": "vllm"}
 
 
 def load(name: str) -> tuple[dict, Normalised]:

@@ -3,6 +3,11 @@
 Scheduler families carry model_name, engine_type, tp_rank, pp_rank (and dp_rank with data
 parallelism); tokenizer families carry model_name only and see every rank. SGLang runs
 prometheus_client in multiprocess mode: sorted labels, `_sum` first, no `_created`.
+`sglang-prefill` and `sglang-decode` are the two halves of a disaggregated deployment
+(`--disaggregation-mode`): `engine_type` says the mode, the PD queues hold part of the
+waiting requests (prefill: prealloc = bootstrap, inflight = transfers of finished prefills;
+decode: prealloc, transfer), the KV-transfer gauges are the latest transfers' mean. In
+`unified` mode SGLang logs the PD gauges as 0, as here.
 """
 
 from __future__ import annotations
@@ -35,10 +40,39 @@ LAYOUTS = {"ttft": Layout("ttft", TTFT), "itl": Layout("itl", ITL), "e2e": Layou
            "queue": Layout("queue", QUEUE)}
 
 
-def scheduler_families(view: View) -> list[SimFamily]:
+PD_QUEUES = {"prefill": ("num_prefill_prealloc_queue_reqs", "num_prefill_inflight_queue_reqs"),
+             "decode": ("num_decode_prealloc_queue_reqs", "num_decode_transfer_queue_reqs")}
+
+
+def pd_families(view: View, lb, mode: str) -> list[SimFamily]:
+    """The disaggregation gauges and counters; the queues split the load model's waiting
+    requests, a transfer per running request's prompt."""
+    def queue(name: str, share: int):
+        def value(m) -> float:
+            return float(len(m.waiting) // share) if mode != "unified" and \
+                name in PD_QUEUES[mode] else 0.0
+        return value
+
+    names = [n for pair in PD_QUEUES.values() for n in pair]
+    fams = [gauge(view, lb, "sglang:" + n, f"The number of requests in the {n[4:-11]} queue.",
+                  queue(n, 2 + k % 2)) for k, n in enumerate(names)]
+    busy = mode != "unified"
+    fams += [
+        gauge(view, lb, "sglang:kv_transfer_speed_gb_s", "The transfer speed of the KV cache in "
+              "GB/s.", lambda m: 18.5 if busy and m.running else 0.0),
+        gauge(view, lb, "sglang:kv_transfer_latency_ms", "The transfer latency of the KV cache "
+              "in ms.", lambda m: 4.0 + 0.5 * len(m.running) if busy and m.running else 0.0),
+        family("sglang:num_transfer_failed_reqs", "counter", "The number of transfer failed "
+               "requests.", [(lb(i), 0.0) for i in range(len(view.ranks))]),
+        family("sglang:num_bootstrap_failed_reqs", "counter", "The number of bootstrap failed "
+               "requests.", [(lb(i), 0.0) for i in range(len(view.ranks))])]
+    return fams
+
+
+def scheduler_families(view: View, mode: str = "unified") -> list[SimFamily]:
     def lb(i: int) -> tuple[tuple[str, str], ...]:
         dp = (("dp_rank", str(i)),) if len(view.ranks) > 1 else ()
-        return (("model_name", view.model_name), ("engine_type", "unified"), ("tp_rank", "0"),
+        return (("model_name", view.model_name), ("engine_type", mode), ("tp_rank", "0"),
                 ("pp_rank", "0"), *dp)
 
     cap = float(CONFIG.kv_capacity_tokens)
@@ -66,7 +100,8 @@ def scheduler_families(view: View) -> list[SimFamily]:
                   "Histogram of queueing time in seconds.", "queue"),
         family("sglang:cache_config_info", "gauge", "Cache configuration info.",
                [((*lb(i), ("num_pages", str(int(cap))), ("page_size", "1")), 1.0)
-                for i in range(len(view.ranks))])]
+                for i in range(len(view.ranks))]),
+        *pd_families(view, lb, mode)]
 
 
 def tokenizer_families(view: View) -> list[SimFamily]:
@@ -90,11 +125,20 @@ def tokenizer_families(view: View) -> list[SimFamily]:
                "Histogram of End-to-end request latency in seconds", [(lb, merged(view, "e2e"))])]
 
 
-def render(view: View) -> bytes:
-    fams = [*python_runtime(view), *scheduler_families(view), *tokenizer_families(view)]
-    return python_text(fams, None, hist_order="sum_bucket_count")
+def renderer(mode: str):
+    def render(view: View) -> bytes:
+        fams = [*python_runtime(view), *scheduler_families(view, mode), *tokenizer_families(view)]
+        return python_text(fams, None, hist_order="sum_bucket_count")
+    return render
 
 
-SGLANG = Kind("sglang", LAYOUTS, render, config=CONFIG, data_parallel=True,
-              extra=lambda view: {"/get_server_info": {"version": "0.5.4",
-                                                       "model_path": view.model_name}})
+def _info(view: View) -> dict[str, dict]:
+    return {"/get_server_info": {"version": "0.5.4", "model_path": view.model_name}}
+
+
+SGLANG = Kind("sglang", LAYOUTS, renderer("unified"), config=CONFIG, data_parallel=True,
+              extra=_info)
+SGLANG_PREFILL = Kind("sglang-prefill", LAYOUTS, renderer("prefill"), config=CONFIG,
+                      data_parallel=True, extra=_info)
+SGLANG_DECODE = Kind("sglang-decode", LAYOUTS, renderer("decode"), config=CONFIG,
+                     data_parallel=True, extra=_info)

@@ -8,7 +8,7 @@ vllm/v1/metrics/ray_wrappers.py for Ray (`:` sanitised to `_`, Ray's labels, `le
 
 from __future__ import annotations
 
-from inferwatch.simulate.engines.expo import SimFamily, family, python_text
+from inferwatch.simulate.engines.expo import HistValue, SimFamily, family, python_text
 from inferwatch.simulate.engines.kinds.base import (
     E2E,
     ITERATION,
@@ -125,6 +125,39 @@ def render_v1(view: View) -> bytes:
     return python_text([*python_runtime(view), *v1_families(view, "vllm:", ())], view.epoch)
 
 
+KV_BYTES_PER_TOKEN = 131_072  # an 8B model's KV per token (32 layers x 2 x 8 heads x 128 x 2 B)
+
+
+def nixl_families(view: View) -> list[SimFamily]:
+    """A decode engine's NIXL connector families (nixl_connector.py `NixlPromMetrics`): each
+    prompt token pulled is KV_BYTES_PER_TOKEN bytes, a transfer per first token; transfer
+    durations are the TTFT histogram scaled down (a pull is part of the first token's wait)."""
+    def lb(i: int) -> tuple[tuple[str, str], ...]:
+        return (("model_name", view.model_name), ("engine", str(i)))
+
+    ttft = [HistValue.of(m.stats.hists["ttft"]) for m in view.ranks]
+    xfer = [(lb(i), HistValue(tuple(b * 0.05 for b in h.bounds), h.cumulative, h.sum * 0.05))
+            for i, h in enumerate(ttft)]
+    sizes = [(lb(i), HistValue((float(1 << 30),), (h.count, h.count),
+                               m.stats.get("prompt_tokens") * KV_BYTES_PER_TOKEN))
+             for i, (h, m) in enumerate(zip(ttft, view.ranks, strict=True))]
+    zero = [(lb(i), 0.0) for i in range(len(view.ranks))]
+    return [
+        family("vllm:nixl_xfer_time_seconds", "histogram", "Histogram of transfer duration for "
+               "NIXL KV Cache transfers.", xfer),
+        family("vllm:nixl_bytes_transferred", "histogram", "Histogram of bytes transferred per "
+               "NIXL KV Cache transfers.", sizes),
+        *(family("vllm:" + n, "counter", h, zero) for n, h in (
+            ("nixl_num_failed_transfers", "Number of failed NIXL KV Cache transfers."),
+            ("nixl_num_failed_notifications", "Number of failed NIXL KV Cache notifications."),
+            ("nixl_num_kv_expired_reqs", "Number of requests that had their KV expire.")))]
+
+
+def render_nixl(view: View) -> bytes:
+    return python_text([*python_runtime(view), *v1_families(view, "vllm:", ()),
+                        *nixl_families(view)], view.epoch)
+
+
 def ray_labels(view: View) -> tuple[tuple[str, str], ...]:
     return (("Component", "core_worker"), ("NodeAddress", "10.0.4.17"),
             ("ReplicaId", "llm-server-0"), ("SessionName", "session_2026-01-05_09-12-44_1234"),
@@ -138,3 +171,5 @@ def render_ray(view: View) -> bytes:
 VLLM = Kind("vllm", V1_LAYOUTS, render_v1, config=CONFIG, data_parallel=True,
             extra=lambda view: {"/version": {"version": "0.11.0"}})
 RAY_VLLM = Kind("ray-vllm", V1_LAYOUTS, render_ray, config=CONFIG, data_parallel=True)
+VLLM_NIXL = Kind("vllm-nixl-decode", V1_LAYOUTS, render_nixl, config=CONFIG, data_parallel=True,
+                 extra=lambda view: {"/version": {"version": "0.11.0"}})
