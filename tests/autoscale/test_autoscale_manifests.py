@@ -33,12 +33,13 @@ def manifests(*args: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def keda_validator(pytestconfig):
+def keda_validator(pytestconfig, tmp_path_factory):
     """validate(resources) -> {index: [error]} with KEDA's own CRD schemas (keda.sh/v1alpha1)."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("node/npm absent: cannot install @kubernetes-models/keda")
-    prefix = pytestconfig.cache.mkdir("npm-keda")
+    cache = getattr(pytestconfig, "cache", None)  # absent under -p no:cacheprovider
+    prefix = cache.mkdir("npm-keda") if cache else tmp_path_factory.mktemp("npm-keda")
     if not (prefix / KEDA_MODELS / "package.json").is_file():
         subprocess.run([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix",
                         str(prefix), KEDA_PACKAGE], check=True, timeout=300, capture_output=True)
