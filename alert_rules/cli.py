@@ -12,6 +12,7 @@ from inferwatch.alert_rules.rulefile import LoadedGroup, load_files
 from inferwatch.alert_rules.ruletest import run_files
 from inferwatch.alert_rules.runconfig import WebSettings, load_rules, load_run_config
 from inferwatch.alert_rules.runner import run
+from inferwatch.alert_rules.state import state_url
 from inferwatch.alert_rules.web import DEFAULT_PORT
 from inferwatch.core.cliflags import add_log_flags
 from inferwatch.core.logs import setup_logging
@@ -56,7 +57,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     bases = Bases(config.runbook_base, config.grafana_url)
     compiled = [rebase(g if isinstance(g, CompiledGroup) else compile_group(g), bases)
                 for g in groups]
-    return asyncio.run(run(config, compiled, args.once))
+    url = state_url(args.storage_url, args.storage_url_file)
+    return asyncio.run(run(config, compiled, args.once, state_url=url))
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -94,6 +96,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       "none: no HTTP server)")
     runp.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
                       help="exporter-toolkit web config: TLS and basic auth for that server")
+    runp.add_argument("--storage.url", dest="storage_url", metavar="URL",
+                      help="keep the alert state in this PostgreSQL database (postgresql://..., "
+                      "the notifier's will do) instead of the config's state_file, so that a "
+                      "replacement replica neither pages again nor loses a resolve")
+    runp.add_argument("--storage.url-file", dest="storage_url_file", metavar="FILE",
+                      help="read --storage.url from a file (a Secret)")
     add_log_flags(runp)
     runp.set_defaults(func=cmd_run, log_level=None)
     test = sub.add_parser("test", help="run promtool's rule unit-test files on the embedded "

@@ -41,10 +41,11 @@ class Scraper(Protocol):
 class RuleManager:
     def __init__(self, groups: list[CompiledGroup], source: Source, sinks: list[Sink],
                  resend_delay: float = 60.0, external_url: str = "http://localhost:9477",
-                 state_file: Path | None = None, metrics: Metrics | None = None):
+                 state_file: Path | None = None, metrics: Metrics | None = None,
+                 state_db: saved.PgState | None = None):
         self.groups, self.source, self.sinks = groups, source, sinks
         self.resend_delay, self.external_url = resend_delay, external_url
-        self.state_file = state_file
+        self.state_file, self.state_db = state_file, state_db  # a file, or PostgreSQL
         self.states = {a.rule_id: RuleState(a) for g in groups for a in g.alerts}
         self.next_due = {g.name: 0.0 for g in groups}
         self.metrics = metrics
@@ -59,6 +60,8 @@ class RuleManager:
         return {("query", self.source_name): self.query_failures}
 
     def restore(self) -> int:
+        if self.state_db is not None:
+            return self.state_db.restore(self.states)
         return saved.restore(self.state_file, self.states) if self.state_file else 0
 
     async def evaluate(self, group: CompiledGroup,
@@ -135,6 +138,8 @@ class RuleManager:
         if self.state_file is not None:  # serialised here, written and synced off the loop
             await asyncio.to_thread(saved.write_atomic, self.state_file,
                                     saved.dump(self.states, now))
+        if self.state_db is not None:
+            await asyncio.to_thread(self.state_db.save, self.states, now)
         return sent
 
     async def run(self, scraper: Scraper | None, scrape_interval: float,

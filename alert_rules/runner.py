@@ -1,7 +1,8 @@
 """`inferwatch rules run`: wires the configured source, the Alertmanager sinks and the manager,
 then runs until SIGINT/SIGTERM, logging each change and serving /metrics when a listen address
-is set; or evaluates once and prints the table (`--once`, which neither sends nor saves, and
-exits 1 with the errors on stderr when a query or a scrape failed)."""
+is set, its alert state in the config's state file or (--storage.url) in PostgreSQL; or
+evaluates once and prints the table (`--once`, which neither sends nor saves, and exits 1 with
+the errors on stderr when a query or a scrape failed)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from inferwatch.alert_rules.runconfig import EmbeddedConfig, RunConfig
 from inferwatch.alert_rules.sender import AlertmanagerSink
 from inferwatch.alert_rules.sources.embedded import EmbeddedSource, Target
 from inferwatch.alert_rules.sources.prometheus import PrometheusSource
+from inferwatch.alert_rules.state import PgState, StateError
 from inferwatch.alert_rules.web import serve
 
 log = logging.getLogger(__name__)
@@ -37,15 +39,30 @@ def make_source(config: RunConfig) -> EmbeddedSource | PrometheusSource:
 
 
 async def run(config: RunConfig, groups: list[CompiledGroup], once: bool = False,
-              extra_sinks: list[Sink] | None = None) -> int:
-    """Run the manager; `extra_sinks` adds in-process receivers (e.g. the notifier)."""
-    state_file = Path(config.state_file) if config.state_file else None
+              extra_sinks: list[Sink] | None = None, state_url: str | None = None) -> int:
+    """Run the manager; `extra_sinks` adds in-process receivers (e.g. the notifier);
+    `state_url` keeps the alert state in PostgreSQL instead of the config's state file."""
+    state_db = PgState(state_url) if state_url else None
+    try:
+        return await _run(config, groups, once, extra_sinks, state_db)
+    except StateError as err:
+        print(f"inferwatch rules run: {err}", file=sys.stderr)
+        return 1
+    finally:
+        if state_db is not None:
+            state_db.close()
+
+
+async def _run(config: RunConfig, groups: list[CompiledGroup], once: bool,
+               extra_sinks: list[Sink] | None, state_db: PgState | None) -> int:
+    state_file = Path(config.state_file) if config.state_file and not state_db else None
     async with make_source(config) as source, aiohttp.ClientSession() as session:
         alertmanagers = [AlertmanagerSink(a.url, session, a.timeout)
                          for a in config.alertmanagers]
         metrics = None if once else Metrics()
         manager = RuleManager(groups, source, [*alertmanagers, *(extra_sinks or [])],
-                              config.resend_delay, config.external_url, state_file, metrics)
+                              config.resend_delay, config.external_url, state_file, metrics,
+                              state_db=state_db)
         manager.restore()
         scraper = source if isinstance(source, EmbeddedSource) else None
         if once:

@@ -119,6 +119,9 @@ class Notifier:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
+            while not task.done():  # 3.11's wait_for swallows a cancel racing its wake-up
+                await asyncio.wait({task}, timeout=0.5)
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.deliverer.stop()

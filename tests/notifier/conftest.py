@@ -46,6 +46,7 @@ SQLITE_ONLY = {  # file -> tests (None: all) that reach into SQLite or bring the
     "test_ha_schedule.py": None,  # PostgreSQL replicas on their own URL
     "test_email_slack.py": {"test_email_without_send_resolved_stays_quiet_on_resolution"},
     "test_regex_re2.py": {"test_stored_regex_silence_is_reloaded_through_re2"},
+    "test_am_config_parity.py": {"test_time_intervals_mute_as_in_alertmanager"},  # its nflog
 }
 
 

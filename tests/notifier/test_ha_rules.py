@@ -1,6 +1,7 @@
 """Two `rules run` replicas evaluating the same rules (as a Prometheus HA pair does), each
 sending to both notifier replicas on one PostgreSQL database: one notification per group, and
-one for its resolution."""
+one for its resolution. A rules replica keeping its alert state in PostgreSQL, killed and
+replaced: the replacement neither pages again nor loses a resolve."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import asyncio
 import json
 import os
 import sys
+import time
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -102,3 +105,69 @@ async def test_two_rules_engines_on_one_incident_give_one_notification_per_group
         for n in notifiers:
             await n.stop()
         await sink.stop()
+
+
+async def test_a_replacement_rules_replica_on_postgresql_neither_pages_again_nor_loses_a_resolve(
+        pg_server, pg_url, tmp_path, aiohttp_server) -> None:
+    kv, posts = ["0.95"], []
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(text=SERIES % kv[0])
+
+    async def alerts(request: web.Request) -> web.Response:
+        at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        posts.extend({**p, "received": at} for p in await request.json())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_post("/api/v2/alerts", alerts)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    (tmp_path / "rules.yml").write_text(RULES.replace("for: 0s", "for: 5s"))
+    run = tmp_path / "run.json"  # no state_file: the state is in PostgreSQL only
+    run.write_text(json.dumps({
+        "rules": ["rules.yml"], "resend_delay": "1s", "source": {"embedded": {"targets": [
+            {"url": f"http://127.0.0.1:{server.port}/metrics"}], "scrape_interval": "1s"}},
+        "alertmanagers": [{"url": f"http://127.0.0.1:{server.port}"}]}))
+    secret = tmp_path / "uri"
+    secret.write_text(pg_url + "\n")
+
+    async def engine() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "inferwatch.cli", "rules", "run", "--config", str(run),
+            "--storage.url-file", str(secret), cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL)
+
+    def saved_firing() -> bool:
+        rows = pg_server.sql("SELECT body FROM rules_state", pg_url.rsplit("/", 1)[1])
+        return any(a["state"] == "firing" for (body,) in rows for a in json.loads(body)["alerts"])
+
+    procs = [await engine()]
+    try:
+        await until(lambda: bool(posts), 30, what="the first engine's firing alert")
+        starts = posts[0]["startsAt"]
+        await until(saved_firing, 10, what="the firing state saved")
+        procs[-1].kill()  # kill -9: no chance to save anything more
+        await procs[-1].wait()
+        posts.clear()
+        started = time.monotonic()
+        procs.append(await engine())  # the replacement, condition still true
+        await until(lambda: bool(posts), 30, what="the replacement's first send")
+        # restored: firing since the first engine's startsAt at once, not pending for 5s again
+        assert time.monotonic() - started < 5 + 2.0  # import + first cycle, under the for
+        assert {(p["labels"]["alertname"], p["startsAt"]) for p in posts} == {("KVFull", starts)}
+        procs[-1].kill()
+        await procs[-1].wait()
+        kv[0] = "0.5"  # the condition clears while no engine runs
+        posts.clear()
+        procs.append(await engine())
+        # resolved: endsAt no later than its arrival (a firing one's is resend periods ahead)
+        await until(lambda: any(p["endsAt"] <= p["received"] for p in posts), 30,
+                    what="the resolve")
+        assert {p["startsAt"] for p in posts} == {starts}
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
