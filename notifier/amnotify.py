@@ -122,7 +122,9 @@ class Native:
         if isinstance(cfg, EmailConfig):
             subject = next((v for k, v in cfg.headers.items() if k.lower() == "subject"),
                            '{{ template "email.default.subject" . }}')
-            return text(subject), text(cfg.html) if cfg.html else text(cfg.text)
+            if cfg.html:  # Alertmanager renders `html` with html/template: escaped in context
+                return text(subject), self.templates.execute_html(cfg.html, data)
+            return text(subject), text(cfg.text)
         raise AssertionError(self.kind)
 
     def _webhook(self, message: MessageData, data: Any, now: float, truncated: int) -> dict:

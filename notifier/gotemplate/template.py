@@ -4,7 +4,9 @@
 `define`s (a later definition replaces an earlier one unless it is empty, as Go's
 AddParseTree), `execute` runs one. `AlertmanagerTemplates` is Alertmanager 0.25's
 template.Template: the shipped default.tmpl and email.tmpl first, then the user's `templates:`
-globs, and `execute_text` as its ExecuteTextString (a clone, the text parsed as template "").
+globs, and `execute_text` as its ExecuteTextString (a clone, the text parsed as template "");
+`execute_html` is its ExecuteHTMLString, the same with html/template's contextual escaping
+(notifier/gotemplate/htmlescape.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 from inferwatch.notifier.gotemplate import nodes as n
 from inferwatch.notifier.gotemplate.execute import execute
 from inferwatch.notifier.gotemplate.funcs import FUNCS, Func
+from inferwatch.notifier.gotemplate.htmlescape import escape
+from inferwatch.notifier.gotemplate.htmlfuncs import HTML_FUNCS
 from inferwatch.notifier.gotemplate.parser import parse
 
 DEFAULT_FILES = ("default.tmpl", "email.tmpl")
@@ -80,12 +84,22 @@ class AlertmanagerTemplates:
         """ExecuteTextString: "" for "", else the text parsed into a clone and run."""
         if text == "":
             return ""
+        return self._with(text).execute("", data)
+
+    def execute_html(self, text: str, data: Any) -> str:
+        """ExecuteHTMLString: as execute_text, escaped as html/template escapes (an
+        HTMLEscapeError, a GoTemplateError, where it would refuse the template)."""
+        if text == "":
+            return ""
+        return execute(escape(self._with(text).trees, ""), HTML_FUNCS, "", data)
+
+    def _with(self, text: str) -> Templates:
         tmpl = self.base.clone()
         trees = parse(text, "", tmpl.funcs)
         main = trees[""]
         tmpl.add(trees)
         tmpl.trees[""] = main  # Go runs the new template even when it is only spaces
-        return tmpl.execute("", data)
+        return tmpl
 
     def check(self, text: str) -> None:
         """Parse the text against the set (TemplateSyntaxError), without running it."""
