@@ -192,7 +192,7 @@ def test_prometheus_operator_overlay(rendered):
 def test_dashboards_are_grafana_sidecar_configmaps(rendered, overlay):
     boards = [r for r in rendered[overlay] if r["kind"] == "ConfigMap"
               and r["metadata"]["labels"].get("grafana_dashboard") == "1"]
-    assert len(boards) == 5
+    assert len(boards) == 6  # dashboards.build.BUILDERS, the cost dashboard the sixth
     for board in boards:
         ((name, body),) = board["data"].items()
         assert name.endswith(".json") and body.lstrip().startswith("{")
