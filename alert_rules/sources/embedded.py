@@ -30,6 +30,7 @@ from inferwatch.alert_rules.sources.window import Keyed, LabelKey, Window
 from inferwatch.core.regex import RegexError
 from inferwatch.exposition.parser import parse
 
+ALERT_NAMES = {"ALERTS", "ALERTS_FOR_STATE"}
 ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
 log = logging.getLogger(__name__)
 
@@ -156,16 +157,19 @@ class EmbeddedSource:
         """A recording rule: its result written into the window at ts (a series it no longer
         returns goes stale), so that the rules after it, and later ranges, read it."""
         self._write(f"record:{rule_id}", record_samples(rule, self.evaluate_text(rule.expr, ts)),
-                    ts)
+                    ts, {rule.name})
 
     def write_alerts(self, state: RuleState, ts: float) -> None:
         """An alerting rule's ALERTS and ALERTS_FOR_STATE series, as Prometheus writes them."""
-        self._write(f"alerts:{state.rule.rule_id}", alert_series(state), ts)
+        self._write(f"alerts:{state.rule.rule_id}", alert_series(state), ts, ALERT_NAMES)
 
-    def _write(self, target: str, samples: list[tuple[Labels, float]], ts: float) -> None:
+    def _write(self, target: str, samples: list[tuple[Labels, float]], ts: float,
+               names: set[str]) -> None:
+        """A rule's samples (of the metric `names`) into the window; the PromQL results that
+        read those names are forgotten, the others stay memoised for the next rules."""
         if samples or self._written.get(target):
             self.window.ingest(target, samples, int(ts * 1000))
-            self.promql.clear()
+            self.promql.invalidate(names)
             self._memo_t = None
         self._written[target] = bool(samples)
 

@@ -7,6 +7,8 @@ is computed once per evaluation time (`memo`)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from inferwatch.alert_rules.promql_ast import (
     Aggregate,
     BinOp,
@@ -44,11 +46,20 @@ class PromQLEvaluator:
                  lookback_ms: int = LOOKBACK_MS):
         self.window, self.step_ms, self.lookback_ms = window, step_ms, lookback_ms
         self.memo: dict[tuple[Expr, int, int], Value] = {}  # (node, time, query time)
+        self.readers: dict[str | None, list[tuple[Expr, int, int]]] = {}  # name → memo keys
         self.query_t = 0  # the instant query's time: what `@ start()` and `@ end()` mean
 
     def clear(self) -> None:
         """Forget memoised results (the window changed)."""
-        self.memo = {}
+        self.memo, self.readers = {}, {}
+
+    def invalidate(self, names: set[str]) -> None:
+        """Forget the results that read a series of one of these metric names (or a
+        selector without a name), as when a rule wrote them: the rest stay valid."""
+        memo, readers = self.memo, self.readers
+        for name in (*names, None):
+            for key in readers.pop(name, ()):
+                memo.pop(key, None)
 
     def instant(self, expr: Expr, t: int) -> Vector:
         """A rule's result at t: a vector, or a scalar as one sample without labels."""
@@ -69,6 +80,8 @@ class PromQLEvaluator:
         result = self.memo.get(key)
         if result is None:
             result = self.memo[key] = self._compute(expr, t)
+            for name in reads(expr):
+                self.readers.setdefault(name, []).append(key)
         return result
 
     def vector(self, expr: Expr, t: int) -> Vector:
@@ -170,6 +183,22 @@ class PromQLEvaluator:
         else:
             raise EvalError("expected a range vector")
         return matrix, end - rng, end, rng  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=8192)
+def reads(expr: Expr) -> frozenset[str | None]:
+    """The metric names an expression's selectors read, None for a selector without one."""
+    if isinstance(expr, VectorSel):
+        return frozenset((expr.name,))
+    if isinstance(expr, MatrixSel):
+        return reads(expr.sel)
+    out: frozenset[str | None] = frozenset()
+    for child in (getattr(expr, "expr", None), getattr(expr, "param", None),
+                  getattr(expr, "lhs", None), getattr(expr, "rhs", None),
+                  *getattr(expr, "args", ())):
+        if child is not None:
+            out |= reads(child)
+    return out
 
 
 def unique(vector: Vector) -> Vector:

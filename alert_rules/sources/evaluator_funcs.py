@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from inferwatch.alert_rules.promql_ast import Func, Str, VectorSel
+from inferwatch.alert_rules.promql_ast import Func, MatrixSel, Str, VectorSel
 from inferwatch.alert_rules.sources import gomath
 from inferwatch.alert_rules.sources.evaluator_labels import label_join, label_replace
 from inferwatch.alert_rules.sources.promql_eval import (
@@ -18,7 +18,9 @@ from inferwatch.alert_rules.sources.promql_eval import (
     avg_over_time,
     bucket_quantile,
     drop_name,
+    extrapolate,
     extrapolated_rate,
+    has_nan,
 )
 
 if TYPE_CHECKING:
@@ -38,16 +40,25 @@ def kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:
 
 def linear_regression(times: list[int], values: list[float], at: int) -> tuple[float, float]:
     n = sum_x = c_x = sum_y = c_y = sum_xy = c_xy = sum_x2 = c_x2 = 0.0
-    init, const = values[0], True
-    for i, (t, v) in enumerate(zip(times, values, strict=True)):
-        if const and i > 0 and v != init:
-            const = False
+    init = values[0]
+    const = all(v == init for v in values[1:])  # as Go: `v != init` ends it, NaN too
+    for t, v in zip(times, values, strict=True):  # kahan_inc inlined, four times
         n += 1.0
         x = (t - at) / 1e3
-        sum_x, c_x = kahan_inc(x, sum_x, c_x)
-        sum_y, c_y = kahan_inc(v, sum_y, c_y)
-        sum_xy, c_xy = kahan_inc(x * v, sum_xy, c_xy)
-        sum_x2, c_x2 = kahan_inc(x * x, sum_x2, c_x2)
+        s = sum_x + x
+        c_x += (sum_x - s) + x if abs(sum_x) >= abs(x) else (x - s) + sum_x
+        sum_x = s
+        s = sum_y + v
+        c_y += (sum_y - s) + v if abs(sum_y) >= abs(v) else (v - s) + sum_y
+        sum_y = s
+        xv = x * v
+        s = sum_xy + xv
+        c_xy += (sum_xy - s) + xv if abs(sum_xy) >= abs(xv) else (xv - s) + sum_xy
+        sum_xy = s
+        xx = x * x
+        s = sum_x2 + xx
+        c_x2 += (sum_x2 - s) + xx if abs(sum_x2) >= abs(xx) else (xx - s) + sum_x2
+        sum_x2 = s
     if const:
         return (math.nan, math.nan) if math.isinf(init) else (0.0, init)
     sum_x, sum_y, sum_xy, sum_x2 = sum_x + c_x, sum_y + c_y, sum_xy + c_xy, sum_x2 + c_x2
@@ -98,7 +109,10 @@ def go_quantile(q: float, values: list[float]) -> float:
         return math.nan
     if q < 0 or q > 1:
         return -math.inf if q < 0 else math.inf
-    ordered = sorted(values, key=lambda v: (not math.isnan(v), v if v == v else 0.0))
+    if has_nan(values):
+        ordered = sorted(values, key=lambda v: (not math.isnan(v), v if v == v else 0.0))
+    else:  # the same order: the key above compares as the value itself
+        ordered = sorted(values)
     n = len(ordered)
     rank = q * (n - 1)
     lower = max(0.0, math.floor(rank))
@@ -221,8 +235,31 @@ def _unique(vector: Vector) -> Vector:
     return unique(vector)
 
 
+COUNTER = {"rate": (True, True), "increase": (False, True), "delta": (False, False)}
+
+
+def _counter_call(ev: PromQLEvaluator, name: str, arg: MatrixSel, t: int) -> Vector:
+    """rate/increase/delta of a range selector straight from each series' first and last
+    samples and its recorded resets (Series.counter_range), no samples copied."""
+    is_rate, is_counter = COUNTER[name]
+    end = ev.at(arg.sel.at, t) - arg.sel.offset
+    start, out = end - arg.range, []
+    for series in ev.series(arg.sel):
+        parts = series.counter_range(start, end)
+        if parts is None:
+            continue
+        count, first_t, first, last_t, last, resets = parts
+        value = extrapolate(count, first_t, first, last_t, last, resets if is_counter else [],
+                            start, end, is_rate, is_counter)
+        if value is not None:
+            out.append((series.plain, value))
+    return _unique(out)
+
+
 def _range_call(ev: PromQLEvaluator, node: Func, t: int) -> Value:
     name = node.name
+    if name in COUNTER and isinstance(node.args[0], MatrixSel):
+        return _counter_call(ev, name, node.args[0], t)
     index = 1 if name == "quantile_over_time" else 0
     matrix, start, end, rng = ev.range_arg(node.args[index], t)
     if name == "absent_over_time":

@@ -165,7 +165,16 @@ def aggregate(op: str, by: tuple[str, ...], vector: Vector) -> Vector:
     return out
 
 
+def has_nan(values: list[float]) -> bool:
+    """False only when no value is NaN: a sum is NaN when a term is (or when +Inf meets -Inf,
+    where the callers' slow paths are right too), and `sum` is one C loop."""
+    total = sum(values)
+    return total != total
+
+
 def _min_max(values: list[float], pick: Callable[..., float]) -> float:
+    if not has_nan(values):
+        return pick(values) if values else math.nan  # what the filter below would give
     real = [v for v in values if v == v]  # NaN is the one value unequal to itself
     return pick(real) if real else math.nan
 
@@ -200,7 +209,22 @@ def running_mean(values: list[float]) -> float:
 
 def avg_over_time(values: list[float]) -> float:
     """functions.go funcAvgOverTime: the same running mean, Kahan-Neumaier compensated
-    (kahanSumInc inlined)."""
+    (kahanSumInc inlined). First without Go's Inf checks, which change nothing while the
+    mean stays finite; a mean that became ±Inf never turns finite again (Inf plus a finite
+    increment stays Inf, Inf - Inf is NaN), so a finite result is Go's, else the loop with
+    the checks runs."""
+    mean = c = count = 0.0
+    for v in values:
+        count += 1
+        inc = v / count - mean / count
+        t = mean + inc
+        if abs(mean) >= abs(inc):
+            c += (mean - t) + inc
+        else:
+            c += (inc - t) + mean
+        mean = t
+    if mean - mean == 0.0:  # finite
+        return mean + c
     mean = c = count = 0.0
     inf = _INF
     for v in values:
@@ -233,18 +257,27 @@ def extrapolated_rate(times: list[int], values: list[float], start: int, end: in
     `is_counter` false, `delta`."""
     if len(values) < 2:
         return None
-    result, last = values[-1] - values[0], values[0]
-    if is_counter:
-        for v in values[1:]:
-            if v < last:
-                result += last
-            last = v
-    to_start = (times[0] - start) / 1000
-    to_end = (end - times[-1]) / 1000
-    sampled = (times[-1] - times[0]) / 1000
-    average = sampled / (len(values) - 1)
-    if is_counter and result > 0 and values[0] >= 0:
-        to_start = min(to_start, sampled * (values[0] / result))
+    resets = [a for a, b in zip(values, values[1:], strict=False) if b < a] if is_counter else []
+    return extrapolate(len(values), times[0], values[0], times[-1], values[-1], resets, start,
+                       end, is_rate, is_counter)
+
+
+def extrapolate(count: int, first_t: int, first: float, last_t: int, last: float,
+                resets: list[float], start: int, end: int, is_rate: bool,
+                is_counter: bool) -> float | None:
+    """extrapolatedRate from what it reads of the samples: their count, the first and the
+    last, and the value before each counter reset (added in order, as Go's loop adds)."""
+    if count < 2:
+        return None
+    result = last - first
+    for previous in resets:
+        result += previous
+    to_start = (first_t - start) / 1000
+    to_end = (end - last_t) / 1000
+    sampled = (last_t - first_t) / 1000
+    average = sampled / (count - 1)
+    if is_counter and result > 0 and first >= 0:
+        to_start = min(to_start, sampled * (first / result))
     threshold = average * 1.1
     interval = sampled
     interval += to_start if to_start < threshold else average / 2

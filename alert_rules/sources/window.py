@@ -8,7 +8,8 @@ instant query then finds no value for it, and range queries skip the marker.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+import math
+from array import array
 
 from inferwatch.core.regex import anchored
 
@@ -16,59 +17,142 @@ LOOKBACK_MS = 5 * 60 * 1000
 LabelKey = tuple[tuple[str, str], ...]
 
 
-@dataclass
 class Series:
-    labels: dict[str, str]
-    times: list[int] = field(default_factory=list)
-    values: list[float | None] = field(default_factory=list)  # None: a stale marker
-    stale: int = 0  # stale markers among `values`
-    plain: dict[str, str] = field(init=False)  # the labels without __name__ (shared: read-only)
+    """One series' samples in two contiguous arrays (int64 milliseconds, float64 values, 16
+    bytes a sample). A stale marker is stored as a NaN whose time is also in `stale_t`;
+    `reset_t`/`reset_prev` hold, for every sample lower than the previous real sample, its
+    time and that previous value, so that rate's counter correction over a range is a bisect
+    and the same additions in the same order as the per-sample loop."""
 
-    def __post_init__(self) -> None:
-        self.plain = {k: v for k, v in self.labels.items() if k != "__name__"}
+    __slots__ = ("labels", "plain", "_t", "_v", "stale_t", "reset_t", "reset_prev", "_last")
+
+    def __init__(self, labels: dict[str, str]):
+        self.labels = labels
+        self.plain = {k: v for k, v in labels.items() if k != "__name__"}  # shared: read-only
+        self._t, self._v = array("q"), array("d")
+        self.stale_t: list[int] = []
+        self.reset_t, self.reset_prev = array("q"), array("d")  # a gauge has many
+        self._last: float | None = None  # the newest real (not stale) value
+
+    @property
+    def stale(self) -> int:
+        """Stale markers in the window."""
+        return len(self.stale_t)
+
+    @property
+    def times(self) -> list[int]:
+        return self._t.tolist()
+
+    @property
+    def values(self) -> list[float | None]:
+        """The values, None for a stale marker."""
+        out: list[float | None] = self._v.tolist()
+        if self.stale_t:
+            index = {t: i for i, t in enumerate(self._t)}
+            for t in self.stale_t:
+                out[index[t]] = None
+        return out
 
     def append(self, t: int, value: float | None) -> None:
-        if self.times and t <= self.times[-1]:
+        times = self._t
+        if times and t <= times[-1]:
             return  # out of order or duplicate: Prometheus rejects it too
-        self.times.append(t)
-        self.values.append(value)
-        self.stale += value is None
+        times.append(t)
+        if value is None:
+            self._v.append(_NAN)
+            self.stale_t.append(t)
+            return
+        self._v.append(value)
+        last = self._last
+        if last is not None and value < last:
+            self.reset_t.append(t)
+            self.reset_prev.append(last)
+        self._last = value
 
     def prune(self, before: int) -> None:
-        cut = bisect.bisect_left(self.times, before)
+        cut = bisect.bisect_left(self._t, before)
         if cut:
-            self.stale -= sum(v is None for v in self.values[:cut]) if self.stale else 0
-            del self.times[:cut]
-            del self.values[:cut]
+            del self._t[:cut]
+            del self._v[:cut]
+            for times, *others in ((self.stale_t,), (self.reset_t, self.reset_prev)):
+                drop = bisect.bisect_left(times, before)
+                if drop:
+                    del times[:drop]
+                    for other in others:
+                        del other[:drop]
+            if not self._t:
+                self._last = None
+
+    def _is_stale(self, i: int) -> bool:
+        value = self._v[i]
+        if value == value or not self.stale_t:
+            return False
+        t = self._t[i]
+        j = bisect.bisect_left(self.stale_t, t)
+        return j < len(self.stale_t) and self.stale_t[j] == t
 
     def latest(self, t: int, lookback: int = LOOKBACK_MS) -> float | None:
         """The newest value at or before t within the lookback, None when stale or absent.
         A sample exactly `lookback` old still counts (Prometheus 2.x, engine.go
         vectorSelectorSingle: dropped only when `t < refTime - lookback`; Prometheus 3
         drops it)."""
-        i = bisect.bisect_right(self.times, t) - 1
-        if i < 0 or self.times[i] < t - lookback:
+        i = bisect.bisect_right(self._t, t) - 1
+        if i < 0 or self._t[i] < t - lookback or self._is_stale(i):
             return None
-        return self.values[i]
+        return self._v[i]
 
     def latest_sample(self, t: int, lookback: int = LOOKBACK_MS) -> tuple[int, float] | None:
         """`latest` with the sample's own timestamp (for `timestamp()`)."""
-        i = bisect.bisect_right(self.times, t) - 1
-        if i < 0 or self.times[i] < t - lookback or self.values[i] is None:
+        i = bisect.bisect_right(self._t, t) - 1
+        if i < 0 or self._t[i] < t - lookback or self._is_stale(i):
             return None
-        return self.times[i], self.values[i]  # type: ignore[return-value]
+        return self._t[i], self._v[i]
+
+    def _bounds(self, start: int, end: int) -> tuple[int, int, int, int]:
+        """Indexes [lo, hi) of the samples with start <= t <= end, and [s_lo, s_hi) of the
+        stale markers among them."""
+        times = self._t
+        lo = bisect.bisect_left(times, start)
+        hi = len(times) if times and times[-1] <= end else bisect.bisect_right(times, end)
+        stale, s_lo, s_hi = self.stale_t, 0, 0
+        if stale and lo < hi:
+            s_lo = bisect.bisect_left(stale, times[lo])
+            s_hi = bisect.bisect_right(stale, times[hi - 1], s_lo)
+        return lo, hi, s_lo, s_hi
 
     def range(self, start: int, end: int) -> tuple[list[int], list[float]]:
         """Samples with start <= t <= end, stale markers left out (Prometheus 2.x bounds;
         Prometheus 3 leaves `start` itself out)."""
-        times = self.times
-        lo = bisect.bisect_left(times, start)
-        hi = len(times) if times and times[-1] <= end else bisect.bisect_right(times, end)
-        if not self.stale:
-            return times[lo:hi], self.values[lo:hi]  # type: ignore[return-value]
-        pairs = [(t, v) for t, v in zip(times[lo:hi], self.values[lo:hi], strict=True)
-                 if v is not None]
-        return [t for t, _ in pairs], [v for _, v in pairs]
+        lo, hi, s_lo, s_hi = self._bounds(start, end)
+        times, values = self._t[lo:hi].tolist(), self._v[lo:hi].tolist()
+        if s_lo == s_hi:
+            return times, values
+        gone = set(self.stale_t[s_lo:s_hi])
+        keep = [i for i, t in enumerate(times) if t not in gone]
+        return [times[i] for i in keep], [values[i] for i in keep]
+
+    def counter_range(self, start: int, end: int) -> CounterRange | None:
+        """What extrapolatedRate reads of [start, end], without the samples in between:
+        (count, first time, first value, last time, last value, the previous values of
+        the resets after the first sample, in order); None without a real sample."""
+        lo, hi, s_lo, s_hi = self._bounds(start, end)
+        if s_lo != s_hi:
+            times, values = self.range(start, end)
+            if not times:
+                return None
+            resets = [a for a, b in zip(values, values[1:], strict=False) if b < a]
+            return len(times), times[0], values[0], times[-1], values[-1], resets
+        if lo == hi:
+            return None
+        first_t, last_t = self._t[lo], self._t[hi - 1]
+        r_lo = bisect.bisect_right(self.reset_t, first_t)
+        r_hi = bisect.bisect_right(self.reset_t, last_t, r_lo)
+        return (hi - lo, first_t, self._v[lo], last_t, self._v[hi - 1],
+                self.reset_prev[r_lo:r_hi].tolist())
+
+
+CounterRange = tuple[int, int, float, int, float, list[float]]
+_NAN = math.nan
 
 
 Keyed = tuple[LabelKey, dict[str, str], float]  # (label key, labels, value)
