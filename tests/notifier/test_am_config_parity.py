@@ -217,3 +217,53 @@ async def test_time_intervals_mute_as_in_alertmanager(tmp_path, start_notifier, 
         assert len(muted) == 2
         for group in muted:  # not logged as notified: it stays new for when the mute ends
             assert p.notifier.nflog.last("hook", 0, group.key) is None
+
+
+CHILDREN = """route:
+  receiver: hook
+  group_by: [alertname, tier, team]
+  group_wait: 500ms
+  group_interval: 1s
+  routes:
+    - matchers: [tier=muted]
+      mute_time_intervals: [inside]
+      routes:
+        - {{matchers: [team=plain]}}
+        - {{matchers: [team=own], mute_time_intervals: [outside]}}
+    - matchers: [tier=inactive]
+      active_time_intervals: [outside]
+      routes:
+        - {{matchers: [team=plain]}}
+        - {{matchers: [team=own], active_time_intervals: [inside]}}
+time_intervals:
+  - name: inside
+    time_intervals: [{{times: [{{start_time: '{a}', end_time: '{b}'}}], location: UTC}}]
+  - name: outside
+    time_intervals: [{{times: [{{start_time: '{c}', end_time: '{d}'}}], location: UTC}}]
+receivers:
+  - name: hook
+    webhook_configs: [{{url: 'http://127.0.0.1:{port}/hook'}}]
+"""
+
+
+async def test_child_routes_do_not_inherit_time_intervals(tmp_path, start_notifier,
+                                                          sink) -> None:
+    """Alertmanager 0.25's NewRoute sets a route's mute and active intervals from its own
+    config only (dispatch/route.go: `opts.MuteTimeIntervals = cr.MuteTimeIntervals`), so a
+    child without any is never muted by its parent's."""
+    (a, b), (c, d) = window(True), window(False)
+    async with pair(tmp_path, start_notifier, CHILDREN.format(a=a, b=b, c=c, d=d,
+                                                              port=sink.port)) as p:
+        p.sink = sink
+        t = stamp(time.time())
+        await p.post(*[alert("T", t, tier=tier, team=team) for tier in ("muted", "inactive")
+                       for team in ("parent", "plain", "own")])
+        await p.both(4, 10, "the children's groups")
+        await p.post(alert("Late", stamp(time.time()), tier="root", team="root"))
+        am, nf = await p.both(5, 10, "the late group")
+        sent = sorted((x.body["commonLabels"]["tier"], x.body["commonLabels"]["team"])
+                      for x in am)
+        assert sent == [("inactive", "own"), ("inactive", "plain"), ("muted", "own"),
+                        ("muted", "plain"), ("root", "root")]
+        assert_same(sorted(am, key=lambda x: x.body["groupKey"]),
+                    sorted(nf, key=lambda x: x.body["groupKey"]))
