@@ -289,12 +289,12 @@ class Notifier:
         self.storage.gc_now(self._collect(now), now - RETENTION)
 
     def status_of(self, alert: StoredAlert, inhibition: Inhibition, now: float) -> dict:
-        """Alertmanager's alert status object."""
+        """Alertmanager 0.25's alert status object (its alertStatus has no mutedBy)."""
         silenced = self.silences.muted_by(alert.labels, now)
         by = inhibition.inhibited_by(alert.labels)
         inhibited = [by] if by else []
         state = "suppressed" if silenced or inhibited else "active"
-        return {"state": state, "silencedBy": silenced, "inhibitedBy": inhibited, "mutedBy": []}
+        return {"state": state, "silencedBy": silenced, "inhibitedBy": inhibited}  # no mutedBy
 
     def snapshot(self) -> StateReading:
         now = self.clock()

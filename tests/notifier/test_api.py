@@ -102,8 +102,8 @@ async def test_silence_lifecycle_mutes_and_unmutes(api, sink) -> None:
     assert sink.posts[0].body["title"] == "[FIRING:1] B"
     listed = await (await client.get("/api/v2/alerts", headers=AUTH)).json()
     muted = [a for a in listed if a["labels"]["alertname"] == "A"][0]
-    assert muted["status"] == {"state": "suppressed", "silencedBy": [sid], "inhibitedBy": [],
-                               "mutedBy": []}
+    # Alertmanager 0.25's alertStatus (api/v2/openapi.yaml at v0.25.0) has no mutedBy
+    assert muted["status"] == {"state": "suppressed", "silencedBy": [sid], "inhibitedBy": []}
     assert (await client.delete(f"/api/v2/silence/{sid}", headers=AUTH)).status == 200
     await until(lambda: len(sink.posts) == 2, what="A after the silence expired")
     assert sink.posts[1].body["title"] == "[FIRING:1] A"

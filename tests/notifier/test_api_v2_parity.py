@@ -151,7 +151,7 @@ async def test_status_codes_match_alertmanagers(pair: Pair) -> None:
 
 def _alerts(body: list[dict]) -> list[tuple]:
     return [(x["fingerprint"], sorted(x["labels"].items()), x["status"]["state"],
-             len(x["status"]["silencedBy"]), x["status"]["inhibitedBy"],
+             sorted(x["status"]), len(x["status"]["silencedBy"]), x["status"]["inhibitedBy"],
              [r["name"] for r in x["receivers"]]) for x in body]
 
 
