@@ -17,6 +17,7 @@ from inferwatch.exporter.collectors.engines.info_parse import (
     from_families,
 )
 from inferwatch.exposition.parser import parse
+from inferwatch.simulate.engines.sim import Simulation
 
 INFO = Path(__file__).parents[2] / "testdata" / "engines" / "info"
 
@@ -78,3 +79,17 @@ def test_hostile_values_are_bounded_and_wrong_types_dropped() -> None:
     with pytest.raises(ValueError, match="not a JSON object"):
         from_endpoint("/props", [1, 2])
     assert from_endpoint("/v1/models", {"data": "garbage"}) == Facts()
+
+
+@pytest.mark.parametrize(("kind", "path", "keys"), [
+    ("tgi", "/info", {"model", "max_model_len", "version"}),
+    ("llamacpp", "/props", {"model", "max_model_len", "version"}),
+    ("sglang", "/get_server_info", {"model", "version"}),
+])
+def test_the_simulator_answers_in_the_shape_of_our_fixtures(kind: str, path: str,
+                                                            keys: set[str]) -> None:
+    sim = Simulation(kind)
+    facts = from_endpoint(path, sim.extra(0.0)[path])
+    said = {k for k, v in vars(facts).items() if v}
+    assert said == keys
+    assert facts.model == sim.model_name

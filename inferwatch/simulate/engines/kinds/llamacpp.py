@@ -48,4 +48,5 @@ def render(view: View) -> bytes:
 
 LLAMACPP = Kind("llamacpp", {}, render, config=CONFIG, extra=lambda view: {
     "/props": {"total_slots": CONFIG.max_running, "model_path": view.model_name,
-               "default_generation_settings": {"n_ctx": CONFIG.kv_capacity_tokens}}})
+               "default_generation_settings": {"n_ctx": CONFIG.kv_capacity_tokens},
+               "modalities": {"vision": False, "audio": False}, "build_info": "b7100-1a2b3c4d"}})

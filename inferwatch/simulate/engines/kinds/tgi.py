@@ -82,4 +82,6 @@ def render(view: View) -> bytes:
 
 TGI = Kind("tgi", LAYOUTS, render, config=CONFIG, extra=lambda view: {
     "/info": {"model_id": view.model_name, "version": "3.3.4", "max_input_tokens": MAX_INPUT,
-              "max_total_tokens": MAX_TOTAL, "router": "text-generation-router"}})
+              "max_total_tokens": MAX_TOTAL, "router": "text-generation-router",
+              "model_sha": None, "model_pipeline_tag": "text-generation", "sha": None,
+              "docker_label": None}})
