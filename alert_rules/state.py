@@ -2,7 +2,7 @@
 replica) neither re-pages (firing alerts keep their `startsAt` and last send time) nor loses a
 resolve (an alert resolved but not yet sent, or one whose condition cleared while we were down,
 is sent as resolved by the next cycle). On disk: a file written atomically. In PostgreSQL
-(`rules run --storage.url`, the notifier's database and schema): PgState, a row per rule,
+(`rules run --storage.url`, e.g. the notifier's database): PgState, a row per rule,
 written when its entry changed; a newer save (by `saved_at`) is never overwritten by an older
 one, so two engines of an HA pair sharing the rows keep the newest."""
 
@@ -82,6 +82,11 @@ def apply(data: object, states: dict[str, RuleState]) -> int:
     return sum(len(alerts) for *_, alerts in loaded.values())
 
 
+SCHEMA = """CREATE TABLE IF NOT EXISTS rules_state (
+    rule_id TEXT PRIMARY KEY, body TEXT NOT NULL, saved_at DOUBLE PRECISION NOT NULL)"""
+SCHEMA_LOCK = 0x1F0A_7E58  # pg_advisory_xact_lock key (the notifier's migrations use ...57)
+
+
 class PgState:
     """The alert state in PostgreSQL (`rules_state`, one row per rule), on one synchronous
     connection: `restore` at start, `save` after each cycle (in a thread)."""
@@ -97,13 +102,13 @@ class PgState:
     def _connect(self):
         import psycopg
 
-        from inferwatch.notifier.storage.migrations import migrate_postgres
-
         if self.conn is None or self.conn.closed or self.conn.broken:
             self.conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5,
                                         application_name="inferwatch-rules",
                                         options="-c statement_timeout=10000")
-            migrate_postgres(self.conn)
+            with self.conn.transaction():  # engines starting at once: one creates the table
+                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                self.conn.execute(SCHEMA)
         return self.conn
 
     def restore(self, states: dict[str, RuleState]) -> int:

@@ -67,28 +67,13 @@ CREATE TABLE leases (
     acquired_at TIMESTAMPTZ NOT NULL DEFAULT now());
 """
 # step 2: each group's flush schedule, so that a replica taking a group's lease over continues
-# it (notifier/storage/pgleases.py); the rules engine's alert state (alert_rules/state.py)
+# it (notifier/storage/pgleases.py)
 POSTGRES_V2 = """
 CREATE TABLE group_schedule (
     group_key TEXT PRIMARY KEY, next_flush DOUBLE PRECISION NOT NULL,
     last_flush DOUBLE PRECISION NOT NULL, flushed_by TEXT NOT NULL);
-CREATE TABLE rules_state (
-    rule_id TEXT PRIMARY KEY, body TEXT NOT NULL, saved_at DOUBLE PRECISION NOT NULL);
 """
 POSTGRES_STEPS = {1: POSTGRES_V1, 2: POSTGRES_V2}
 POSTGRES_LATEST = 2
 MIGRATION_LOCK = 0x1F0A_7E57  # pg_advisory_xact_lock key: one migrating replica at a time
 
-
-def migrate_postgres(conn) -> tuple[int, int]:
-    """The PostgreSQL steps on a synchronous psycopg connection (the rules engine's), one
-    process at a time; (version before, version after)."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        before = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version"
-                              ).fetchone()[0]
-        for step in range(before + 1, POSTGRES_LATEST + 1):
-            conn.execute(POSTGRES_STEPS[step])
-            conn.execute("INSERT INTO schema_version VALUES (%s)", (step,))
-    return before, max(before, POSTGRES_LATEST)

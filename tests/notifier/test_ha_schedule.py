@@ -76,5 +76,5 @@ async def test_notify_brings_alerts_silences_and_queued_notifications_over_befor
                             for a in other.active.values()), 3, what="the alert on replica b")
     await until(lambda: len(sink.posts) == 1, 3, what="b delivering what a queued")
     assert time.monotonic() - started < 10  # far below the 30 s poll
-    assert front.outbox.counts() == {"delivered": 1}
+    await until(lambda: front.outbox.counts() == {"delivered": 1}, 3, what="the mark")
     assert sink.posts[0].body["title"].startswith("[FIRING:1] Prompt")
