@@ -118,3 +118,16 @@ ENGINE_EXTERNAL_QUERIED_TOKENS = _c("inferwatch_engine_external_prefix_cache_que
 ENGINE_EXTERNAL_HIT_TOKENS = _c("inferwatch_engine_external_prefix_cache_hit_tokens_total",
                                 "Prompt tokens found in an external (KV connector or offload) "
                                 "prefix cache.", ENGINE)
+MODEL_FACTS = ("dtype", "quantization", "kv_cache_dtype", "tensor_parallel_size",
+               "pipeline_parallel_size", "max_model_len", "block_size")
+ENGINE_MODEL_INFO = _g("inferwatch_engine_model_info", "What the engine says of the model it "
+                       "serves (from its config-info metrics and info endpoints); a label the "
+                       "engine does not say is empty; value is always 1.", ENGINE + MODEL_FACTS)
+ENGINE_INFO = _g("inferwatch_engine_info", "The engine's version as it says it (vLLM /version, "
+                 "TGI /info, SGLang /get_server_info, llama.cpp /props build_info); value is "
+                 "always 1.", ENGINE + ("version",))
+ENGINE_INFO_UP = _g("inferwatch_engine_info_up", "1 when the last fetch of this target's info "
+                    "endpoints succeeded (fetched on their own slow interval).", ENGINE_TARGET)
+ENGINE_INFO_ERRORS = _c("inferwatch_engine_info_errors_total", "Failed fetches of this "
+                        "target's info endpoints (timeout, HTTP error, body cap, invalid JSON).",
+                        ENGINE_TARGET)

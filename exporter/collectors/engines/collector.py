@@ -29,6 +29,9 @@ from yarl import URL
 from inferwatch.core.redact import redact
 from inferwatch.exporter.collectors.engines import publish
 from inferwatch.exporter.collectors.engines.detect import detect, matches
+from inferwatch.exporter.collectors.engines.info import InfoFetcher
+from inferwatch.exporter.collectors.engines.info import families as info_families
+from inferwatch.exporter.collectors.engines.info_parse import Facts, from_families
 from inferwatch.exporter.collectors.engines.kinds import AUTO, MAPPINGS, metrics_paths
 from inferwatch.exporter.collectors.engines.limits import LimitExceeded, Limits, clip
 from inferwatch.exporter.collectors.engines.normalise import Normalised, normalise
@@ -103,6 +106,8 @@ class EngineCollector:
         self._states: dict[Target, _State] = {}
         self._session: aiohttp.ClientSession | None = None
         self._closing: asyncio.Task | None = None
+        self._info = InfoFetcher(clock=clock)  # info endpoints, on their own interval
+        self._page_facts: dict[Target, Facts] = {}  # of each target's config-info families
         self.set_targets(targets)
         self.interval = min([interval, *(s.interval for s in self._states.values())])
 
@@ -154,7 +159,20 @@ class EngineCollector:
         running = [s.task for s in self._states.values() if s.task and not s.task.done()]
         if running:  # a scrape still running past the budget keeps its last families
             await asyncio.wait(running, timeout=self.timeout - TIMEOUT_MARGIN + WAIT_MARGIN)
-        return [f for s in self._states.values() for f in s.families]
+        return [f for s in self._states.values() for f in [*s.families, *self._facts(s)]]
+
+    def _facts(self, state: _State) -> list[Metric]:
+        """The model facts of a target that is up, starting its info fetch when due (never
+        awaited): a down target publishes its health only."""
+        if not state.up or state.engine not in MAPPINGS:
+            return []
+        assert self._session is not None
+        self._info.start_due(self._session, state.target, state.engine,
+                             state.url or state.target.url, state.timeout, state.shown)
+        ident = publish.Identity(state.engine, state.shown, _extra(state.target), state.role)
+        return info_families(ident, _model(state.sources),
+                             self._page_facts.get(state.target, Facts()),
+                             self._info.states.get(state.target))
 
     async def _scrape(self, session: aiohttp.ClientSession, state: _State) -> None:
         """One target: never raises, always leaves `up` and the duration in its families."""
@@ -194,6 +212,7 @@ class EngineCollector:
         body = await self._fetch_metrics(session, state)
         families = await _in_thread(state, _parse, body, self.max_body_bytes, state.limits)
         engine = _engine(state, families)
+        self._page_facts[state.target] = from_families(families)
         mapping = MAPPINGS[engine]
         if mapping.info and not state.info_model and state.info_tries < INFO_TRIES:
             state.info_model = await self._info_model(session, state, *mapping.info)
@@ -245,6 +264,7 @@ class EngineCollector:
 
     def _cancel(self) -> list[asyncio.Task]:
         tasks = [s.task for s in self._states.values() if s.task and not s.task.done()]
+        tasks += self._info.cancel()
         for task in tasks:
             task.cancel()
         return tasks

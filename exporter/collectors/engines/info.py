@@ -11,10 +11,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
+from prometheus_client.core import Metric
 from yarl import URL
 
+from inferwatch import catalog as c
 from inferwatch.core.redact import redact
 from inferwatch.exporter.collectors.engines.info_parse import ENDPOINTS, Facts, from_endpoint
 from inferwatch.exporter.collectors.engines.limits import clip
@@ -89,3 +92,25 @@ class InfoFetcher:
         for task in tasks:
             task.cancel()
         return tasks
+
+
+def families(ident: Any, model: str, page: Facts, state: InfoState | None) -> list[Metric]:
+    """model_info and engine_info (the page's facts over the endpoints'), info_up and the
+    error count; `ident` is the target's publish.Identity."""
+    facts = page.over(state.facts if state else Facts())
+    model = model or facts.model
+    out = []
+    info = ident.family(c.ENGINE_MODEL_INFO)
+    info.add_metric(ident.values(c.ENGINE_MODEL_INFO, model,
+                                 **{k: getattr(facts, k) for k in c.MODEL_FACTS}), 1)
+    out.append(info)
+    if facts.version:
+        version = ident.family(c.ENGINE_INFO)
+        version.add_metric(ident.values(c.ENGINE_INFO, model, version=facts.version), 1)
+        out.append(version)
+    if state is not None and state.up is not None:
+        up, errors = ident.family(c.ENGINE_INFO_UP), ident.family(c.ENGINE_INFO_ERRORS)
+        up.add_metric(ident.values(c.ENGINE_INFO_UP), 1.0 if state.up else 0.0)
+        errors.add_metric(ident.values(c.ENGINE_INFO_ERRORS), state.errors)
+        out += [up, errors]
+    return out
