@@ -4,7 +4,10 @@ Group fields: {subject} {status} {STATUS} {receiver} {group_key} {alertname} {nu
 {num_resolved} {group_labels} {common_labels} {common_annotations} {external_url} {alerts}
 {firing} {resolved} (the last three: alerts rendered by the `alert` template, under a heading).
 Alert fields: {status} {alertname} {labels} {annotations} {labels_text} {summary} {description}
-{runbook_url} {dashboard_url} {generator_url} {links} {starts_at} {ends_at} {fingerprint}.
+{runbook_url} {dashboard_url} {generator_url} {silence_url} {links} {starts_at} {ends_at}
+{fingerprint}. {dashboard_url} has the rule packs' relative range pinned around the alert and
+{silence_url} opens the notifier page's silence form prefilled with the alert's labels (under
+`global.external_url`; empty without one); {links} lists runbook, dashboard, source and silence.
 Label maps allow `{labels[severity]}` (empty when absent); attribute access is refused.
 """
 
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from inferwatch.notifier import alertlinks
 from inferwatch.notifier.alerts import StoredAlert
 from inferwatch.notifier.formatting import LabelMap, TemplateError, fill, parse
 
@@ -70,6 +74,7 @@ class AlertView:
     alert: StoredAlert
     now: float
     style: dict[str, tuple[str, str]]
+    external_url: str = ""
 
     def field(self, name: str) -> Any:
         """The value of a field; KeyError for an unknown one."""
@@ -79,10 +84,18 @@ class AlertView:
         shown = LabelMap({k: v for k, v in self.alert.labels.items() if k != "alertname"})
         return _wrap(format(shown).replace(", ", " "), self.style["labels_text"])
 
+    def dashboard_url(self) -> str:
+        url, a = self.alert.annotations.get("dashboard_url", ""), self.alert
+        return alertlinks.dashboard_url(url, a.starts_at, a.ends_at if a.resolved(self.now)
+                                        else None) if url else ""
+
+    def silence_url(self) -> str:
+        return alertlinks.silence_url(self.external_url, self.alert.labels)
+
     def links(self) -> str:
         a, ann = self.alert, self.alert.annotations
-        urls = [("Runbook", ann.get("runbook_url", "")),
-                ("Dashboard", ann.get("dashboard_url", "")), ("Source", a.generator_url)]
+        urls = [("Runbook", ann.get("runbook_url", "")), ("Dashboard", self.dashboard_url()),
+                ("Source", a.generator_url), ("Silence", self.silence_url())]
         pattern, joiner = self.style["link"]
         links = joiner.join(pattern.format(name=n, url=u) for n, u in urls if u)
         return ("\n" + links) if links else ""
@@ -98,7 +111,8 @@ _ALERT_FIELDS: dict[str, Callable[[AlertView], Any]] = {
     "description": lambda v: _wrap(v.alert.annotations.get("description", ""),
                                    v.style["description"]),
     "runbook_url": lambda v: v.alert.annotations.get("runbook_url", ""),
-    "dashboard_url": lambda v: v.alert.annotations.get("dashboard_url", ""),
+    "dashboard_url": AlertView.dashboard_url,
+    "silence_url": AlertView.silence_url,
     "generator_url": lambda v: v.alert.generator_url,
     "links": AlertView.links,
     "starts_at": lambda v: _iso(v.alert.starts_at),
@@ -183,9 +197,10 @@ _GROUP_FIELDS: dict[str, Callable[[GroupView], Any]] = {
 }
 
 
-def _render_alerts(tpl: Template, alerts: Sequence[StoredAlert], now: float) -> str:
+def _render_alerts(tpl: Template, alerts: Sequence[StoredAlert], now: float,
+                   external_url: str = "") -> str:
     parts, style = parse(tpl.alert), _STYLE["text" if tpl.format == "text" else "markdown"]
-    return "".join(fill(parts, AlertView(a, now, style).field) for a in alerts)
+    return "".join(fill(parts, AlertView(a, now, style, external_url).field) for a in alerts)
 
 
 def render(tpl: Template, group: MessageData, now: float) -> tuple[str, str]:

@@ -13,7 +13,8 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDict
 
-from inferwatch.notifier import api_filters
+from inferwatch.notifier import alertlinks, api_filters
+from inferwatch.notifier.alerts import StoredAlert
 from inferwatch.notifier.apiv2 import RequestError
 from inferwatch.notifier.service import Notifier
 from inferwatch.notifier.ui import data
@@ -35,16 +36,23 @@ SWITCHES = ("active", "silenced", "inhibited")
 MAX_ALERTS = 2000  # beyond this the page says how many it left out
 
 
-def matchers_text(pairs: dict[str, str]) -> str:
-    """One `name="value"` per line: what the silence form reads."""
-    def quote(v: str) -> str:
-        return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return "\n".join(f'{k}="{quote(v)}"' for k, v in sorted(pairs.items()))
-
-
 def silence_link(pairs: dict[str, str], text: str = "Silence…") -> Safe:
-    return link(query("/ui/silences/new", [("matchers", matchers_text(pairs))]), text,
-                **{"class": "silence"})
+    return link(alertlinks.silence_path(pairs), text, **{"class": "silence"})
+
+
+def _context_links(a: dict[str, Any], stored: StoredAlert | None, now: float) -> list[Safe]:
+    """The alert's runbook and dashboard (over a range around the alert), when it has them."""
+    notes, out = a["annotations"], []
+    dash = notes.get("dashboard_url", "")
+    if dash and stored is not None:
+        ends = stored.ends_at if stored.resolved(now) else None
+        dash = alertlinks.dashboard_url(dash, stored.starts_at, ends)
+    for name, url, cls in (("runbook", notes.get("runbook_url", ""), "runbook"),
+                           ("dashboard", dash, "dashboard")):
+        href = safe_href(url) if url else None
+        if href:
+            out.append(link(href, name, rel="noopener noreferrer", **{"class": cls}))
+    return out
 
 
 def _api_query(request: web.Request) -> tuple[MultiDict, list[str]]:
@@ -113,7 +121,7 @@ def _alert(n: Notifier, a: dict[str, Any], here: str, now: float) -> Safe:
             el("span", {"class": "muted"}, "since ",
                when(stored.starts_at if stored else None, now)),
             link(href, "source", rel="noopener noreferrer") if href else "",
-            silence_link(a["labels"])]
+            *_context_links(a, stored, now), silence_link(a["labels"])]
     return el("div", {"class": "alert", "id": f"a-{a['fingerprint']}",
                       "data-fingerprint": a["fingerprint"]},
               el("div", {}, join(head, " · ")), el("div", {}, labels(a["labels"], here)),
