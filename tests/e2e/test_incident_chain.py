@@ -56,13 +56,13 @@ class Expected:
 
     @property
     def labels_text(self) -> str:
-        return (f"engine=vllm instance={self.instance} job=inferwatch model={MODEL} "
+        return (f"engine=vllm instance={self.instance} job=inferwatch model={MODEL} role=both "
                 f"severity=warning target={self.target}")
 
     def subject(self, firing: bool) -> str:
         status = "[FIRING:1]" if firing else "[RESOLVED]"
         return (f"{status} KVCacheNearFull {MODEL} "
-                f"(vllm {self.instance} inferwatch warning {self.target})")
+                f"(vllm {self.instance} inferwatch both warning {self.target})")
 
     @property
     def summary(self) -> str:
@@ -274,7 +274,7 @@ async def chain(tmp_path: Path) -> AsyncIterator[Chain]:
 
 
 LABELS = {"alertname": "KVCacheNearFull", "engine": "vllm", "model": MODEL, "job": "inferwatch",
-          "severity": "warning"}
+          "severity": "warning", "role": "both"}  # role: a vLLM target nobody declared
 EXPR = "avg_over_time(inferwatch_engine_kv_cache_usage_ratio[4s]) > 0.9"
 
 

@@ -160,7 +160,8 @@ def test_two_gpus_exact_samples(make):
 
 POD_SPECS = (catalog.GPU_POD_MEMORY_USED, catalog.GPU_PROCESSES,
              catalog.GPU_ATTRIBUTION_UNMAPPED, catalog.GPU_POD_UTILIZATION,  # the pods collector's
-             catalog.GPU_ALLOCATION_INFO, catalog.GPU_ALLOCATABLE_INFO)  # kubelet_pod_resources
+             catalog.GPU_ALLOCATION_INFO, catalog.GPU_ALLOCATABLE_INFO,  # kubelet_pod_resources
+             catalog.GPU_JOB_INFO)  # the jobs collector's
 
 
 def gpu_specs() -> list[MetricSpec]:
