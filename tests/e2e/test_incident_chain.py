@@ -82,7 +82,8 @@ class Expected:
         message = call.body["message"]
         self.check_value(re.fullmatch(
             rf"{heading}\n- KVCacheNearFull \[{re.escape(self.labels_text)}\] {self.summary}"
-            rf" — {re.escape(self.description)}\nSource: {re.escape(self.generator)}\n",
+            rf" — {re.escape(self.description)}\nRunbook: {RUNBOOK}, Dashboard: {DASHBOARD}, "
+            rf"Source: {re.escape(self.generator)}\n",
             message), message)
 
     def check_email(self, mail: Mail, firing: bool) -> None:
@@ -96,14 +97,17 @@ class Expected:
         text = mail_text(msg).replace("\r\n", "\n")
         self.check_value(re.fullmatch(
             rf"{heading}\n\n- KVCacheNearFull {self.summary}\n {re.escape(self.description)}\n"
-            rf"{re.escape(self.labels_text)}\n\nSource\n\n{re.escape(footer)}", text), text)
+            rf"{re.escape(self.labels_text)}\n\nRunbook · Dashboard · Source\n\n"
+            rf"{re.escape(footer)}",
+            text), text)
         html = mail_html(msg).replace("\r\n", "\n")
         href = self.generator.replace("&", "&amp;")
         self.check_value(re.fullmatch(
             rf"<h2>{heading}</h2>\n<ul>\n<li><strong>KVCacheNearFull</strong> {self.summary}"
             rf"<br />\n{re.escape(self.description)}<br />\n"
             rf"<code>{re.escape(self.labels_text)}</code></li>\n</ul>\n"
-            rf'<p><a href="{re.escape(href)}">Source</a></p>\n<p>{re.escape(footer)}</p>',
+            rf'<p><a href="{RUNBOOK}">Runbook</a> · <a href="{DASHBOARD}">Dashboard</a> · '
+            rf'<a href="{re.escape(href)}">Source</a></p>\n<p>{re.escape(footer)}</p>',
             html), html)
 
 
@@ -273,6 +277,8 @@ async def chain(tmp_path: Path) -> AsyncIterator[Chain]:
             await c.stop()
 
 
+RUNBOOK = r"https://[^\s\"]+/docs/runbooks/KVCacheNearFull\.md"  # the pack's links
+DASHBOARD = r"http://localhost:3000/d/inferwatch-engines\?[^\s\"]+"
 LABELS = {"alertname": "KVCacheNearFull", "engine": "vllm", "model": MODEL, "job": "inferwatch",
           "severity": "warning", "role": "both"}  # role: a vLLM target nobody declared
 EXPR = "avg_over_time(inferwatch_engine_kv_cache_usage_ratio[4s]) > 0.9"
