@@ -30,6 +30,7 @@ from prometheus_client.core import Metric
 
 from inferwatch import catalog
 from inferwatch.exporter.collectors.base import CollectorFailed
+from inferwatch.exporter.collectors.nvmlsession import NvmlSession, text
 
 log = logging.getLogger(__name__)
 MAX_FILES = 1024  # mapping files read per cycle
@@ -83,7 +84,7 @@ class JobCollector:
         self.mapping_dir = Path(mapping_dir) if mapping_dir else None
         self.procfs = Path(procfs) if procfs else None
         self.interval, self.timeout = interval, timeout
-        self._initialized = False
+        self.nvml = NvmlSession(lib)
         self._problem = ""  # the last dropped-input message, logged once per change
 
     def collect(self) -> list[Metric]:
@@ -111,24 +112,17 @@ class JobCollector:
         return [family]
 
     def close(self) -> None:
-        if self._initialized:
-            self._initialized = False
-            try:
-                self.lib.nvmlShutdown()
-            except pynvml.NVMLError as err:
-                log.debug("nvmlShutdown: %s", err)
+        self.nvml.close()
 
     def _gpus(self) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
         """index -> uuid, and `<index>.<gpu instance id>` -> (index, MIG uuid)."""
         try:
-            if not self._initialized:
-                self.lib.nvmlInit()
-                self._initialized = True
+            self.nvml.start()
             gpus: dict[str, str] = {}
             migs: dict[str, tuple[str, str]] = {}
             for index in range(int(self.lib.nvmlDeviceGetCount())):
                 handle = self.lib.nvmlDeviceGetHandleByIndex(index)
-                gpus[str(index)] = _text(self.lib.nvmlDeviceGetUUID(handle))
+                gpus[str(index)] = text(self.lib.nvmlDeviceGetUUID(handle))
                 migs.update(self._migs(index, handle))
             return gpus, migs
         except pynvml.NVMLError as err:
@@ -147,7 +141,7 @@ class JobCollector:
         for slot in range(slots):
             try:
                 mig = self.lib.nvmlDeviceGetMigDeviceHandleByIndex(handle, slot)
-                uuid = _text(self.lib.nvmlDeviceGetUUID(mig))
+                uuid = text(self.lib.nvmlDeviceGetUUID(mig))
                 instance = int(self.lib.nvmlDeviceGetGpuInstanceId(mig))
             except pynvml.NVMLError:
                 continue
@@ -207,7 +201,3 @@ class JobCollector:
         if problem and problem != self._problem:
             log.warning("hpc job mapping: %s", problem)
         self._problem = problem
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

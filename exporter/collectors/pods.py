@@ -27,6 +27,7 @@ from prometheus_client.core import Metric
 
 from inferwatch import catalog
 from inferwatch.exporter.collectors.base import CollectorFailed
+from inferwatch.exporter.collectors.nvmlsession import NvmlSession, text
 from inferwatch.exporter.kube.pods import PodDirectory
 from inferwatch.exporter.kube.procs import ProcResolver
 
@@ -48,7 +49,7 @@ class PodAttributionCollector:
         self.directory = directory
         self.resolver = ProcResolver(procfs)
         self.interval, self.timeout = interval, timeout
-        self._initialized = False
+        self.nvml = NvmlSession(lib)
         self._last_sample: dict[str, int] = {}  # uuid -> newest process sample's timeStamp
 
     def collect(self) -> list[Metric]:
@@ -72,36 +73,26 @@ class PodAttributionCollector:
             self._utilization(gpu, handle, pods, sm)
         self.resolver.end_cycle()
         if count and failed == count:
-            self._shutdown()  # initialise again next cycle, as after a driver reload
+            self.nvml.close()  # initialise again next cycle, as after a driver reload
             raise CollectorFailed(f"no GPU's processes could be listed ({failed} failed)")
         return _families(processes, unmapped, memory, sm)
 
     def close(self) -> None:
-        self._shutdown()
+        self.nvml.close()
 
     def _start(self) -> int:
         try:
-            if not self._initialized:
-                self.lib.nvmlInit()
-                self._initialized = True
+            self.nvml.start()
             return int(self.lib.nvmlDeviceGetCount())
         except pynvml.NVMLError as err:
-            self._shutdown()
+            self.nvml.close()
             raise CollectorFailed(f"NVML unavailable: {err}") from err
-
-    def _shutdown(self) -> None:
-        if self._initialized:
-            self._initialized = False
-            try:
-                self.lib.nvmlShutdown()
-            except pynvml.NVMLError as err:
-                log.debug("nvmlShutdown: %s", err)
 
     def _gpu(self, index: int) -> tuple[GpuKey, dict[int, int | None], Any]:
         """The GPU's labels, its processes (pid -> used bytes, None: not reported), handle."""
         handle = self.lib.nvmlDeviceGetHandleByIndex(index)
         uuid = self.lib.nvmlDeviceGetUUID(handle)
-        uuid = uuid.decode() if isinstance(uuid, bytes) else str(uuid)
+        uuid = text(uuid)
         running: dict[int, int | None] = {}
         listings = [self.lib.nvmlDeviceGetComputeRunningProcesses(handle)]
         try:
@@ -190,7 +181,7 @@ class PodAttributionCollector:
                 if err.value not in _EMPTY_MIG_SLOT:
                     log.debug("MIG slot %s: %s", slot, err)
                 continue
-            found.append((uuid.decode() if isinstance(uuid, bytes) else str(uuid), mig))
+            found.append((text(uuid), mig))
         return found
 
 

@@ -18,6 +18,7 @@ from prometheus_client.core import Metric
 
 from inferwatch import catalog
 from inferwatch.exporter.collectors.base import CollectorFailed
+from inferwatch.exporter.collectors.nvmlsession import NvmlSession, text
 from inferwatch.exporter.kube.podresources import PodResourcesClient, PodResourcesError
 
 log = logging.getLogger(__name__)
@@ -34,20 +35,18 @@ class GpuIndex:
         self.lib = lib
         self.by_uuid: dict[str, str] = {}  # uuid -> gpu index
         self.by_id: dict[str, str] = {}  # "0" / "0:1" -> uuid
-        self._initialized = False
+        self.nvml = NvmlSession(lib)
 
     def refresh(self) -> None:
         """Enumerate the GPUs and their MIG devices; on an NVML error keep what was known."""
         if self.lib is None:
             return
         try:
-            if not self._initialized:
-                self.lib.nvmlInit()
-                self._initialized = True
+            self.nvml.start()
             by_uuid, by_id = {}, {}
             for index in range(int(self.lib.nvmlDeviceGetCount())):
                 handle = self.lib.nvmlDeviceGetHandleByIndex(index)
-                uuid = _text(self.lib.nvmlDeviceGetUUID(handle))
+                uuid = text(self.lib.nvmlDeviceGetUUID(handle))
                 by_uuid[uuid], by_id[str(index)] = str(index), uuid
                 for slot, mig in self._migs(handle):
                     by_uuid[mig], by_id[f"{index}:{slot}"] = str(index), mig
@@ -72,16 +71,11 @@ class GpuIndex:
                 if err.value in _EMPTY_MIG_SLOT:
                     continue
                 raise
-            found.append((slot, _text(self.lib.nvmlDeviceGetUUID(mig))))
+            found.append((slot, text(self.lib.nvmlDeviceGetUUID(mig))))
         return found
 
     def close(self) -> None:
-        if self._initialized:
-            self._initialized = False
-            try:
-                self.lib.nvmlShutdown()
-            except pynvml.NVMLError as err:
-                log.debug("nvmlShutdown: %s", err)
+        self.nvml.close()
 
 
 def device_uuid(device_id: str, index: GpuIndex) -> str:
@@ -132,7 +126,3 @@ class AllocationCollector:
     def close(self) -> None:
         self.client.close()
         self.index.close()
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
