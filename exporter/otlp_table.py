@@ -17,6 +17,7 @@ from pathlib import Path
 
 from inferwatch import catalog as c
 from inferwatch.catalog.spec import MetricSpec
+from inferwatch.catalog_doc import between_markers
 
 SCHEMA_URL = "https://opentelemetry.io/schemas/1.44.0"
 GAUGE, COUNTER, UPDOWNCOUNTER, HISTOGRAM = "gauge", "counter", "updowncounter", "histogram"
@@ -148,11 +149,7 @@ def render_table() -> str:
 
 def with_table(text: str) -> str:
     """`text` with the part between the markers replaced by the current table."""
-    head, sep, rest = text.partition(BEGIN)
-    _, sep2, tail = rest.partition(END)
-    if not (sep and sep2):
-        raise ValueError(f"markers not found: {BEGIN!r} ... {END!r}")
-    return f"{head}{BEGIN}\n{render_table()}\n{END}{tail}"
+    return between_markers(text, BEGIN, END, render_table())
 
 
 def main(argv: list[str]) -> int:

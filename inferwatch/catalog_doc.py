@@ -24,11 +24,17 @@ def render_table() -> str:
 
 def with_table(text: str) -> str:
     """`text` with the part between the markers replaced by the current table."""
-    head, sep, rest = text.partition(BEGIN)
-    _, sep2, tail = rest.partition(END)
+    return between_markers(text, BEGIN, END, render_table())
+
+
+def between_markers(text: str, begin: str, end: str, table: str) -> str:
+    """`text` with the part between the `begin` and `end` lines replaced by `table`;
+    ValueError when a marker is missing. Every generated README table is kept this way."""
+    head, sep, rest = text.partition(begin)
+    _, sep2, tail = rest.partition(end)
     if not (sep and sep2):
-        raise ValueError(f"markers not found: {BEGIN!r} ... {END!r}")
-    return f"{head}{BEGIN}\n{render_table()}\n{END}{tail}"
+        raise ValueError(f"markers not found: {begin!r} ... {end!r}")
+    return f"{head}{begin}\n{table}\n{end}{tail}"
 
 
 def main(argv: list[str]) -> int:
