@@ -53,6 +53,12 @@ def _target_ref(workload: Workload) -> dict[str, str]:
     return {"apiVersion": "apps/v1", "kind": workload.kind, "name": workload.name}
 
 
+def _metadata(workload: Workload) -> dict[str, Any]:
+    """The autoscaler's name, beside the workload it scales."""
+    return {"name": f"{workload.name}-inferwatch", "namespace": workload.namespace,
+            "labels": LABELS}
+
+
 def _behavior(targets: Targets) -> dict[str, Any]:
     return {"scaleDown": {"stabilizationWindowSeconds": targets.scale_down_window}}
 
@@ -66,8 +72,7 @@ def scaled_object(workload: Workload, targets: Targets, prometheus_url: str) -> 
 
     return {
         "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
-        "metadata": {"name": f"{workload.name}-inferwatch", "namespace": workload.namespace,
-                     "labels": LABELS},
+        "metadata": _metadata(workload),
         "spec": {
             "scaleTargetRef": _target_ref(workload),
             "minReplicaCount": targets.min_replicas,
@@ -97,8 +102,7 @@ def hpa(workload: Workload, targets: Targets) -> dict[str, Any]:
 
     return {
         "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": f"{workload.name}-inferwatch", "namespace": workload.namespace,
-                     "labels": LABELS},
+        "metadata": _metadata(workload),
         "spec": {
             "scaleTargetRef": _target_ref(workload),
             "minReplicas": targets.min_replicas,
