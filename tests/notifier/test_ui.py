@@ -310,8 +310,9 @@ receivers:
                     all(s.attempts for s in data.notifications(notifier)), what="outcomes")
         # a second alert in the down group: its pending notification is superseded
         await client.post("/api/v2/alerts", json=[alert_body("Down", {"i": "2"})])
-        await until(lambda: "superseded" in [s.state for s in data.notifications(notifier)],
-                    what="a superseded notification")
+        await until(lambda: "superseded" in [s.state for s in data.notifications(notifier)] and
+                    all(s.attempts for s in data.notifications(notifier) if s.state == "pending"),
+                    what="a superseded notification and its successor tried once")
         text = await page(client, "/ui/notifications")
         rows = [a for a in Tags(text).having("data-state") if a.get("id", "")[:2] == "n-"]
         assert {r["data-state"] for r in rows} == {"delivered", "failed", "pending", "superseded"}
