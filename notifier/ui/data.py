@@ -1,5 +1,6 @@
 """Read-only views of the notifier's state for the web page.
 
+`muting_now` counts what each silence mutes through the notifier's silence index.
 `notifications` reads the outbox through its `listing` (SQLite's table or PostgreSQL's). A
 channel is named by its receiver, index and kind (the apprise scheme), never by its URL; an
 error text passes the redactor again (with URLs masked) before it is shown.
@@ -8,6 +9,7 @@ error text passes the redactor again (with URLs masked) before it is shown.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -60,6 +62,17 @@ def notifications(n: Notifier, *, limit: int = 200, state: str | None = None,
                  r["attempts"], r["state"], REDACTOR.redact(r["last_error"] or "", urls=True),
                  len(json.loads(r["firing"])), len(json.loads(r["resolved"])))
             for r in rows]
+
+
+def muting_now(n: Notifier, now: float) -> Counter[str]:
+    """How many firing alerts each silence mutes at `now`, asked of the notifier's own silence
+    index (`Silences.muted_by`, what the pipeline and the API ask), so the page cannot disagree
+    with what is sent."""
+    counts: Counter[str] = Counter()
+    for a in n.active.values():
+        if not a.resolved(now):
+            counts.update(n.silences.muted_by(a.labels, now))
+    return counts
 
 
 def silence_or_none(n: Notifier, silence_id: str) -> Silence | None:

@@ -163,12 +163,11 @@ async def alerts_page(request: web.Request) -> web.Response:
 def silences_body(request: web.Request, message: tuple[str, str] | None = None) -> Safe:
     n, token = notifier_of(request), csrf(request)
     now = n.clock()
-    firing = [a for a in n.active.values() if not a.resolved(now)]
+    muting = data.muting_now(n, now)
     found = sorted(n.silences.all(), key=lambda s: api_filters.silence_order(s, now))
     rows = []
     for s in found:
         state = s.state(now)
-        matched = sum(1 for a in firing if s.mutes(a.labels, now))
         actions = [link(f"/ui/silences/{s.id}/edit", "edit")]
         if state != "expired":
             actions.append(post_button(f"/ui/silences/{s.id}/expire", "expire", token))
@@ -178,7 +177,7 @@ def silences_body(request: web.Request, message: tuple[str, str] | None = None) 
             el("td", {}, join((el("span", {"class": "chip"}, str(m)) for m in s.matchers), " ")),
             el("td", {}, when(s.starts_at, now)), el("td", {}, when(s.ends_at, now)),
             el("td", {}, s.created_by), el("td", {}, s.comment),
-            el("td", {}, str(matched) if state == "active" else "—"),
+            el("td", {"class": "muting"}, str(muting[s.id]) if state == "active" else "—"),
             el("td", {"class": "mono"}, s.id), el("td", {}, join(actions, " "))))
     head = el("tr", {}, join(el("th", {}, t) for t in (
         "state", "matchers", "starts", "ends", "created by", "comment", "muting now", "id", "")))
