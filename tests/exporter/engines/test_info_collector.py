@@ -1,6 +1,7 @@
-"""EngineCollector with model facts: simulated SGLang engines whose /get_server_info answers,
-hangs or answers garbage. The metrics of every target are in the first run and never wait for
-an info endpoint; the facts follow once fetched; the bad ones are `info_up 0`."""
+"""EngineCollector with model facts: the engine simulator's SGLang (/get_server_info) and vLLM
+(/v1/models, /version) answering, and SGLang engines whose /get_server_info hangs or answers
+garbage. The metrics of every target are in the first run and never wait for an info endpoint;
+the facts follow once fetched; the bad ones are `info_up 0`."""
 
 from __future__ import annotations
 
@@ -12,10 +13,20 @@ from aiohttp import web
 from inferwatch import catalog as c
 from inferwatch.exporter.collectors.engines.collector import EngineCollector
 from inferwatch.exporter.collectors.engines.targets import Target
+from inferwatch.simulate.engines.app import make_app
 from inferwatch.simulate.engines.sim import Simulation
 
 
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/metrics"
+
+
 async def engine(info) -> tuple[web.AppRunner, str]:
+    """A simulated SGLang engine's metrics with `info` as its /get_server_info."""
     sim = Simulation("sglang")
 
     async def metrics(_req: web.Request) -> web.Response:
@@ -24,18 +35,7 @@ async def engine(info) -> tuple[web.AppRunner, str]:
     app = web.Application()
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/get_server_info", info(sim))
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/metrics"
-
-
-def answers(sim):
-    async def handler(_req):
-        return web.json_response({**sim.extra(1.0)["/get_server_info"], "tp_size": 4,
-                                  "dtype": "bfloat16", "quantization": None})
-    return handler
+    return await serve(app)
 
 
 def hangs(_sim):
@@ -56,11 +56,12 @@ def samples(families, name: str, target: str) -> list:
 
 
 async def test_info_endpoints_answer_hang_and_fail_without_delaying_metrics() -> None:
-    servers = {k: await engine(h) for k, h in
-               (("ok", answers), ("hang", hangs), ("garbage", garbage))}
+    servers = {k: await engine(h) for k, h in (("hang", hangs), ("garbage", garbage))}
+    servers["ok"] = await serve(make_app(Simulation("sglang")))
+    servers["vllm"] = await serve(make_app(Simulation("vllm", model_name="org/llama-8b")))
     urls = {k: u for k, (_r, u) in servers.items()}
-    collector = EngineCollector([Target("sglang", u) for u in urls.values()], interval=0.01,
-                                timeout=1.0)
+    collector = EngineCollector([Target("vllm" if k == "vllm" else "sglang", u)
+                                 for k, u in urls.items()], interval=0.01, timeout=1.0)
     try:
         start = time.monotonic()
         first = await collector.collect()
@@ -72,13 +73,22 @@ async def test_info_endpoints_answer_hang_and_fail_without_delaying_metrics() ->
             start = time.monotonic()
             families = await collector.collect()
             assert time.monotonic() - start < 1.0
-            if len(samples(families, c.ENGINE_INFO_UP.name, urls["hang"])) == 1:
+            if all(len(samples(families, c.ENGINE_INFO_UP.name, u)) == 1
+                   for u in urls.values()):
                 break
         info = samples(families, c.ENGINE_MODEL_INFO.name, urls["ok"])[0].labels
-        assert (info["tensor_parallel_size"], info["dtype"], info["quantization"]) == \
-            ("4", "bfloat16", "")
+        assert {k: info[k] for k in ("tensor_parallel_size", "pipeline_parallel_size", "dtype",
+                                     "quantization", "kv_cache_dtype", "block_size")} == {
+            "tensor_parallel_size": "1", "pipeline_parallel_size": "1", "dtype": "bfloat16",
+            "quantization": "", "kv_cache_dtype": "auto", "block_size": "1"}
         assert samples(families, c.ENGINE_INFO.name, urls["ok"])[0].labels["version"] == "0.5.4"
-        assert samples(families, c.ENGINE_INFO_UP.name, urls["ok"])[0].value == 1
+        vllm = samples(families, c.ENGINE_MODEL_INFO.name, urls["vllm"])[0].labels
+        assert (vllm["model"], vllm["max_model_len"], vllm["block_size"]) == \
+            ("org/llama-8b", "8192", "16")  # /v1/models' card; block size from cache_config_info
+        assert samples(families, c.ENGINE_INFO.name, urls["vllm"])[0].labels["version"] == \
+            "0.11.0"
+        for good in ("ok", "vllm"):
+            assert samples(families, c.ENGINE_INFO_UP.name, urls[good])[0].value == 1, good
         for bad in ("hang", "garbage"):
             assert samples(families, c.ENGINE_INFO_UP.name, urls[bad])[0].value == 0, bad
             assert samples(families, c.ENGINE_INFO_ERRORS.name, urls[bad])[0].value >= 1

@@ -84,7 +84,10 @@ def test_hostile_values_are_bounded_and_wrong_types_dropped() -> None:
 @pytest.mark.parametrize(("kind", "path", "keys"), [
     ("tgi", "/info", {"model", "max_model_len", "version"}),
     ("llamacpp", "/props", {"model", "max_model_len", "version"}),
-    ("sglang", "/get_server_info", {"model", "version"}),
+    ("sglang", "/get_server_info", {"model", "dtype", "kv_cache_dtype", "tensor_parallel_size",
+                                    "pipeline_parallel_size", "block_size", "version"}),
+    ("vllm", "/v1/models", {"model", "max_model_len"}),
+    ("vllm-nixl-decode", "/v1/models", {"model", "max_model_len"}),
 ])
 def test_the_simulator_answers_in_the_shape_of_our_fixtures(kind: str, path: str,
                                                             keys: set[str]) -> None:
@@ -93,3 +96,33 @@ def test_the_simulator_answers_in_the_shape_of_our_fixtures(kind: str, path: str
     said = {k for k, v in vars(facts).items() if v}
     assert said == keys
     assert facts.model == sim.model_name
+
+
+def shape(value: object) -> object:
+    """The keys and JSON types of a document (lists by their first item)."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    return "null" if value is None else type(value).__name__
+
+
+@pytest.mark.parametrize(("kind", "path", "fixture"), [
+    ("vllm", "/v1/models", "vllm-v1-models.json"),
+    ("vllm", "/version", "vllm-version.json"),
+    ("sglang", "/get_server_info", "sglang-get-server-info.json"),
+])
+def test_the_simulator_answers_with_the_keys_and_types_of_the_engines_own_shape(
+        kind: str, path: str, fixture: str) -> None:
+    ours, theirs = shape(Simulation(kind).extra(0.0)[path]), shape(doc(fixture))
+    if path == "/get_server_info":  # unset server arguments are null on one side or the other
+        for side in (ours, theirs):
+            for key in ("context_length", "quantization", "max_running_requests"):
+                side[key] = "null|value"
+    assert ours == theirs
+
+
+def test_vllm_lora_cards_after_the_base_model_do_not_change_its_facts() -> None:
+    models = doc("vllm-v1-models.json")
+    assert [card["parent"] for card in models["data"]] == [None, models["data"][0]["id"]]
+    assert from_endpoint("/v1/models", models).max_model_len == "32768"

@@ -133,7 +133,21 @@ def renderer(mode: str):
 
 
 def _info(view: View) -> dict[str, dict]:
-    return {"/get_server_info": {"version": "0.5.4", "model_path": view.model_name}}
+    """`/get_server_info` as http_server.py builds it: `dataclasses.asdict(server_args)` (a
+    subset: what a launch with `--dtype bfloat16` and defaults otherwise says; unset arguments
+    are null), the scheduler's info, `internal_states` and `version`."""
+    cap = CONFIG.kv_capacity_tokens
+    return {"/get_server_info": {
+        "model_path": view.model_name, "tokenizer_path": view.model_name,
+        "served_model_name": view.model_name, "dtype": "bfloat16", "kv_cache_dtype": "auto",
+        "quantization": None, "context_length": None, "page_size": 1, "tp_size": 1,
+        "pp_size": 1, "dp_size": len(view.ranks), "mem_fraction_static": 0.88,
+        "max_running_requests": None, "chunked_prefill_size": 8192, "enable_metrics": True,
+        "max_total_num_tokens": cap, "max_req_input_len": CONFIG.max_model_len - 7,
+        "internal_states": [{"last_gen_throughput": round(m.last_gen_tps, 3),
+                             "memory_usage": {"weight": 15.1, "kvcache": 8.0}}
+                            for m in view.ranks],
+        "version": "0.5.4"}}
 
 
 SGLANG = Kind("sglang", LAYOUTS, renderer("unified"), config=CONFIG, data_parallel=True,

@@ -4,6 +4,8 @@ Names, HELP texts, buckets and order follow vllm/v1/metrics/loggers.py as a rece
 exposes them (the kserve capture in shared/testdata/engines), vllm/engine/metrics.py for V0
 (the AIBrix capture: multiprocess order, `_sum` first, no `_created`) and
 vllm/v1/metrics/ray_wrappers.py for Ray (`:` sanitised to `_`, Ray's labels, `le` last).
+The V1 kinds also answer `/v1/models` and `/version` as vLLM's OpenAI server does
+(tests/testdata/engines/info/SOURCES.md names the source read).
 """
 
 from __future__ import annotations
@@ -168,8 +170,23 @@ def render_ray(view: View) -> bytes:
     return python_text(v1_families(view, "ray_vllm_", ray_labels(view)), None, le_last=True)
 
 
-VLLM = Kind("vllm", V1_LAYOUTS, render_v1, config=CONFIG, data_parallel=True,
-            extra=lambda view: {"/version": {"version": "0.11.0"}})
+def info(view: View) -> dict[str, dict]:
+    """`/v1/models`: `ModelList.model_dump()` of the base model's `ModelCard` (id, root and
+    max_model_len set by `show_available_models`, one default `ModelPermission`); `/version`:
+    `{"version": VLLM_VERSION}`."""
+    created = int(view.epoch)
+    permission = {"id": "modelperm-9f1c2e4b7a3d4c6e8b0a1f2d3c4b5a69", "object": "model_permission",
+                  "created": created, "allow_create_engine": False, "allow_sampling": True,
+                  "allow_logprobs": True, "allow_search_indices": False, "allow_view": True,
+                  "allow_fine_tuning": False, "organization": "*", "group": None,
+                  "is_blocking": False}
+    card = {"id": view.model_name, "object": "model", "created": created, "owned_by": "vllm",
+            "root": view.model_name, "parent": None, "max_model_len": CONFIG.max_model_len,
+            "permission": [permission]}
+    return {"/v1/models": {"object": "list", "data": [card]}, "/version": {"version": "0.11.0"}}
+
+
+VLLM = Kind("vllm", V1_LAYOUTS, render_v1, config=CONFIG, data_parallel=True, extra=info)
 RAY_VLLM = Kind("ray-vllm", V1_LAYOUTS, render_ray, config=CONFIG, data_parallel=True)
 VLLM_NIXL = Kind("vllm-nixl-decode", V1_LAYOUTS, render_nixl, config=CONFIG, data_parallel=True,
-                 extra=lambda view: {"/version": {"version": "0.11.0"}})
+                 extra=info)
