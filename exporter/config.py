@@ -51,9 +51,11 @@ EngineKind = Literal["auto", "vllm", "sglang", "tgi", "triton", "trtllm", "llama
 
 class EnginesCollectorConfig(CollectorConfig):
     """Engine scrapes: defaults for every target, and the cap on a /metrics body. The limits
-    are Prometheus' (0: none): a target over one is down, its page refused."""
+    are Prometheus' (0: none): a target over one is down, its page refused. info_interval:
+    how often each target's info endpoints (model facts) are fetched, 10s to 1d."""
 
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    info_interval: Annotated[Duration, Field(ge=10, le=86400)] = 300.0
     sample_limit: int = Field(50_000, ge=0)
     label_limit: int = Field(64, ge=0)
     label_name_length_limit: int = Field(256, ge=0)

@@ -29,7 +29,7 @@ from yarl import URL
 from inferwatch.core.redact import redact
 from inferwatch.exporter.collectors.engines import publish
 from inferwatch.exporter.collectors.engines.detect import detect, matches
-from inferwatch.exporter.collectors.engines.info import InfoFetcher
+from inferwatch.exporter.collectors.engines.info import INFO_INTERVAL, InfoFetcher
 from inferwatch.exporter.collectors.engines.info import families as info_families
 from inferwatch.exporter.collectors.engines.info_parse import Facts, from_families
 from inferwatch.exporter.collectors.engines.kinds import AUTO, MAPPINGS, metrics_paths
@@ -94,9 +94,10 @@ class EngineCollector:
                  timeout: float = 5.0, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                  clock: Callable[[], float] = time.monotonic,
                  discovered: Callable[[], Iterable[Target]] | None = None,
-                 limits: Limits | None = None):
+                 limits: Limits | None = None, info_interval: float = INFO_INTERVAL):
         """`discovered`, when given, is read every cycle (Kubernetes discovery) and its
-        targets are scraped beside the static ones, with the default `limits`."""
+        targets are scraped beside the static ones, with the default `limits`.
+        `info_interval`: seconds between two fetches of a target's info endpoints."""
         self.default_interval, self.default_timeout = interval, timeout
         self.default_limits = limits or Limits()
         self._static = list(targets)
@@ -106,7 +107,7 @@ class EngineCollector:
         self._states: dict[Target, _State] = {}
         self._session: aiohttp.ClientSession | None = None
         self._closing: asyncio.Task | None = None
-        self._info = InfoFetcher(clock=clock)  # info endpoints, on their own interval
+        self._info = InfoFetcher(info_interval, clock=clock)  # on their own interval
         self._page_facts: dict[Target, Facts] = {}  # of each target's config-info families
         self.set_targets(targets)
         self.interval = min([interval, *(s.interval for s in self._states.values())])
@@ -120,7 +121,8 @@ class EngineCollector:
         targets = [ScrapeTarget(Target(e.kind, e.url, e.namespace, e.pod, e.role), e.interval,
                                 e.timeout, defaults.override(e)) for e in engines]
         return cls(targets, interval=cfg.interval, timeout=cfg.timeout,
-                   max_body_bytes=cfg.max_body_bytes, discovered=discovered, limits=defaults)
+                   max_body_bytes=cfg.max_body_bytes, discovered=discovered, limits=defaults,
+                   info_interval=cfg.info_interval)
 
     @property
     def timeout(self) -> float:
@@ -141,6 +143,8 @@ class EngineCollector:
             task = self._states[gone].task
             if task is not None:
                 task.cancel()
+            self._info.forget(gone)  # a target that comes back is fetched afresh
+            self._page_facts.pop(gone, None)
         self._states = states
 
     async def collect(self) -> list[Metric]:

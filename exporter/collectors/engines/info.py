@@ -87,6 +87,12 @@ class InfoFetcher:
             state.facts = facts
         state.up, state.error = not error, error
 
+    def forget(self, key: object) -> None:
+        """Drop a target (gone from discovery): its fetch in progress is cancelled."""
+        state = self.states.pop(key, None)
+        if state is not None and state.task is not None and not state.task.done():
+            state.task.cancel()
+
     def cancel(self) -> list[asyncio.Task]:
         tasks = [s.task for s in self.states.values() if s.task and not s.task.done()]
         for task in tasks:
