@@ -89,6 +89,9 @@ def _ssl_context(tls: TLSServerConfig, base: Path, source: str) -> ssl.SSLContex
         raise ConfigError([f"{source}: tls_server_config.cert_file: cannot load certificate "
                            f"and key: {err}"]) from None
     ctx.verify_mode = _VERIFY[tls.client_auth_type]
+    if tls.client_auth_type == "NoClientCert" and tls.client_ca_file:  # exporter-toolkit too
+        raise ConfigError([f"{source}: tls_server_config.client_ca_file: a client CA without "
+                           "a client_auth_type (NoClientCert) checks nothing"])
     if tls.client_auth_type != "NoClientCert":
         if not tls.client_ca_file:
             raise ConfigError([f"{source}: tls_server_config.client_ca_file: required when "
