@@ -18,6 +18,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from inferwatch.catalog import MetricSpec
 from inferwatch.exporter.collectors.engines.mapping import (
@@ -28,6 +29,7 @@ from inferwatch.exporter.collectors.engines.mapping import (
     RATIO,
     SUM_COUNT,
     Mapping,
+    Pairs,
     Part,
     Source,
 )
@@ -154,16 +156,23 @@ def _model_name(name: str) -> str:
     return "" if name.strip().lower() in PLACEHOLDER_MODELS else name
 
 
-@dataclass(frozen=True)
-class _Sample:
+class _Sample(NamedTuple):
     model: str
     rank: str
     labels: dict[str, str]
     value: float
+    pairs: Pairs  # the labels as written (histograms key their series by them)
+
+
+# One native sample kept for selection: labels, value, model (the default where it names none
+# or a placeholder), the placeholder it wrote (or None), rank, labels as written.
+_Row = tuple[dict[str, str], float, str, "str | None", str, Pairs]
 
 
 class _Context:
-    """The parsed families and the sample selection every op shares."""
+    """The parsed families and the sample selection every op shares. Each family's samples
+    are read once per scrape (labels, model, rank, rank duplicates dropped) and grouped by
+    sample name, however many rules and suffixes read them."""
 
     def __init__(self, families: dict[str, Family], default_model: str,
                  model_labels: tuple[str, ...] = MODEL_LABELS):
@@ -171,6 +180,7 @@ class _Context:
         self.default_model = default_model
         self.model_labels = model_labels
         self.placeholders: set[str] = set()  # placeholder model names the engine wrote
+        self._rows: dict[str, dict[str, list[_Row]]] = {}
 
     def present(self, source: Source) -> bool:
         """Whether the source's primary part has samples (a histogram: a `_sum`)."""
@@ -179,28 +189,43 @@ class _Context:
 
     def select(self, part: Part, suffix: str | None = None) -> Iterator[_Sample]:
         """The samples of a part, scaled, sub-label filtered, rank duplicates skipped."""
-        fam = self.families.get(part.family) or self.families.get(part.family + "_total")
+        key = part.family if part.family in self.families else part.family + "_total"
+        fam = self.families.get(key)
         if fam is None:  # (a counter written without its TYPE line is untyped `x_total`)
             return
+        rows = self._rows.get(key)
+        if rows is None:
+            rows = self._rows[key] = self._read(fam)
         want = _sample_name(fam, part.suffix if suffix is None else suffix)
-        for name, pairs, value in fam.samples:
-            if name != want:
+        where, from_labels = part.where, part.from_labels
+        for labels, value, model, placeholder, rank, pairs in rows.get(want, ()):
+            if where and any(labels.get(k) != v for k, v in where):
                 continue
-            labels = dict(pairs)
-            if any(labels.get(k) != v for k, v in part.where):
-                continue
-            if any(labels.get(k, "0") != "0" for k in DUPLICATE_RANKS):
-                continue
-            for label in part.from_labels:
+            for label in from_labels:
                 value *= _number(labels.get(label))
-            model = next((labels[k] for k in self.model_labels if k in labels), None)
-            if model is None:
-                model = self.default_model
-            elif model.strip().lower() in PLACEHOLDER_MODELS:
-                self.placeholders.add(model)
-                model = self.default_model
-            rank = next((labels[k] for k in RANK_LABELS if k in labels), "")
-            yield _Sample(model, rank, labels, value * part.scale * part.sign)
+            if placeholder is not None:
+                self.placeholders.add(placeholder)
+            yield _Sample(model, rank, labels, value * part.scale * part.sign, pairs)
+
+    def _read(self, fam: Family) -> dict[str, list[_Row]]:
+        """A family's samples by sample name, without rank duplicates."""
+        out: dict[str, list[_Row]] = defaultdict(list)
+        model_labels, default = self.model_labels, self.default_model
+        (dup_a, dup_b), (rank_a, rank_b) = DUPLICATE_RANKS, RANK_LABELS
+        for name, pairs, value in fam.samples:
+            labels = dict(pairs)
+            if labels.get(dup_a, "0") != "0" or labels.get(dup_b, "0") != "0":
+                continue
+            model, placeholder = default, None
+            for k in model_labels:
+                if k in labels:
+                    model = labels[k]
+                    if model.strip().lower() in PLACEHOLDER_MODELS:
+                        placeholder, model = model, default
+                    break
+            rank = labels[rank_a] if rank_a in labels else labels.get(rank_b, "")
+            out[name].append((labels, value, model, placeholder, rank, pairs))
+        return out
 
 
 def _sample_name(fam: Family, suffix: str | None) -> str:
@@ -319,14 +344,26 @@ def _ratio(ctx: _Context, source: Source, problems: list[str]) -> dict[Key, Valu
 
 def _histogram(ctx: _Context, part: Part, spec: MetricSpec) -> dict[Key, Value]:
     """Each native series re-bucketed, then summed per model."""
-    series: dict[tuple, dict[str, object]] = defaultdict(lambda: {"le": []})
+    series: dict[tuple, dict[str, object]] = {}
     counts = replace(part, scale=1.0)  # the scale converts bounds and sums, not counts
+    entries: dict[tuple, dict[str, object]] = {}  # (model, labels as written less `le`)
+    bounds: dict[str | None, float] = {}  # `le` as written -> the bound, scaled
     for suffix in ("_bucket", "_sum", "_count"):
         for s in ctx.select(counts, suffix):
-            ident = (s.model, tuple(sorted((k, v) for k, v in s.labels.items() if k != "le")))
-            entry = series[ident]
+            written, le = s.pairs, s.labels.get("le")
+            if le is not None:
+                i = written.index(("le", le))
+                written = written[:i] + written[i + 1:]
+            entry = entries.get((s.model, written))
+            if entry is None:  # one series: the model and its labels but `le`, in name order
+                ident = (s.model, tuple(sorted(
+                    (k, v) for k, v in dict(written).items() if k != "le")))
+                entry = entries[s.model, written] = series.setdefault(ident, {"le": []})
             if suffix == "_bucket":
-                entry["le"].append((_number(s.labels.get("le")) * part.scale, s.value))
+                bound = bounds.get(le)
+                if bound is None:
+                    bound = bounds[le] = _number(le) * part.scale
+                entry["le"].append((bound, s.value))  # type: ignore[union-attr]
             else:
                 entry[suffix] = s.value * (part.scale if suffix == "_sum" else 1.0)
     out: dict[Key, Value] = {}

@@ -41,29 +41,28 @@ def rebucket(native: Sequence[tuple[float, float]], count: float,
     `native` may include `+Inf` and need not be sorted. An empty or all-`+Inf` native layout
     gives `[]`: only `+Inf` (= count) is known.
     """
-    points = sorted((le, c) for le, c in native if not math.isinf(le))
+    points = sorted([p for p in native if not math.isinf(p[0])])
     if not points:
         return []
-    bounds, counts = [], []
+    bounds, counts = ([0.0], [0.0]) if points[0][0] > 0 else ([], [])
     running = 0.0
-    if points[0][0] > 0:
-        bounds.append(0.0)
-        counts.append(0.0)
-    for le, c in points:
-        running = min(max(running, c), count)  # cumulative: never falls, never above count
+    for le, c in points:  # cumulative: never falls, never above count
+        if c > running:
+            running = c
+        if count < running:
+            running = count
         bounds.append(le)
         counts.append(running)
-    return [_at(bounds, counts, b) for b in canonical]
-
-
-def _at(bounds: list[float], counts: list[float], b: float) -> float:
-    """The interpolated cumulative count at bound b."""
-    i = bisect_left(bounds, b)
-    if i >= len(bounds):
-        return counts[-1]
-    if bounds[i] == b:
-        return counts[i]
-    if i == 0:
-        return 0.0
-    lo, hi = bounds[i - 1], bounds[i]
-    return counts[i - 1] + (counts[i] - counts[i - 1]) * (b - lo) / (hi - lo)
+    out, last = [], len(bounds)
+    for b in canonical:  # the cumulative count at b, interpolated between native bounds
+        i = bisect_left(bounds, b)
+        if i >= last:
+            out.append(counts[-1])
+        elif bounds[i] == b:
+            out.append(counts[i])
+        elif i == 0:
+            out.append(0.0)
+        else:
+            lo, hi = bounds[i - 1], bounds[i]
+            out.append(counts[i - 1] + (counts[i] - counts[i - 1]) * (b - lo) / (hi - lo))
+    return out
