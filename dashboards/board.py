@@ -8,7 +8,7 @@ from grafanalib import core as g
 
 from inferwatch import catalog
 from inferwatch.dashboards.panels import Row, layout
-from inferwatch.dashboards.promql import FILTERS, label_values
+from inferwatch.dashboards.promql import FACTS, FILTERS, label_values
 
 TAG = "inferwatch"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -28,7 +28,11 @@ _SOURCES = {
     "namespace": (catalog.ENGINE_UP, ("cluster", "node")),
     "engine": (catalog.ENGINE_UP, ("cluster", "node", "namespace")),
     "model": (catalog.ENGINE_UP, ("cluster", "node", "namespace", "engine")),
+    **{fact: (catalog.ENGINE_MODEL_INFO, ("cluster", "node", "namespace", "engine", "model"))
+       for fact in FACTS},
 }
+LABELS = {"dtype": "Dtype", "quantization": "Quantization",
+          "tensor_parallel_size": "Tensor parallel"}
 
 
 def link(uid: str, title: str) -> tuple[str, str]:
@@ -41,10 +45,12 @@ def datasource_variable() -> g.Template:
                       type="datasource", refresh=1)
 
 
-def filter_variable(name: str) -> g.Template:
-    """A multi-value label filter with All (= `.*`, which also matches an absent label)."""
-    spec, narrowed_by = _SOURCES[name]
-    return g.Template(name=name, label=name.capitalize(), dataSource=DATASOURCE,
+def filter_variable(name: str, narrowed_by: Sequence[str] | None = None) -> g.Template:
+    """A multi-value label filter with All (= `.*`, which also matches an absent label or an
+    empty value); its list narrowed by the variables before it (or by `narrowed_by`)."""
+    spec, default = _SOURCES[name]
+    narrowed_by = default if narrowed_by is None else narrowed_by
+    return g.Template(name=name, label=LABELS.get(name, name.capitalize()), dataSource=DATASOURCE,
                       query=label_values(spec, name, narrowed_by), includeAll=True, multi=True,
                       allValue=".*", default="$__all", refresh=2, sort=1)
 

@@ -5,7 +5,9 @@ llm-serving.yml), so Prometheus must load the compiled pack: a GPU's power split
 pods by SM share (whole for a GPU one pod owns), a model's GPU energy over its generated plus
 prompt tokens, and its GPU-hour and energy cost over its tokens at the prices the pack's price
 rules set. The recorded series keep only the labels the rules group by (namespace, model, pod,
-GPU), so the namespace and model filters apply and the cluster and node filters do not.
+GPU), so the namespace and model filters apply and the cluster and node filters do not. The
+"By model facts" row joins the per-pod recorded series on the engines' model facts
+(dashboards/facts.py), filtered by the dtype, quantization and tensor-parallel variables.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from collections.abc import Sequence
 
 from grafanalib import core as g
 
-from inferwatch.dashboards import board
+from inferwatch.dashboards import board, facts
 from inferwatch.dashboards import panels as p
-from inferwatch.dashboards.promql import Query, agg
+from inferwatch.dashboards.promql import FACTS, Query, agg
 
 # The pack's recorded series this dashboard reads (tests check the pack records each).
 JOULES_PER_TOKEN = "inferwatch:engine_joules_per_token:rate5m"
@@ -24,11 +26,12 @@ COST_PER_MILLION = "inferwatch:engine_cost_per_million_tokens:rate1h"
 TOKENS_PER_GPU = "inferwatch:engine_tokens_per_gpu:rate5m"
 ENGINE_POWER = "inferwatch:engine_power_watts:rate5m"
 ENGINE_TOKENS = "inferwatch:engine_tokens:rate5m"
+ENGINE_TOKENS_1H = "inferwatch:engine_tokens:rate1h"
 POD_POWER = "inferwatch:gpu_pod_power_watts"
 POD_SHARE = "inferwatch:gpu_pod_share:ratio"
 POD_COST = "inferwatch:gpu_pod_cost_usd_per_hour:rate1h"
 RECORDED = (JOULES_PER_TOKEN, COST_PER_MILLION, TOKENS_PER_GPU, ENGINE_POWER, ENGINE_TOKENS,
-            POD_POWER, POD_SHARE, POD_COST)
+            ENGINE_TOKENS_1H, POD_POWER, POD_SHARE, POD_COST)
 MODEL = ("namespace", "model")
 POD = ("namespace", "pod")
 USD = "currencyUSD"
@@ -95,11 +98,36 @@ def per_pod() -> p.Row:
     ])
 
 
+def by_facts() -> p.Row:
+    """Energy and cost per model, dtype, quantization and tensor-parallel size."""
+    joules = facts.joules_per_token(rec(ENGINE_POWER), rec(ENGINE_TOKENS))
+    cost = facts.cost_per_million(rec(ENGINE_TOKENS_1H), rec(ENGINE_TOKENS_1H, ("namespace",)),
+                                  rec(POD_COST, ("namespace",)))
+    tokens = agg("sum", facts.pod_facts(rec(ENGINE_TOKENS)), facts.BY)
+    return p.Row("By model facts", [
+        p.table("Energy and cost by model facts", "One row per model, dtype, quantization and "
+                "tensor-parallel size, as the engines say them: GPU joules per token (5m), USD "
+                "per million tokens (1h) and tokens per second. Pods whose engine publishes no "
+                "model facts are left out; the Dtype, Quantization and Tensor parallel "
+                "variables filter these panels only.",
+                [Query(joules, "J/token"), Query(cost, "USD per 1M tokens"),
+                 Query(tokens, "tok/s")], p.COUNT),
+        p.timeseries("Joules per token by model facts", "GPU energy over generated plus "
+                     "prompt tokens (5m) per model, dtype, quantization and tensor-parallel "
+                     "size.", [Query(joules, facts.PER)], "joule", w=12),
+        p.timeseries("Cost per million tokens by model facts", "USD per million tokens (1h) "
+                     "per model, dtype, quantization and tensor-parallel size: each pod's GPU "
+                     "cost split across its models by their tokens.",
+                     [Query(cost, facts.PER)], USD, w=12),
+    ])
+
+
 def build():
     """The cost and energy dashboard."""
     return board.dashboard(
         "inferwatch / Cost and energy", board.UID_COST,
         "What each model costs: GPU joules per token, USD per million tokens, tokens per "
         "second per GPU, and each pod's GPU power and cost (the default pack's recording "
-        "rules).", [per_model(), per_pod()],
-        filters=[variable("namespace"), variable("model", ("namespace",))])
+        "rules), also by the engines' model facts.", [per_model(), per_pod(), by_facts()],
+        filters=[variable("namespace"), variable("model", ("namespace",)),
+                 *(board.filter_variable(f, ("namespace", "model")) for f in FACTS)])

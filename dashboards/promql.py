@@ -17,8 +17,11 @@ from inferwatch.catalog import HISTOGRAM, MetricSpec
 TARGET_LABELS: tuple[str, ...] = ("cluster", "node")
 # Labels engine series carry when the target was found through Kubernetes discovery.
 KUBERNETES_LABELS: tuple[str, ...] = ("namespace", "pod")
+# What an engine says of the model it serves (inferwatch_engine_model_info's labels) that the
+# dashboards group and filter by.
+FACTS: tuple[str, ...] = ("dtype", "quantization", "tensor_parallel_size")
 # Label -> dashboard variable that filters it, in the order the filters are written.
-FILTERS: tuple[str, ...] = ("cluster", "node", "namespace", "engine", "model")
+FILTERS: tuple[str, ...] = ("cluster", "node", "namespace", "engine", "model", *FACTS)
 
 RATE = "$__rate_interval"
 

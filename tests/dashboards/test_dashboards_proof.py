@@ -216,3 +216,24 @@ def test_every_named_metric_has_samples(prometheus: str) -> None:
     missing = sorted(n for n in named
                      if not query(prometheus, f"count({n})")["data"]["result"])
     assert not missing, f"named by panels but never scraped: {missing}"
+
+
+def panel_series(base: str, slug: str, title: str) -> list[dict[str, str]]:
+    dashboard = dashboards()[slug]
+    (panel,) = [p for p in panels(dashboard) if p["title"] == title]
+    return [r["metric"] for r in query(base, substitute(panel["targets"][0]["expr"],
+                                                        dashboard))["data"]["result"]]
+
+
+def test_panels_by_model_facts_carry_what_the_engines_say(prometheus: str) -> None:
+    """SGLang's /get_server_info says bfloat16 at TP 1; vLLM's and TGI's answers say no dtype:
+    their rows have the facts empty, not guessed."""
+    facts = ("model", "dtype", "quantization", "tensor_parallel_size")
+    said = {tuple(r["metric"].get(k, "") for k in facts) for r in query(
+        prometheus, f"group by ({', '.join(facts)}) ({catalog.ENGINE_MODEL_INFO.name})",
+    )["data"]["result"]}
+    for slug, title in (("engines", "TTFT p95 by model facts"),
+                        ("cost", "Joules per token by model facts")):
+        rows = {tuple(m.get(k, "") for k in facts) for m in panel_series(prometheus, slug, title)}
+        assert rows <= said, (title, rows - said)
+        assert any(r[1:] == ("bfloat16", "", "1") for r in rows), (title, rows)
