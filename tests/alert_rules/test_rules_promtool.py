@@ -17,6 +17,7 @@ from inferwatch.alert_rules.rulefile import load_file
 from inferwatch.alert_rules.ruletest import GroupTest
 from inferwatch.alert_rules.ruletest_files import prom_duration, read_test_group
 from inferwatch.alert_rules.templates import render
+from inferwatch.cli import main
 from tests.support.procs import need_binary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,6 +91,17 @@ def test_promtool_unit_tests_pass_on_the_compiled_pack() -> None:
     finally:
         generated.unlink()
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_inferwatch_rules_test_passes_the_same_cases() -> None:
+    """`inferwatch rules test` on the file promtool runs (the sleeping-engine cases included)."""
+    cases = with_annotations(yaml.safe_load(CASES.read_text()))
+    generated = CASES.parent / ".generated-ours.test.yml"  # beside CASES: rule_files relative
+    generated.write_text(yaml.safe_dump(cases, sort_keys=False))
+    try:
+        assert main(["rules", "test", str(generated)]) == 0
+    finally:
+        generated.unlink()
 
 
 @pytest.mark.ecosystem
