@@ -1,5 +1,6 @@
 """The exporter's web server at its edges: /readyz with several collectors (one failing, one
-slow, one timing out), and basic auth's cost for an unknown user (one bcrypt check against a
+slow, one timing out; on the real command, the enabled collectors only, an engine target
+hanging), and basic auth's cost for an unknown user (one bcrypt check against a
 hash of the users' cost, as exporter-toolkit's dummy check, so timing does not tell which
 users exist). mTLS beside node_exporter is in test_web_mtls.py."""
 
@@ -7,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
+import subprocess
+import urllib.request
 
 import bcrypt
 import pytest
@@ -16,6 +20,7 @@ from inferwatch.core.webconfig import BasicAuth, WebConfig
 from inferwatch.exporter.app import make_app
 from inferwatch.exporter.collectors.base import CollectorFailed
 from inferwatch.exporter.loop import CollectorLoop, build_labels
+from tests.support.procs import PYTHON, free_port, wait_http
 
 
 class Quick:
@@ -104,6 +109,29 @@ async def test_a_collector_timing_out_in_its_first_run_counts_as_finished(aiohtt
     assert collector_up(await (await client.get("/metrics")).text()) == \
         {"quick": "1.0", "hanging": "0.0"}
     assert loop.states["hanging"].error == "timed out after 0.3s"
+
+
+def test_the_real_command_is_ready_with_its_enabled_collectors_an_engine_hanging() -> None:
+    with socket.socket() as hang:  # accepts connections (backlog), never answers
+        hang.bind(("127.0.0.1", 0))
+        hang.listen(8)
+        engine = f"http://127.0.0.1:{hang.getsockname()[1]}/metrics"
+        port = free_port()
+        proc = subprocess.Popen(
+            [PYTHON, "-m", "inferwatch.cli", "exporter", "--simulate-gpus", "1",
+             "--no-collector.host", "--no-collector.diskstats", "--no-collector.mdadm",
+             "--engine", f"vllm={engine}", "--web.listen-address", f"127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert wait_http(f"http://127.0.0.1:{port}/readyz", timeout=20) == b"ready\n"
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                text = r.read().decode()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    assert collector_up(text) == {"gpu": "1.0", "engines": "1.0"}  # disabled ones not awaited
+    assert (f'inferwatch_engine_up{{engine="vllm",model="",role="both",target="{engine}"}} 0.0'
+            in text.splitlines())  # timed out within the engines collector's first run
 
 
 def basic(user: str, password: str) -> str:
