@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
 
 from inferwatch.catalog import MetricSpec
 from inferwatch.exporter.collectors.engines.mapping import (
@@ -29,20 +27,22 @@ from inferwatch.exporter.collectors.engines.mapping import (
     RATIO,
     SUM_COUNT,
     Mapping,
-    Pairs,
     Part,
     Source,
 )
 from inferwatch.exporter.collectors.engines.rebucket import Histogram, rebucket
+from inferwatch.exporter.collectors.engines.selection import (
+    MODEL_LABELS,
+    PLACEHOLDER_MODELS,
+    Context,
+    Sample,
+    number,
+)
 from inferwatch.exposition.parser import Family
 
-MODEL_LABELS = ("model_name", "model")
-RANK_LABELS = ("engine", "dp_rank")
-DUPLICATE_RANKS = ("tp_rank", "pp_rank")  # only rank 0 reports; others duplicate it
 DROP_PREFIXES = ("python_", "process_")
 DROP_SUFFIXES = ("_created",)
 PREFIX = "inferwatch_engine_"
-PLACEHOLDER_MODELS = frozenset({"", "undefined", "unknown"})
 
 Key = tuple[str, ...]  # (model,) or (model, reason or state)
 Value = float | Histogram
@@ -76,7 +76,7 @@ def normalise(families: dict[str, Family], mapping: Mapping,
         if len(split) > 1 or "" not in split:
             return _per_instance(split, mapping, default_model)
     models = MODEL_LABELS + mapping.model_labels
-    ctx = _Context(families, _default_model(families, default_model, models), models)
+    ctx = Context(families, _default_model(families, default_model, models), models)
     out = Normalised(role=_role(families, mapping))
     for r in mapping.rules:
         for source in r.sources:
@@ -147,8 +147,13 @@ def _dropped(name: str) -> bool:
 def _default_model(families: dict[str, Family], fallback: str,
                    model_labels: tuple[str, ...] = MODEL_LABELS) -> str:
     """The one model a body names, for its samples that carry no model label."""
-    models = {v for fam in families.values() for _, labels, _ in fam.samples[:64]
-              for k, v in labels if k in model_labels} - PLACEHOLDER_MODELS
+    models: set[str] = set()
+    for fam in families.values():
+        models.update(v for _, labels, _ in fam.samples[:64] for k, v in labels
+                      if k in model_labels)
+        models -= PLACEHOLDER_MODELS
+        if len(models) > 1:  # several: none is the one
+            break
     return models.pop() if len(models) == 1 else _model_name(fallback)
 
 
@@ -156,92 +161,7 @@ def _model_name(name: str) -> str:
     return "" if name.strip().lower() in PLACEHOLDER_MODELS else name
 
 
-class _Sample(NamedTuple):
-    model: str
-    rank: str
-    labels: dict[str, str]
-    value: float
-    pairs: Pairs  # the labels as written (histograms key their series by them)
-
-
-# One native sample kept for selection: labels, value, model (the default where it names none
-# or a placeholder), the placeholder it wrote (or None), rank, labels as written.
-_Row = tuple[dict[str, str], float, str, "str | None", str, Pairs]
-
-
-class _Context:
-    """The parsed families and the sample selection every op shares. Each family's samples
-    are read once per scrape (labels, model, rank, rank duplicates dropped) and grouped by
-    sample name, however many rules and suffixes read them."""
-
-    def __init__(self, families: dict[str, Family], default_model: str,
-                 model_labels: tuple[str, ...] = MODEL_LABELS):
-        self.families = families
-        self.default_model = default_model
-        self.model_labels = model_labels
-        self.placeholders: set[str] = set()  # placeholder model names the engine wrote
-        self._rows: dict[str, dict[str, list[_Row]]] = {}
-
-    def present(self, source: Source) -> bool:
-        """Whether the source's primary part has samples (a histogram: a `_sum`)."""
-        suffix = "_sum" if source.op == HISTOGRAM else None
-        return next(self.select(source.parts[0], suffix), None) is not None
-
-    def select(self, part: Part, suffix: str | None = None) -> Iterator[_Sample]:
-        """The samples of a part, scaled, sub-label filtered, rank duplicates skipped."""
-        key = part.family if part.family in self.families else part.family + "_total"
-        fam = self.families.get(key)
-        if fam is None:  # (a counter written without its TYPE line is untyped `x_total`)
-            return
-        rows = self._rows.get(key)
-        if rows is None:
-            rows = self._rows[key] = self._read(fam)
-        want = _sample_name(fam, part.suffix if suffix is None else suffix)
-        where, from_labels = part.where, part.from_labels
-        for labels, value, model, placeholder, rank, pairs in rows.get(want, ()):
-            if where and any(labels.get(k) != v for k, v in where):
-                continue
-            for label in from_labels:
-                value *= _number(labels.get(label))
-            if placeholder is not None:
-                self.placeholders.add(placeholder)
-            yield _Sample(model, rank, labels, value * part.scale * part.sign, pairs)
-
-    def _read(self, fam: Family) -> dict[str, list[_Row]]:
-        """A family's samples by sample name, without rank duplicates."""
-        out: dict[str, list[_Row]] = defaultdict(list)
-        model_labels, default = self.model_labels, self.default_model
-        (dup_a, dup_b), (rank_a, rank_b) = DUPLICATE_RANKS, RANK_LABELS
-        for name, pairs, value in fam.samples:
-            labels = dict(pairs)
-            if labels.get(dup_a, "0") != "0" or labels.get(dup_b, "0") != "0":
-                continue
-            model, placeholder = default, None
-            for k in model_labels:
-                if k in labels:
-                    model = labels[k]
-                    if model.strip().lower() in PLACEHOLDER_MODELS:
-                        placeholder, model = model, default
-                    break
-            rank = labels[rank_a] if rank_a in labels else labels.get(rank_b, "")
-            out[name].append((labels, value, model, placeholder, rank, pairs))
-        return out
-
-
-def _sample_name(fam: Family, suffix: str | None) -> str:
-    if suffix is not None:
-        return fam.name + suffix
-    return fam.name + "_total" if fam.type == "counter" else fam.name
-
-
-def _number(text: str | None) -> float:
-    try:
-        return float(text) if text is not None else math.nan
-    except ValueError:
-        return math.nan
-
-
-def _evaluate(ctx: _Context, source: Source, spec: MetricSpec,
+def _evaluate(ctx: Context, source: Source, spec: MetricSpec,
               problems: list[str]) -> dict[Key, Value]:
     if source.op == HISTOGRAM:
         return _histogram(ctx, source.parts[0], spec)
@@ -265,13 +185,13 @@ def _reason(part: Part, labels: dict[str, str]) -> str:
     return dict(part.reasons).get(native, "other")
 
 
-def _latest(ctx: _Context, source: Source, reasons: bool) -> dict[Key, Value]:
+def _latest(ctx: Context, source: Source, reasons: bool) -> dict[Key, Value]:
     """Per part and rank, the series with the newest value (a timestamp); its label read as a
     number (`from_labels`) or as a count of comma-separated items (`count_label`); summed per
     model (and reason or state)."""
     out: dict[Key, Value] = defaultdict(float)
     for part in source.parts:
-        newest: dict[tuple[str, str], _Sample] = {}
+        newest: dict[tuple[str, str], Sample] = {}
         for s in ctx.select(replace(part, from_labels=())):
             if (s.model, s.rank) not in newest or s.value > newest[s.model, s.rank].value:
                 newest[s.model, s.rank] = s
@@ -280,13 +200,13 @@ def _latest(ctx: _Context, source: Source, reasons: bool) -> dict[Key, Value]:
                 value = float(sum(1 for x in s.labels.get(part.count_label, "").split(",")
                                   if x.strip()))
             else:
-                value = math.prod(_number(s.labels.get(k)) for k in part.from_labels)
+                value = math.prod(number(s.labels.get(k)) for k in part.from_labels)
             if not math.isnan(value):
                 out[(model, _reason(part, s.labels)) if reasons else (model,)] += value
     return dict(out)
 
 
-def _sum(ctx: _Context, source: Source, reasons: bool) -> dict[Key, Value]:
+def _sum(ctx: Context, source: Source, reasons: bool) -> dict[Key, Value]:
     out: dict[Key, Value] = defaultdict(float)
     for part in source.parts:
         for s in ctx.select(part):
@@ -297,7 +217,7 @@ def _sum(ctx: _Context, source: Source, reasons: bool) -> dict[Key, Value]:
     return {k: max(v, 0.0) if reasons else v for k, v in out.items()}
 
 
-def _per_rank(ctx: _Context, source: Source) -> dict[tuple[str, str], float]:
+def _per_rank(ctx: Context, source: Source) -> dict[tuple[str, str], float]:
     """Values by (model, rank): one part summed, or several multiplied."""
     out: dict[tuple[str, str], float] = {}
     for i, part in enumerate(source.parts):
@@ -316,7 +236,7 @@ def _by_model(values: dict[tuple[str, str], float]) -> dict[Key, Value]:
     return dict(out)
 
 
-def _ratio(ctx: _Context, source: Source, problems: list[str]) -> dict[Key, Value]:
+def _ratio(ctx: Context, source: Source, problems: list[str]) -> dict[Key, Value]:
     """Capacity-weighted mean per model; the plain mean where a rank's capacity is unknown.
     A ratio above 1 is dropped; a MEAN (an engine's average, e.g. accepted tokens per step)
     has no upper bound."""
@@ -342,7 +262,7 @@ def _ratio(ctx: _Context, source: Source, problems: list[str]) -> dict[Key, Valu
     return out
 
 
-def _histogram(ctx: _Context, part: Part, spec: MetricSpec) -> dict[Key, Value]:
+def _histogram(ctx: Context, part: Part, spec: MetricSpec) -> dict[Key, Value]:
     """Each native series re-bucketed, then summed per model."""
     series: dict[tuple, dict[str, object]] = {}
     counts = replace(part, scale=1.0)  # the scale converts bounds and sums, not counts
@@ -362,7 +282,7 @@ def _histogram(ctx: _Context, part: Part, spec: MetricSpec) -> dict[Key, Value]:
             if suffix == "_bucket":
                 bound = bounds.get(le)
                 if bound is None:
-                    bound = bounds[le] = _number(le) * part.scale
+                    bound = bounds[le] = number(le) * part.scale
                 entry["le"].append((bound, s.value))  # type: ignore[union-attr]
             else:
                 entry[suffix] = s.value * (part.scale if suffix == "_sum" else 1.0)
@@ -389,7 +309,7 @@ def _one_histogram(entry: dict[str, object], canonical: tuple[float, ...]) -> Hi
     return Histogram(rebucket(le, count, canonical), float(entry["_sum"]), float(count))
 
 
-def _sum_count(ctx: _Context, source: Source) -> dict[Key, Value]:
+def _sum_count(ctx: Context, source: Source) -> dict[Key, Value]:
     """A histogram known only by sum and count (Triton's cumulative µs counters)."""
     total = _sum(ctx, Source(source.parts[:1]), reasons=False)
     count = _sum(ctx, Source(source.parts[1:]), reasons=False)
