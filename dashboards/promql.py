@@ -17,6 +17,9 @@ from inferwatch.catalog import HISTOGRAM, MetricSpec
 TARGET_LABELS: tuple[str, ...] = ("cluster", "node")
 # Labels engine series carry when the target was found through Kubernetes discovery.
 KUBERNETES_LABELS: tuple[str, ...] = ("namespace", "pod")
+# Labels every engine series carries beside its spec's (exporter publish.Identity): the
+# target's part in a disaggregated deployment (prefill, decode, both).
+ENGINE_LABELS: tuple[str, ...] = ("role",)
 # What an engine says of the model it serves (inferwatch_engine_model_info's labels) that the
 # dashboards group and filter by.
 FACTS: tuple[str, ...] = ("dtype", "quantization", "tensor_parallel_size")
@@ -37,7 +40,7 @@ class Query:
 
 def allowed_labels(spec: MetricSpec) -> tuple[str, ...]:
     """Every label a selector on this spec may match."""
-    extra = KUBERNETES_LABELS if "engine" in spec.labels else ()
+    extra = KUBERNETES_LABELS + ENGINE_LABELS if "engine" in spec.labels else ()
     hist = ("le",) if spec.type == HISTOGRAM else ()
     return TARGET_LABELS + spec.labels + extra + hist
 
@@ -49,7 +52,8 @@ def _matcher(label: str, op: str, value: str, spec: MetricSpec) -> str:
 
 
 def sel(spec: MetricSpec, series: str = "", eq: Mapping[str, str] | None = None,
-        regex: Mapping[str, str] | None = None, filters: Sequence[str] = FILTERS) -> str:
+        regex: Mapping[str, str] | None = None, filters: Sequence[str] = FILTERS,
+        ne: Mapping[str, str] | None = None) -> str:
     """`name{...}` for one of the spec's series, with variable filters on the labels it has."""
     name = spec.name + series
     if name not in spec.series_names:
@@ -58,6 +62,7 @@ def sel(spec: MetricSpec, series: str = "", eq: Mapping[str, str] | None = None,
     parts = [f'{label}=~"${label}"' for label in filters if label in allowed]
     parts += [_matcher(k, "=", v, spec) for k, v in (eq or {}).items()]
     parts += [_matcher(k, "=~", v, spec) for k, v in (regex or {}).items()]
+    parts += [_matcher(k, "!=", v, spec) for k, v in (ne or {}).items()]
     return f"{name}{{{', '.join(parts)}}}" if parts else name
 
 

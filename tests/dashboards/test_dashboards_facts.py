@@ -10,15 +10,10 @@ targets of the same model at different TP are two rows.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
-from dashboard_queries import dashboards, panels
-from test_dashboards_proof import substitute
-
-from tests.support.procs import need_binary
+from promtool_cases import expr, rules_test, run_promtool, samples
 
 pytestmark = pytest.mark.ecosystem
 
@@ -57,21 +52,6 @@ TARGET_SERIES = [
 ]
 
 
-def expr(slug: str, title: str, ref: str = "A", **values: str) -> str:
-    """A panel's query as Grafana sends it with every filter on All (or on `values`)."""
-    dashboard = dashboards()[slug]
-    (panel,) = [p for p in panels(dashboard) if p["title"] == title]
-    (target,) = [t for t in panel["targets"] if t["refId"] == ref]
-    text = substitute(target["expr"], dashboard)
-    for name, value in values.items():  # substitute() set every filter to .*
-        text = text.replace(f'{name}=~".*"', f'{name}=~"{value}"')
-    return text.replace("[15s]", "[5m]")
-
-
-def samples(*rows: tuple[str, float]) -> list[dict]:
-    return [{"labels": labels, "value": value} for labels, value in rows]
-
-
 def cases() -> list[dict]:
     cost = "Cost per million tokens by model facts"
     joules = "Joules per token by model facts"
@@ -96,19 +76,6 @@ def cases() -> list[dict]:
                       tensor_parallel_size="2"),
          "exp_samples": samples((f'{{model="qwen", {FP8}}}', 20.0))},
     ]
-
-
-def rules_test(tmp_path: Path, series: list[dict], tests: list[dict]) -> Path:
-    path = tmp_path / "facts.test.yml"
-    path.write_text(yaml.safe_dump({"rule_files": [], "evaluation_interval": "1m", "tests": [
-        {"interval": "1m", "input_series": series,
-         "promql_expr_test": [{**t, "eval_time": "10m"} for t in tests]}]}, sort_keys=False))
-    return path
-
-
-def run_promtool(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([need_binary("promtool"), "test", "rules", path.name], cwd=path.parent,
-                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def all_series() -> list[dict]:

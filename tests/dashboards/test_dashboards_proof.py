@@ -38,7 +38,11 @@ from tests.support.procs import PYTHON, ROOT, free_port, need_binary, wait_http
 
 pytestmark = pytest.mark.ecosystem
 
-ENGINE_KINDS = ("vllm", "sglang", "tgi")
+# Simulated kinds: a prefill SGLang and a NIXL decode vLLM (role from the config, as vLLM does
+# not say it) beside the unified ones, for the disaggregation panels.
+ENGINE_KINDS = ("vllm", "sglang", "tgi", "sglang-prefill", "vllm-nixl-decode")
+EXPORTER_KINDS = {"sglang-prefill": "sglang", "vllm-nixl-decode": "vllm"}
+ROLES = {"vllm-nixl-decode": {"role": "decode"}}
 NODE = "node-a"
 # A vLLM family served for the first scrapes only, as an upgrade that renames it would: the
 # exporter then reports its concept's source as lost.
@@ -175,7 +179,8 @@ def prometheus(tmp_path_factory, cluster: str) -> Iterator[str]:
     procs, urls = engine_simulators(tmp)
     proxy = fake_cluster.RenamingProxy(urls["vllm"], RENAMED)
     fake_cluster.serve(proxy)
-    engines = [{"kind": kind, "url": url, **pod_of(kind)} for kind, url in urls.items()]
+    engines = [{"kind": EXPORTER_KINDS.get(kind, kind), "url": url, **pod_of(kind),
+                **ROLES.get(kind, {})} for kind, url in urls.items()]
     engines.append({"kind": "vllm", "url": proxy.url})
     exporter_port, prom_port = free_port(), free_port()
     procs.append(start(exporter_args(tmp, exporter_port, engines, cluster), tmp / "exporter.log"))
