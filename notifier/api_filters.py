@@ -15,7 +15,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cmp_to_key
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inferwatch.core.regex import Anchored, RegexError, anchored
 from inferwatch.notifier.alerts import StoredAlert
@@ -26,6 +26,9 @@ from inferwatch.notifier.payloads import rfc3339
 from inferwatch.notifier.routing import match_routes
 from inferwatch.notifier.service import Notifier
 from inferwatch.notifier.silences import Silence
+
+if TYPE_CHECKING:
+    from inferwatch.notifier.grouping import AggrGroup
 
 log = logging.getLogger(__name__)
 _FLAGS = ("active", "silenced", "inhibited", "unprocessed")
@@ -113,12 +116,9 @@ class View:
                 out.append(self.alert_json(alert, receivers))
         return out
 
-    def groups(self, q: AlertQuery) -> list[dict[str, Any]]:
-        """Alertmanager's Dispatcher.Groups over the live aggregation groups."""
-        receivers: dict[str, list[str]] = {}
-        for group in self.n.groups:
-            for fp in group.alerts:
-                receivers.setdefault(fp, []).append(group.route.receiver)
+    def matched(self, q: AlertQuery) -> list[tuple[AggrGroup, list[StoredAlert]]]:
+        """The live aggregation groups with the alerts `q` keeps, as Dispatcher.Groups orders
+        them (groups by labels, then receiver; alerts by _alert_order); empty ones left out."""
         found = []
         for group in self.n.groups:
             if q.receiver is not None and not q.receiver.matches(group.route.receiver):
@@ -126,11 +126,19 @@ class View:
             alerts = sorted((a for a in group.alerts.values() if self.keep(a, q)),
                             key=_alert_order)
             if alerts:
-                found.append((group.labels, group.route.receiver, alerts))
-        found.sort(key=lambda g: (_labelset_order(g[0]), g[1]))
-        return [{"labels": labels, "receiver": {"name": receiver},
+                found.append((group, alerts))
+        found.sort(key=lambda g: (_labelset_order(g[0].labels), g[0].route.receiver))
+        return found
+
+    def groups(self, q: AlertQuery) -> list[dict[str, Any]]:
+        """Alertmanager's Dispatcher.Groups over the live aggregation groups."""
+        receivers: dict[str, list[str]] = {}
+        for group in self.n.groups:
+            for fp in group.alerts:
+                receivers.setdefault(fp, []).append(group.route.receiver)
+        return [{"labels": group.labels, "receiver": {"name": group.route.receiver},
                  "alerts": [self.alert_json(a, receivers[a.fingerprint]) for a in alerts]}
-                for labels, receiver, alerts in found]
+                for group, alerts in self.matched(q)]
 
 
 def _before(ls: Mapping[str, str], other: Mapping[str, str]) -> bool:

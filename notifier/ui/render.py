@@ -10,9 +10,10 @@ from elsewhere, and the page reads the same with JavaScript off.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote_plus, urlencode, urlsplit
 
 from inferwatch.core.durations import format_duration
 
@@ -81,17 +82,22 @@ def when(ts: float | None, now: float) -> Safe:
 
 def labels(pairs: Mapping[str, str], add_filter: str | None = None) -> Safe:
     """Label chips; with `add_filter` (the current page's path and query), each chip is a
-    link that narrows the page to that label."""
-    chips = []
-    for name in sorted(pairs):
-        text = f"{name}={pairs[name]}"
-        if add_filter is not None:
-            sep = "&" if "?" in add_filter else "?"
-            href = add_filter + sep + urlencode({"filter": f'{name}="{_quote(pairs[name])}"'})
-            chips.append(el("a", {"class": "chip", "href": href}, text))
-        else:
-            chips.append(el("span", {"class": "chip"}, text))
-    return join(chips, " ")
+    link that narrows the page to that label (`filter=name="value"`)."""
+    if add_filter is None:
+        return Safe(" ".join(f'<span class="chip">{esc(f"{k}={pairs[k]}")}</span>'
+                             for k in sorted(pairs)))
+    base = esc(add_filter + ("&" if "?" in add_filter else "?") + "filter=")
+    return Safe(" ".join(
+        f'<a class="chip" href="{base}{esc(_form(k))}%3D%22{esc(_form(_quote(pairs[k])))}%22">'
+        f'{esc(f"{k}={pairs[k]}")}</a>' for k in sorted(pairs)))
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _form(text: str) -> str:
+    """`text` as a form-encoded query value (quote_plus), at once when nothing needs quoting."""
+    return text if _PLAIN.fullmatch(text) else quote_plus(text)
 
 
 def _quote(value: str) -> str:

@@ -1,9 +1,11 @@
 """The pages that read: alerts by group, silences, and the notification log.
 
-Alerts are listed as the route tree groups them (the live aggregation groups, the same ones
-`GET /api/v2/alerts/groups` answers), narrowed by the API's `filter` matchers (RE2),
-`receiver` and the active/silenced/inhibited switches; each shows why it is quiet (the
-silences and the inhibiting alert, linked).
+Alerts are listed as the route tree groups them (the live aggregation groups, in the order
+`GET /api/v2/alerts/groups` answers them), narrowed by the API's `filter` matchers (RE2),
+`receiver` and the active/silenced/inhibited switches. The list shows every group with its
+counts by state and its first PER_GROUP alerts; `group=KEY` shows one group with all its
+alerts (at most MAX_ALERTS). Each alert shows why it is quiet (the silences and the inhibiting
+alert, linked), from the same status the API gives (the notifier's silence index).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from multidict import MultiDict
 from inferwatch.notifier import alertlinks, api_filters
 from inferwatch.notifier.alerts import StoredAlert
 from inferwatch.notifier.apiv2 import RequestError
+from inferwatch.notifier.grouping import AggrGroup
 from inferwatch.notifier.service import Notifier
 from inferwatch.notifier.ui import data
 from inferwatch.notifier.ui.data import notifier_of
@@ -33,20 +36,20 @@ from inferwatch.notifier.ui.render import (
 from inferwatch.notifier.ui.security import csrf, respond
 
 SWITCHES = ("active", "silenced", "inhibited")
-MAX_ALERTS = 2000  # beyond this the page says how many it left out
+PER_GROUP = 3  # alerts shown in full per group on the list; the head counts all of them
+MAX_ALERTS = 2000  # alerts shown in full on one group's page; the head counts all of them
 
 
 def silence_link(pairs: dict[str, str], text: str = "Silence…") -> Safe:
     return link(alertlinks.silence_path(pairs), text, **{"class": "silence"})
 
 
-def _context_links(a: dict[str, Any], stored: StoredAlert | None, now: float) -> list[Safe]:
+def _context_links(a: StoredAlert, now: float) -> list[Safe]:
     """The alert's runbook and dashboard (over a range around the alert), when it has them."""
-    notes, out = a["annotations"], []
+    notes, out = a.annotations, []
     dash = notes.get("dashboard_url", "")
-    if dash and stored is not None:
-        ends = stored.ends_at if stored.resolved(now) else None
-        dash = alertlinks.dashboard_url(dash, stored.starts_at, ends)
+    if dash:
+        dash = alertlinks.dashboard_url(dash, a.starts_at, a.ends_at if a.resolved(now) else None)
     for name, url, cls in (("runbook", notes.get("runbook_url", ""), "runbook"),
                            ("dashboard", dash, "dashboard")):
         href = safe_href(url) if url else None
@@ -114,50 +117,76 @@ def _annotations(pairs: dict[str, str]) -> Safe:
     return el("dl", {"class": "annotations"}, join(rows))
 
 
-def _alert(n: Notifier, a: dict[str, Any], here: str, now: float) -> Safe:
-    stored = n.active.get(a["fingerprint"])
-    href = safe_href(a["generatorURL"] or "")
-    head = [el("strong", {}, a["labels"].get("alertname", "")), _state(n, a["status"]),
-            el("span", {"class": "muted"}, "since ",
-               when(stored.starts_at if stored else None, now)),
+def _alert(n: Notifier, a: StoredAlert, status: dict[str, Any], here: str, now: float) -> Safe:
+    href = safe_href(a.generator_url or "")
+    head = [el("strong", {}, a.labels.get("alertname", "")), _state(n, status),
+            el("span", {"class": "muted"}, "since ", when(a.starts_at, now)),
             link(href, "source", rel="noopener noreferrer") if href else "",
-            *_context_links(a, stored, now), silence_link(a["labels"])]
-    return el("div", {"class": "alert", "id": f"a-{a['fingerprint']}",
-                      "data-fingerprint": a["fingerprint"]},
-              el("div", {}, join(head, " · ")), el("div", {}, labels(a["labels"], here)),
-              _annotations(a["annotations"]))
+            *_context_links(a, now), silence_link(a.labels)]
+    return el("div", {"class": "alert", "id": f"a-{a.fingerprint}",
+                      "data-fingerprint": a.fingerprint},
+              el("div", {}, join(head, " · ")), el("div", {}, labels(a.labels, here)),
+              _annotations(a.annotations))
+
+
+def _tally(statuses: list[dict[str, Any]]) -> str:
+    """`N alert(s): a active, s silenced, i inhibited` (silenced and inhibited may overlap)."""
+    active = sum(1 for s in statuses if s["state"] == "active")
+    silenced = sum(1 for s in statuses if s["silencedBy"])
+    inhibited = sum(1 for s in statuses if s["inhibitedBy"])
+    return (f"{len(statuses)} alert(s): {active} active, {silenced} silenced, "
+            f"{inhibited} inhibited")
+
+
+def _group(n: Notifier, group: AggrGroup, alerts: list[StoredAlert], view: api_filters.View,
+           links: tuple[str, str], limit: int, now: float) -> Safe:
+    """A group's head (receiver, labels, counts by state, Silence group, all its alerts) and
+    its first `limit` alerts in full."""
+    here, whole = links
+    statuses = [view.status(a) for a in alerts]
+    more = (link(whole, f"all {len(alerts)} alerts of this group", **{"class": "whole"})
+            if len(alerts) > limit else "")
+    head = el("div", {"class": "head"},
+              el("h2", {}, "receiver ", el("span", {"class": "receiver"}, group.route.receiver)),
+              labels(group.labels) if group.labels else el("span", {"class": "muted"},
+                                                           "(one group: no group_by)"),
+              el("span", {"class": "muted tally"}, _tally(statuses)),
+              silence_link(group.labels, "Silence group") if group.labels else "", more)
+    shown = join(_alert(n, a, s, here, now)
+                 for a, s in zip(alerts[:limit], statuses[:limit], strict=True))
+    return el("section", {"class": "group", "data-group": group.key,
+                          "data-alerts": len(alerts)}, head, shown)
 
 
 async def alerts_page(request: web.Request) -> web.Response:
+    """Every group with its counts and its first PER_GROUP alerts; `group=KEY` shows one group
+    with its alerts (at most MAX_ALERTS)."""
     n = notifier_of(request)
     args, filters = _api_query(request)
+    view = api_filters.View(n)
     try:
-        groups = api_filters.View(n).groups(api_filters.alert_query(args))
+        found = view.matched(api_filters.alert_query(args))
     except RequestError as err:
         body = _filter_form(request, filters, args) + el("p", {"class": "msg error"}, str(err))
         return respond(request, "Alerts", "alerts", body, status=400)
-    here = query("/ui/alerts", [(k, v) for k, v in request.query.items() if k != "filter"]
-                 + [("filter", f) for f in filters])
-    now, shown, total, blocks = n.clock(), 0, sum(len(g["alerts"]) for g in groups), []
-    for g in groups:
-        if shown >= MAX_ALERTS:
-            break
-        alerts = g["alerts"][:MAX_ALERTS - shown]
-        shown += len(alerts)
-        head = el("div", {"class": "head"},
-                  el("h2", {}, "receiver ", el("span", {"class": "receiver"},
-                                               g["receiver"]["name"])),
-                  labels(g["labels"]) if g["labels"] else el("span", {"class": "muted"},
-                                                             "(one group: no group_by)"),
-                  el("span", {"class": "muted"}, f"{len(g['alerts'])} alert(s)"),
-                  silence_link(g["labels"], "Silence group") if g["labels"] else "")
-        blocks.append(el("section", {"class": "group"}, head,
-                         join(_alert(n, a, here, now) for a in alerts)))
-    summary = f"{len(groups)} group(s), {total} alert(s)" + (
-        f"; showing the first {shown}" if shown < total else "")
-    body = join([_filter_form(request, filters, args), el("p", {"class": "muted"}, summary),
-                 *(blocks or [el("p", {}, "No alerts.")])])
-    return respond(request, "Alerts", "alerts", body)
+    rest = [(k, v) for k, v in request.query.items() if k not in ("filter", "group")] + [
+        ("filter", f) for f in filters]
+    one = request.query.get("group")
+    if one is not None:
+        found = [(g, alerts) for g, alerts in found if g.key == one]
+    limit = MAX_ALERTS if one is not None else PER_GROUP
+    now, total = n.clock(), sum(len(alerts) for _, alerts in found)
+    here = query("/ui/alerts", rest + ([("group", one)] if one is not None else []))
+    blocks = [_group(n, g, alerts, view, (here, query("/ui/alerts", rest + [("group", g.key)])),
+                     limit, now) for g, alerts in found]
+    shown = sum(min(len(alerts), limit) for _, alerts in found)
+    summary = f"{len(found)} group(s), {total} alert(s)" + (
+        f"; showing the first {limit} of each group" if shown < total else "")
+    parts = [_filter_form(request, filters, args), el("p", {"class": "muted"}, summary)]
+    if one is not None:
+        parts.append(el("p", {}, link(query("/ui/alerts", rest), "← all groups")))
+    return respond(request, "Alerts", "alerts",
+                   join([*parts, *(blocks or [el("p", {}, "No alerts.")])]))
 
 
 def silences_body(request: web.Request, message: tuple[str, str] | None = None) -> Safe:

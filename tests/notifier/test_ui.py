@@ -3,6 +3,7 @@ CSRF, the bearer token and basic auth, and the notification log without channel 
 
 from __future__ import annotations
 
+import html
 import re
 import socket
 from html.parser import HTMLParser
@@ -13,7 +14,7 @@ import pytest
 from inferwatch.core.webconfig import WebConfig, middleware
 from inferwatch.notifier.api import make_app
 from inferwatch.notifier.service import Notifier
-from inferwatch.notifier.ui import data
+from inferwatch.notifier.ui import data, views
 from inferwatch.notifier.ui.render import el, esc, safe_href
 from inferwatch.notifier.ui.security import CSRF_COOKIE, SESSION_COOKIE, _local
 from tests.notifier.helpers import alert_body, load
@@ -115,13 +116,37 @@ async def test_alerts_are_grouped_as_the_route_tree_groups_them(ui) -> None:
     assert (await client.post("/api/v2/alerts", json=alerts)).status == 200
     api = await (await client.get("/api/v2/alerts/groups")).json()
     text = await page(client, "/ui/alerts")
-    sections = text.split('<section class="group">')[1:]
+    sections = text.split('<section class="group"')[1:]
     shown = [(re.search(r'class="receiver">([^<]*)<', s).group(1),
               re.findall(r'data-fingerprint="([0-9a-f]+)"', s)) for s in sections]
     expected = [(g["receiver"]["name"], [a["fingerprint"] for a in g["alerts"]]) for g in api]
     assert shown == expected
     # the ml route groups by model too: two groups there, one at the root
     assert sorted((r, len(fps)) for r, fps in shown) == [("hook", 1), ("ml", 1), ("ml", 1)]
+
+
+async def test_the_list_counts_every_alert_and_shows_a_whole_group_on_its_own_page(ui) -> None:
+    notifier, client = ui
+    alerts = [alert_body("DiskFull", {"node": f"n{i}", "job": "node"}) for i in range(7)]
+    alerts.append(alert_body("QueueDeep", {"model": "m"}))
+    assert (await client.post("/api/v2/alerts", json=alerts)).status == 200
+    await client.post("/api/v2/silences", json={
+        "matchers": [{"name": "node", "value": "n[0-2]", "isRegex": True}],
+        "startsAt": "2000-01-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z",
+        "createdBy": "ops", "comment": "c"})
+    api = await (await client.get("/api/v2/alerts/groups")).json()
+    [disk] = [g for g in api if g["labels"] == {"alertname": "DiskFull"}]
+    order = [a["fingerprint"] for a in disk["alerts"]]
+    text = await page(client, "/ui/alerts")
+    assert "2 group(s), 8 alert(s); showing the first 3 of each group" in text
+    block = text.split('data-alerts="7"')[1].split("</section>")[0]
+    assert "7 alert(s): 4 active, 3 silenced, 0 inhibited" in block
+    assert re.findall(r'data-fingerprint="([0-9a-f]+)"', block) == order[:views.PER_GROUP]
+    whole = re.search(r'<a href="([^"]+)" class="whole">all 7 alerts of this group</a>', block)
+    text = await page(client, html.unescape(whole.group(1)))
+    assert "1 group(s), 7 alert(s)" in text and "showing the first" not in text
+    assert re.findall(r'data-fingerprint="([0-9a-f]+)"', text) == order
+    assert 'class="whole"' not in text and "← all groups" in text
 
 
 async def test_filters_are_the_api_matchers_on_re2(ui) -> None:
@@ -335,38 +360,3 @@ receivers:
         held.close()
         await refusing.stop()
 
-
-async def test_silences_page_counts_what_the_api_says_each_silence_mutes(ui) -> None:
-    notifier, client = ui
-    alerts = [alert_body("HighTTFT", {"model": m, "node": f"n{i % 3}"})
-              for i, m in enumerate(("llama-3", "mistral", "llama-2", "qwen", "Llama-x"))]
-    assert (await client.post("/api/v2/alerts", json=alerts)).status == 200
-
-    async def silence(*matchers: tuple[str, str, bool, bool], starts: str = "2000") -> str:
-        body = {"matchers": [{"name": n, "value": v, "isRegex": r, "isEqual": e}
-                             for n, v, r, e in matchers],
-                "startsAt": f"{starts}-01-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z",
-                "createdBy": "ops", "comment": "c"}
-        resp = await client.post("/api/v2/silences", json=body)
-        assert resp.status == 200, await resp.text()
-        return (await resp.json())["silenceID"]
-
-    ids = [await silence(("model", "(?i)llama.*", True, True)),
-           await silence(("model", "llama-3", False, True), ("node", "n0", False, True)),
-           await silence(("node", "n1|n2", True, True), ("model", "qwen", False, False)),
-           await silence(("model", "mistral", False, True), starts="2998")]  # pending
-    api = await (await client.get("/api/v2/alerts")).json()
-    expected = {sid: sum(sid in a["status"]["silencedBy"] for a in api) for sid in ids}
-    now = notifier.clock()
-    brute = {s.id: sum(s.mutes(a.labels, now) for a in notifier.active.values())
-             for s in notifier.silences.all()}
-    assert expected == brute and expected[ids[0]] == 3 and expected[ids[3]] == 0
-    text = await page(client, "/ui/silences")
-    shown = {sid: text.split(f'id="s-{sid}"')[1].split('class="muting">')[1].split("<")[0]
-             for sid in ids}
-    assert shown == {**{sid: str(c) for sid, c in expected.items()}, ids[3]: "—"}
-    text = await page(client, "/ui/alerts")
-    for a in api:
-        block = text.split(f'id="a-{a["fingerprint"]}"')[1].split('class="alert"')[0]
-        assert sorted(re.findall(r'class="silenced-by" data-silence="([^"]+)"', block)) == \
-            sorted(a["status"]["silencedBy"]), a["labels"]

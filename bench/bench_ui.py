@@ -1,0 +1,122 @@
+"""The web page's alert list beside Alertmanager's `GET /api/v2/alerts/groups`, same set, same run.
+
+    python bench/bench_ui.py [--alerts 10000] [--silences 1000] [--requests 50] [--batch 500]
+
+Issue 16's target: the page's alert list (`GET /ui/alerts`, its default view) with 10,000 alerts
+and 1,000 silences served in at most 200 ms at p99 on loopback. The setup is bench_matching's
+(its `start`, `load`, `alerts`, `silences`): Debian's Alertmanager and `python -m inferwatch.cli
+notifier` on fresh storage from one `alertmanager.yml` (a three-level route tree with regex
+matchers and `continue`, group_wait 1h so nothing is sent), the same `--silences` regex
+silences (each muting about two alerts, a fifth of the alerts silenced) and the same `--alerts`
+alerts posted to both.
+
+Timed, alternating the sides request by request, one kept-alive connection each, from sending
+to the last byte:
+- steady: `--requests` requests each of `/ui/alerts` and Alertmanager's `/api/v2/alerts/groups`
+  with nothing changed in between (an on-call engineer reloading the page; Alertmanager's
+  silencer and ours both remember per alert which silences matched);
+- after a silence change: `--requests // 5` requests each, a silence that mutes nothing posted
+  to both before each, so both match every alert against every silence again.
+The p50/p99 are nearest-rank over the requests. Before timing, the page's summary line
+("G group(s), A alert(s)") must name as many groups and alerts as Alertmanager's groups
+answer, else the script exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_matching import Side, alerts, load, silences, start
+
+PAGE, GROUPS = "/ui/alerts", "/api/v2/alerts/groups"
+TARGET_MS = 200.0
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def agree(am: Side, ours: Side) -> tuple[int, int, int]:
+    """(groups, alerts, bytes of the page); exit 1 when the page's summary disagrees."""
+    groups = json.loads(am.request("GET", GROUPS)[1])
+    want = (len(groups), sum(len(g["alerts"]) for g in groups))
+    page = ours.request("GET", PAGE)[1]
+    found = re.search(rb"(\d+) group\(s\), (\d+) alert\(s\)", page)
+    got = (int(found.group(1)), int(found.group(2))) if found else None
+    if got != want:
+        sys.exit(f"the page says {got} (groups, alerts), Alertmanager's groups {want}")
+    return (*want, len(page))
+
+
+def timed(sides: dict[str, Side], n: int, bump: bool) -> dict[str, list[float]]:
+    paths = {"notifier": PAGE, "alertmanager": GROUPS}
+    out: dict[str, list[float]] = {name: [] for name in sides}
+    names = list(sides)
+    for i in range(n):
+        for name in (names if i % 2 == 0 else names[::-1]):
+            if bump:
+                sides[name].bump()
+            out[name].append(sides[name].request("GET", paths[name])[0])
+    return out
+
+
+def report(args: argparse.Namespace, shape: tuple[int, int, int],
+           runs: dict[str, dict[str, list[float]]]) -> None:
+    groups, listed, size = shape
+    print(f"{args.alerts} alerts, {args.silences} regex silences: {groups} groups, {listed} "
+          f"alerts listed; the page is {size / 1e6:.1f} MB. ms, nearest-rank; "
+          f"ratio = notifier page / Alertmanager {GROUPS}")
+    print(f"{'':26}{'n':>4}{'page p50':>10}{'page p99':>10}{'AM p50':>9}{'AM p99':>9}"
+          f"{'p50 ratio':>10}{'p99 ratio':>10}")
+    for what, t in runs.items():
+        ours, am = t["notifier"], t["alertmanager"]
+        o50, o99, a50, a99 = (1000 * pct(v, q) for v, q in ((ours, 50), (ours, 99), (am, 50),
+                                                           (am, 99)))
+        print(f"{what:26}{len(ours):>4}{o50:10.1f}{o99:10.1f}{a50:9.1f}{a99:9.1f}"
+              f"{o50 / a50:10.2f}{o99 / a99:10.2f}")
+    steady = 1000 * pct(runs["steady"]["notifier"], 99)
+    print(f"target: page p99 <= {TARGET_MS:.0f} ms steady: "
+          f"{'met' if steady <= TARGET_MS else 'MISSED'} ({steady:.1f} ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--alerts", type=int, default=10000)
+    parser.add_argument("--silences", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=500, help="alerts per POST")
+    args = parser.parse_args()
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if not binary:
+        sys.exit("Alertmanager missing: apt-get install prometheus-alertmanager")
+    every = alerts(args.alerts)
+    batches = [every[i:i + args.batch] for i in range(0, len(every), args.batch)]
+    sils = silences(args.silences)
+    with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp:
+        started = start(binary, Path(tmp))
+        sides = {s.name: s for s in started}
+        try:
+            for side in started:
+                side.wait_ready()
+                load(side, sils, batches)
+            shape = agree(sides["alertmanager"], sides["notifier"])
+            runs = {"steady": timed(sides, args.requests, bump=False),
+                    "after a silence change": timed(sides, max(2, args.requests // 5),
+                                                    bump=True)}
+        finally:
+            for side in started:
+                side.stop()
+    report(args, shape, runs)
+
+
+if __name__ == "__main__":
+    main()
