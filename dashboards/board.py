@@ -28,6 +28,8 @@ _SOURCES = {
     "namespace": (catalog.ENGINE_UP, ("cluster", "node")),
     "engine": (catalog.ENGINE_UP, ("cluster", "node", "namespace")),
     "model": (catalog.ENGINE_UP, ("cluster", "node", "namespace", "engine")),
+    "role": (catalog.ENGINE_UP, ("cluster", "node", "namespace", "engine", "model")),
+    "target": (catalog.ENGINE_UP, ("cluster", "node", "namespace", "engine", "model", "role")),
     **{fact: (catalog.ENGINE_MODEL_INFO, ("cluster", "node", "namespace", "engine", "model"))
        for fact in FACTS},
 }

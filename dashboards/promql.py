@@ -24,7 +24,8 @@ ENGINE_LABELS: tuple[str, ...] = ("role",)
 # dashboards group and filter by.
 FACTS: tuple[str, ...] = ("dtype", "quantization", "tensor_parallel_size")
 # Label -> dashboard variable that filters it, in the order the filters are written.
-FILTERS: tuple[str, ...] = ("cluster", "node", "namespace", "engine", "model", *FACTS)
+FILTERS: tuple[str, ...] = ("cluster", "node", "namespace", "engine", "model", "role", "target",
+                            *FACTS)
 
 RATE = "$__rate_interval"
 

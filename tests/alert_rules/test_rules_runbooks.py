@@ -120,7 +120,8 @@ def test_dashboard_url_opens_the_panel_named_in_the_runbook(name: str) -> None:
     labels = {v: f"{v} value/&" for v in variables if v != "datasource"}
     filled = urllib.parse.parse_qs(urllib.parse.urlsplit(render(url, labels, 0.0)).query)
     wanted = {f"var-{k}": [v] for k, v in labels.items() if k in ("cluster", "node", "namespace",
-                                                                  "engine", "model")}
+                                                                  "engine", "model", "role",
+                                                                  "target")}
     assert {k: v for k, v in filled.items() if k.startswith("var-")} == wanted, name
 
 
