@@ -242,3 +242,16 @@ def test_panels_by_model_facts_carry_what_the_engines_say(prometheus: str) -> No
         rows = {tuple(m.get(k, "") for k in facts) for m in panel_series(prometheus, slug, title)}
         assert rows <= said, (title, rows - said)
         assert any(r[1:] == ("bfloat16", "", "1") for r in rows), (title, rows)
+
+
+def test_disaggregation_panels_split_by_role(prometheus: str) -> None:
+    """SGLang's prefill engine says its role; the NIXL vLLM's comes from the config (decode);
+    the others are both. The NIXL histogram is the decode side's, the prealloc queue prefill's."""
+    roles = {m.get("role") for m in panel_series(prometheus, "engines",
+                                                 "Running and waiting by role")}
+    assert roles == {"prefill", "decode", "both"}
+    queues = {(m.get("role"), m.get("queue")) for m in panel_series(
+        prometheus, "engines", "Waiting by queue and role")}
+    assert ("prefill", "prefill_prealloc") in queues, queues
+    assert {m.get("role") for m in panel_series(prometheus, "engines",
+                                                "KV transfer latency")} == {"decode"}
