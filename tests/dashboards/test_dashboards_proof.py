@@ -33,7 +33,8 @@ from inferwatch import catalog
 from inferwatch.alert_rules.compile import write_outputs
 from inferwatch.alert_rules.rulefile import load_file
 from inferwatch.alert_rules.runconfig import DEFAULT_PACK
-from inferwatch.dashboards import cost
+from inferwatch.dashboards import cost, facts
+from inferwatch.dashboards.promql import sel
 from tests.support.procs import PYTHON, ROOT, free_port, need_binary, wait_http
 
 pytestmark = pytest.mark.ecosystem
@@ -242,6 +243,19 @@ def test_panels_by_model_facts_carry_what_the_engines_say(prometheus: str) -> No
         rows = {tuple(m.get(k, "") for k in facts) for m in panel_series(prometheus, slug, title)}
         assert rows <= said, (title, rows - said)
         assert any(r[1:] == ("bfloat16", "", "1") for r in rows), (title, rows)
+
+
+def test_every_engine_series_finds_its_targets_facts(prometheus: str) -> None:
+    """The engine join keys (facts.TARGET_JOIN) hold on what the exporter publishes: no
+    engine's token counters drop out of the by-facts panels for want of a match."""
+    dashboard = dashboards()["engines"]
+    plain = sel(catalog.ENGINE_GENERATION_TOKENS)
+    joined = facts.with_facts(plain)
+    counts = [query(prometheus, substitute(f"count by (engine) ({e})", dashboard))
+              ["data"]["result"] for e in (plain, joined)]
+    by_engine = [{r["metric"]["engine"]: r["value"][1] for r in c} for c in counts]
+    assert set(by_engine[0]) == {"vllm", "sglang", "tgi"}, by_engine
+    assert by_engine[0] == by_engine[1], by_engine
 
 
 def test_disaggregation_panels_split_by_role(prometheus: str) -> None:
