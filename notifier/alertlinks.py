@@ -34,13 +34,14 @@ def silence_url(external_url: str, labels: dict[str, str]) -> str:
 
 
 def dashboard_url(url: str, starts_at: float, ends_at: float | None) -> str:
-    """The URL with the packs' relative range replaced by one around the alert (epoch ms)."""
+    """The URL with the packs' relative range replaced by one around the alert (epoch ms);
+    every other parameter is left as written (`%20` stays `%20`)."""
     parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    found = dict(pairs)
+    found = dict(parse_qsl(parts.query, keep_blank_values=True))
     if (found.get("from"), found.get("to")) != PACK_RANGE:
         return url
     until = "now" if ends_at is None else str(int((ends_at + AFTER) * 1000))
     span = {"from": str(int((starts_at - BEFORE) * 1000)), "to": until}
-    pairs = [(k, span.get(k, v)) for k, v in pairs]
-    return urlunsplit(parts._replace(query=urlencode(pairs, safe="-")))
+    pairs = [p.partition("=") for p in parts.query.split("&")]
+    query = "&".join(f"{k}={span[k]}" if k in span else k + s + v for k, s, v in pairs)
+    return urlunsplit(parts._replace(query=query))

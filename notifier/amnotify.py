@@ -2,9 +2,13 @@
 
 `Native.render` builds, at flush time, what Alertmanager 0.25's notifier for the kind sends
 (notify/webhook, slack, discord, pagerduty: the same JSON fields, Go templates rendered with
-its default templates for unset fields); the outbox stores that body and `Native.post` sends it,
-kept-alive over aiohttp, with the integration's `http_config` (basic auth, bearer token, TLS,
-redirects). Email renders its subject and body here and goes out through apprise's mailto.
+its default templates for unset fields). With `global.external_url` set (ours; Alertmanager
+has no such field), each alert of the webhook body also carries `silenceURL`, the notifier
+page's silence form prefilled with its labels: a key Alertmanager's webhook lacks, which JSON
+decoders of its payload (Go's encoding/json, the usual consumers) skip. The outbox stores
+that body and `Native.post` sends it, kept-alive over aiohttp, with the integration's
+`http_config` (basic auth, bearer token, TLS, redirects). Email renders its subject and body
+here and goes out through apprise's mailto.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import aiohttp
 
 from inferwatch.core.redact import REDACTOR
 from inferwatch.core.version import __version__
+from inferwatch.notifier import alertlinks
 from inferwatch.notifier.amreceivers import (
     DiscordConfig,
     EmailConfig,
@@ -133,6 +138,9 @@ class Native:
                    "endsAt": go_time(a.ends_at) if shown.Status == "resolved" else ZERO_TIME,
                    "generatorURL": a.generator_url, "fingerprint": a.fingerprint}
                   for a, shown in zip(message.alerts, data.Alerts, strict=True)]
+        if message.external_url:  # ours, not Alertmanager's: an extra key decoders skip
+            for shown, a in zip(alerts, message.alerts, strict=True):
+                shown["silenceURL"] = alertlinks.silence_url(message.external_url, a.labels)
         return {"receiver": data.Receiver, "status": data.Status, "alerts": alerts,
                 "groupLabels": dict(data.GroupLabels), "commonLabels": dict(data.CommonLabels),
                 "commonAnnotations": dict(data.CommonAnnotations),

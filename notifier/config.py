@@ -168,8 +168,10 @@ def template_for(templates: dict[str, TemplateConfig], name: str | None,
     custom = templates.get(name or kind)
     if custom is None:
         return base
-    return Template(custom.title, custom.body, custom.alert or base.alert,
-                    custom.format or base.format, base.heading_firing, base.heading_resolved)
+    fmt = custom.format or base.format
+    return Template(custom.title, custom.body, custom.alert or base.alert, fmt,
+                    base.heading_firing, base.heading_resolved,
+                    base.link if fmt == base.format else None)
 
 
 class GlobalConfig(Strict):

@@ -7,7 +7,8 @@ Alert fields: {status} {alertname} {labels} {annotations} {labels_text} {summary
 {runbook_url} {dashboard_url} {generator_url} {silence_url} {links} {starts_at} {ends_at}
 {fingerprint}. {dashboard_url} has the rule packs' relative range pinned around the alert and
 {silence_url} opens the notifier page's silence form prefilled with the alert's labels (under
-`global.external_url`; empty without one); {links} lists runbook, dashboard, source and silence.
+`global.external_url`; empty without one); {links} lists runbook, dashboard, source and silence
+(email's as `Name: <url>` lines, so that the text part apprise makes from the HTML keeps them).
 Label maps allow `{labels[severity]}` (empty when absent); attribute access is refused.
 """
 
@@ -34,6 +35,7 @@ class Template:
     format: str  # apprise body format: text, markdown or html
     heading_firing: str = "Firing:\n"
     heading_resolved: str = "Resolved:\n"
+    link: tuple[str, str] | None = None  # (pattern, joiner) of {links}; None: the format's
 
 
 DEFAULTS = {
@@ -48,7 +50,9 @@ DEFAULTS = {
         body="{firing}{resolved}\nSent by inferwatch notifier for receiver {receiver}.\n",
         alert="- **{alertname}** {summary}  \n{description}{labels_text}{links}\n",
         format="markdown",
-        heading_firing="## Firing\n\n", heading_resolved="## Resolved\n\n"),
+        heading_firing="## Firing\n\n", heading_resolved="## Resolved\n\n",
+        # the URL as an autolink: apprise makes the text part from the HTML and keeps no href
+        link=("{name}: <{url}>", "  \n")),
     "default": Template(
         title="{subject}",
         body="{firing}{resolved}",
@@ -155,11 +159,11 @@ class GroupView:
 
     @cached_property
     def shown_firing(self) -> str:
-        return _render_alerts(self.tpl, self.firing, self.now)
+        return _render_alerts(self.tpl, self.firing, self.now, self.group.external_url)
 
     @cached_property
     def shown_resolved(self) -> str:
-        return _render_alerts(self.tpl, self.resolved, self.now)
+        return _render_alerts(self.tpl, self.resolved, self.now, self.group.external_url)
 
     def subject(self) -> str:
         labels = self.group.group_labels
@@ -200,6 +204,8 @@ _GROUP_FIELDS: dict[str, Callable[[GroupView], Any]] = {
 def _render_alerts(tpl: Template, alerts: Sequence[StoredAlert], now: float,
                    external_url: str = "") -> str:
     parts, style = parse(tpl.alert), _STYLE["text" if tpl.format == "text" else "markdown"]
+    if tpl.link is not None:
+        style = {**style, "link": tpl.link}
     return "".join(fill(parts, AlertView(a, now, style, external_url).field) for a in alerts)
 
 

@@ -97,8 +97,8 @@ class Expected:
         text = mail_text(msg).replace("\r\n", "\n")
         self.check_value(re.fullmatch(
             rf"{heading}\n\n- KVCacheNearFull {self.summary}\n {re.escape(self.description)}\n"
-            rf"{re.escape(self.labels_text)}\n\nRunbook · Dashboard · Source\n\n"
-            rf"{re.escape(footer)}",
+            rf"{re.escape(self.labels_text)}\n\nRunbook: {RUNBOOK}\n Dashboard: {DASHBOARD}\n"
+            rf" Source: {re.escape(self.generator)}\n\n{re.escape(footer)}",
             text), text)
         html = mail_html(msg).replace("\r\n", "\n")
         href = self.generator.replace("&", "&amp;")
@@ -106,8 +106,10 @@ class Expected:
             rf"<h2>{heading}</h2>\n<ul>\n<li><strong>KVCacheNearFull</strong> {self.summary}"
             rf"<br />\n{re.escape(self.description)}<br />\n"
             rf"<code>{re.escape(self.labels_text)}</code></li>\n</ul>\n"
-            rf'<p><a href="{RUNBOOK}">Runbook</a> · <a href="{DASHBOARD}">Dashboard</a> · '
-            rf'<a href="{re.escape(href)}">Source</a></p>\n<p>{re.escape(footer)}</p>',
+            rf'<p>Runbook: <a href="{RUNBOOK}">{RUNBOOK}</a><br />\n'
+            rf'Dashboard: <a href="{DASHBOARD}">{DASHBOARD}</a><br />\n'
+            rf'Source: <a href="{re.escape(href)}">{re.escape(href)}</a></p>\n'
+            rf"<p>{re.escape(footer)}</p>",
             html), html)
 
 

@@ -68,8 +68,9 @@ async def test_email_content_grouping_resolution_and_retry(start_notifier) -> No
         assert msg["X-Inferwatch-Notification-Key"]
         text, html = parts(msg)
         assert "KV cache at 99%" in text and "KV cache at 97%" in text
-        assert '<a href="http://runbooks/kv">Runbook</a>' in html
-        assert '<a href="http://grafana/d/kv">Dashboard</a>' in html
+        assert 'Runbook: <a href="http://runbooks/kv">http://runbooks/kv</a>' in html
+        assert 'Dashboard: <a href="http://grafana/d/kv">http://grafana/d/kv</a>' in html
+        assert "Runbook: http://runbooks/kv" in text  # apprise's text part keeps no href
         await client.post("/api/v2/alerts", json=[
             alert_body("KVCacheFull", {"model": "llama", "pod": p}, ends=PAST) for p in "ab"])
         await until(lambda: len(box.messages) == 2, what="the resolution email")
