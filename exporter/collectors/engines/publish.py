@@ -8,6 +8,7 @@ else both)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cache
 
 from prometheus_client.core import Metric
 from prometheus_client.utils import floatToGoString
@@ -55,13 +56,18 @@ def _series(ident: Identity, norm: Normalised) -> list[Metric]:
         for key, value in sorted(values.items()):
             labels = ident.values(spec, key[0], **{sub_label: key[1] if len(key) > 1 else ""})
             if isinstance(value, Histogram):
-                buckets = [(floatToGoString(b), v)
-                           for b, v in zip(spec.buckets, value.buckets, strict=False)]
+                buckets = list(zip(_bounds(spec.buckets), value.buckets, strict=False))
                 fam.add_metric(labels, [*buckets, ("+Inf", value.count)], value.sum)
             else:
                 fam.add_metric(labels, value)
         out.append(fam)
     return out
+
+
+@cache
+def _bounds(buckets: tuple[float, ...]) -> tuple[str, ...]:
+    """A spec's canonical bounds as `le` values (the catalogue's few layouts, formatted once)."""
+    return tuple(floatToGoString(b) for b in buckets)
 
 
 def _joined(families: list[Metric]) -> list[Metric]:
