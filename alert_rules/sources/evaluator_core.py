@@ -76,6 +76,8 @@ class PromQLEvaluator:
             return expr.value
         if isinstance(expr, Str):
             return expr.value
+        if isinstance(expr, MatrixSel):  # read by one function, whose result is memoised:
+            return self.matrix(expr, t)  # not kept (a list of floats per sample)
         key = (expr, t, self.query_t)  # `@ end()` below depends on the query's time too
         result = self.memo.get(key)
         if result is None:
@@ -99,8 +101,6 @@ class PromQLEvaluator:
     def _compute(self, expr: Expr, t: int) -> Value:
         if isinstance(expr, VectorSel):
             return [(s.labels, v) for s, v, _ in self.select(expr, t)]
-        if isinstance(expr, MatrixSel):
-            return self.matrix(expr, t)
         if isinstance(expr, Subquery):
             return self.subquery(expr, t)
         if isinstance(expr, Neg):

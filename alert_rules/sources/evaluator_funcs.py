@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from inferwatch.alert_rules.promql_ast import Func, MatrixSel, Str, VectorSel
@@ -38,30 +39,53 @@ def kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:
     return t, c
 
 
-def linear_regression(times: list[int], values: list[float], at: int) -> tuple[float, float]:
-    n = sum_x = c_x = sum_y = c_y = sum_xy = c_xy = sum_x2 = c_x2 = 0.0
-    init = values[0]
-    const = all(v == init for v in values[1:])  # as Go: `v != init` ends it, NaN too
-    for t, v in zip(times, values, strict=True):  # kahan_inc inlined, four times
-        n += 1.0
-        x = (t - at) / 1e3
-        s = sum_x + x
-        c_x += (sum_x - s) + x if abs(sum_x) >= abs(x) else (x - s) + sum_x
+@lru_cache(maxsize=16)
+def _x_sums(times: tuple[int, ...], at: int) -> tuple[tuple[float, ...], float, float]:
+    """linearRegression's x values (seconds from `at`) and its compensated sums of x and
+    x*x: the same for every series of one scrape's times, so computed once for them."""
+    xs = tuple([(t - at) / 1e3 for t in times])
+    sum_x = c_x = sum_x2 = c_x2 = 0.0
+    for x in xs:  # kahan_inc inlined; `-a <= b <= a or a <= b <= -a` is abs(a) >= abs(b),
+        s = sum_x + x  # NaN and Inf included, without two calls
+        if -sum_x <= x <= sum_x or sum_x <= x <= -sum_x:
+            c_x += (sum_x - s) + x
+        else:
+            c_x += (x - s) + sum_x
         sum_x = s
+        xx = x * x
+        s = sum_x2 + xx
+        if -sum_x2 <= xx <= sum_x2 or sum_x2 <= xx <= -sum_x2:
+            c_x2 += (sum_x2 - s) + xx
+        else:
+            c_x2 += (xx - s) + sum_x2
+        sum_x2 = s
+    return xs, sum_x + c_x, sum_x2 + c_x2
+
+
+def linear_regression(times: list[int], values: list[float], at: int) -> tuple[float, float]:
+    """functions.go linearRegression: four Kahan sums (those of x from _x_sums), each a
+    sequence of its own, so summed in separate loops with the same bits."""
+    init = values[0]
+    if init == init and values.count(init) == len(values):  # Go: no `v != init`
+        return (math.nan, math.nan) if math.isinf(init) else (0.0, init)
+    xs, sum_x, sum_x2 = _x_sums(tuple(times), at)
+    sum_y = c_y = sum_xy = c_xy = 0.0
+    for x, v in zip(xs, values, strict=True):
         s = sum_y + v
-        c_y += (sum_y - s) + v if abs(sum_y) >= abs(v) else (v - s) + sum_y
+        if -sum_y <= v <= sum_y or sum_y <= v <= -sum_y:
+            c_y += (sum_y - s) + v
+        else:
+            c_y += (v - s) + sum_y
         sum_y = s
         xv = x * v
         s = sum_xy + xv
-        c_xy += (sum_xy - s) + xv if abs(sum_xy) >= abs(xv) else (xv - s) + sum_xy
+        if -sum_xy <= xv <= sum_xy or sum_xy <= xv <= -sum_xy:
+            c_xy += (sum_xy - s) + xv
+        else:
+            c_xy += (xv - s) + sum_xy
         sum_xy = s
-        xx = x * x
-        s = sum_x2 + xx
-        c_x2 += (sum_x2 - s) + xx if abs(sum_x2) >= abs(xx) else (xx - s) + sum_x2
-        sum_x2 = s
-    if const:
-        return (math.nan, math.nan) if math.isinf(init) else (0.0, init)
-    sum_x, sum_y, sum_xy, sum_x2 = sum_x + c_x, sum_y + c_y, sum_xy + c_xy, sum_x2 + c_x2
+    n = float(len(values))
+    sum_y, sum_xy = sum_y + c_y, sum_xy + c_xy
     cov_xy = sum_xy - sum_x * sum_y / n
     var_x = sum_x2 - sum_x * sum_x / n
     slope = gomath_div(cov_xy, var_x)
@@ -121,6 +145,10 @@ def go_quantile(q: float, values: list[float]) -> float:
     return ordered[int(lower)] * (1 - weight) + ordered[int(upper)] * weight
 
 
+def go_quantile_of(values: list[float], q: float) -> float:
+    return go_quantile(q, values)
+
+
 def _resets(values: list[float]) -> float:
     return float(sum(1 for a, b in zip(values, values[1:], strict=False) if b < a))
 
@@ -138,6 +166,21 @@ def _min_over(values: list[float]) -> float:
     return _min_max(values, min)
 
 
+OVER: dict[str, Callable[[list[float], float], float]] = {  # of the values alone
+    "resets": lambda vs, a: _resets(vs),
+    "changes": lambda vs, a: _changes(vs),
+    "avg_over_time": lambda vs, a: avg_over_time(vs),
+    "min_over_time": lambda vs, a: _min_over(vs),
+    "max_over_time": lambda vs, a: _max_over(vs),
+    "sum_over_time": lambda vs, a: sum_over_time(vs),
+    "count_over_time": lambda vs, a: float(len(vs)),
+    "last_over_time": lambda vs, a: vs[-1],
+    "present_over_time": lambda vs, a: 1.0,
+    "quantile_over_time": go_quantile_of,
+    "stddev_over_time": lambda vs, a: math.sqrt(variance_over_time(vs))
+    if variance_over_time(vs) >= 0 else math.nan,
+    "stdvar_over_time": lambda vs, a: variance_over_time(vs),
+}
 RANGE: dict[str, Range] = {
     "rate": lambda ts, vs, s, e, r, a, t: extrapolated_rate(ts, vs, e - r, e, True),
     "increase": lambda ts, vs, s, e, r, a, t: extrapolated_rate(ts, vs, e - r, e, False),
@@ -147,19 +190,7 @@ RANGE: dict[str, Range] = {
     "deriv": lambda ts, vs, s, e, r, a, t: (
         linear_regression(ts, vs, ts[0])[0] if len(vs) > 1 else None),
     "predict_linear": lambda ts, vs, s, e, r, a, t: _predict(ts, vs, a, t),
-    "resets": lambda ts, vs, s, e, r, a, t: _resets(vs),
-    "changes": lambda ts, vs, s, e, r, a, t: _changes(vs),
-    "avg_over_time": lambda ts, vs, s, e, r, a, t: avg_over_time(vs),
-    "min_over_time": lambda ts, vs, s, e, r, a, t: _min_over(vs),
-    "max_over_time": lambda ts, vs, s, e, r, a, t: _max_over(vs),
-    "sum_over_time": lambda ts, vs, s, e, r, a, t: sum_over_time(vs),
-    "count_over_time": lambda ts, vs, s, e, r, a, t: float(len(vs)),
-    "last_over_time": lambda ts, vs, s, e, r, a, t: vs[-1],
-    "present_over_time": lambda ts, vs, s, e, r, a, t: 1.0,
-    "quantile_over_time": lambda ts, vs, s, e, r, a, t: go_quantile(a, vs),
-    "stddev_over_time": lambda ts, vs, s, e, r, a, t: math.sqrt(variance_over_time(vs))
-    if variance_over_time(vs) >= 0 else math.nan,
-    "stdvar_over_time": lambda ts, vs, s, e, r, a, t: variance_over_time(vs),
+    **{name: lambda ts, vs, s, e, r, a, t, f=f: f(vs, a) for name, f in OVER.items()},
 }
 
 
@@ -253,25 +284,21 @@ def _counter_call(ev: PromQLEvaluator, name: str, arg: MatrixSel, t: int) -> Vec
                             start, end, is_rate, is_counter)
         if value is not None:
             out.append((series.plain, value))
-    return _unique(out)
+    return out
 
 
 def _range_call(ev: PromQLEvaluator, node: Func, t: int) -> Value:
     name = node.name
-    if name in COUNTER and isinstance(node.args[0], MatrixSel):
-        return _counter_call(ev, name, node.args[0], t)
     index = 1 if name == "quantile_over_time" else 0
-    matrix, start, end, rng = ev.range_arg(node.args[index], t)
+    arg = node.args[index]
+    if isinstance(arg, MatrixSel) and (name in COUNTER or name in OVER):
+        return _selector_call(ev, name, node, arg, t)
+    matrix, start, end, rng = ev.range_arg(arg, t)
     if name == "absent_over_time":
         if any(times for _, times, _ in matrix):
             return []
-        arg = node.args[0]
         return [(absent_labels(arg.sel) if hasattr(arg, "sel") else {}, 1.0)]
-    extra = 0.0
-    if name == "quantile_over_time":
-        extra = ev.scalar(node.args[0], t)
-    elif name == "predict_linear":
-        extra = ev.scalar(node.args[1], t)
+    extra = _param(ev, node, t)
     f = RANGE[name]
     out = []
     for labels, times, values in matrix:
@@ -279,6 +306,34 @@ def _range_call(ev: PromQLEvaluator, node: Func, t: int) -> Value:
         if value is not None:
             out.append((labels if name == "last_over_time" else drop_name(labels), value))
     return _unique(out)
+
+
+def _param(ev: PromQLEvaluator, node: Func, t: int) -> float:
+    if node.name == "quantile_over_time":
+        return ev.scalar(node.args[0], t)
+    if node.name == "predict_linear":
+        return ev.scalar(node.args[1], t)
+    return 0.0
+
+
+def _selector_call(ev: PromQLEvaluator, name: str, node: Func, arg: MatrixSel,
+                   t: int) -> Vector:
+    """A function of the values of a range selector, or rate/increase/delta, straight from
+    each series (no matrix made). Each series' labels without the name are its own when
+    the selector names the metric: then the result is unique without a check."""
+    if name in COUNTER:
+        out = _counter_call(ev, name, arg, t)
+    else:
+        end = ev.at(arg.sel.at, t) - arg.sel.offset
+        start, out = end - arg.range, []
+        selected = ev.series(arg.sel)
+        f, extra = OVER[name], _param(ev, node, t)
+        keep_name = name == "last_over_time"
+        for series in selected:
+            values = series.range_values(start, end)
+            if values:
+                out.append((series.labels if keep_name else series.plain, f(values, extra)))
+    return out if arg.sel.name is not None else _unique(out)
 
 
 def absent_labels(expr: object) -> dict[str, str]:

@@ -6,19 +6,31 @@ with its running mean, Welford variance, container/heap topk/bottomk and count_v
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
+from itertools import compress, repeat
 from typing import TYPE_CHECKING
 
 from inferwatch.alert_rules.promql_ast import COMPARISONS, SET_OPS, Aggregate, BinOp
 from inferwatch.alert_rules.sources import gomath
 from inferwatch.alert_rules.sources.goheap import heap_pop, heap_up
-from inferwatch.alert_rules.sources.promql_eval import EvalError, arith, drop_name, go_sum
+from inferwatch.alert_rules.sources.promql_eval import (
+    AGGREGATIONS,
+    EvalError,
+    arith,
+    drop_name,
+    go_sum,
+)
 
 if TYPE_CHECKING:
     from inferwatch.alert_rules.sources.evaluator_core import PromQLEvaluator, Value, Vector
 
 Labels = dict[str, str]
 ARITH = ("+", "-", "*", "/", "^", "%")
+TESTS: dict[str, Callable[[float, float], bool]] = {
+    "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt,
+    ">=": operator.ge, "<=": operator.le}
+_VALUE = operator.itemgetter(1)
 
 
 def elem(op: str, a: float, b: float) -> tuple[float, bool]:
@@ -31,9 +43,7 @@ def elem(op: str, a: float, b: float) -> tuple[float, bool]:
         return gomath.go_mod(a, b), True
     if op == "atan2":
         return math.atan2(a, b), True
-    keep = {"==": a == b, "!=": a != b, ">": a > b, "<": a < b, ">=": a >= b,
-            "<=": a <= b}[op]
-    return a, keep
+    return a, TESTS[op](a, b)
 
 
 def binary(ev: PromQLEvaluator, node: BinOp, t: int) -> Value:
@@ -42,13 +52,23 @@ def binary(ev: PromQLEvaluator, node: BinOp, t: int) -> Value:
     if isinstance(lhs, float) and isinstance(rhs, float):
         value, keep = elem(node.op, lhs, rhs)
         return float(keep) if node.op in COMPARISONS else value
-    if isinstance(rhs, float):
-        return unique(vector_scalar(node, lhs, rhs, False))  # type: ignore[arg-type]
-    if isinstance(lhs, float):
-        return unique(vector_scalar(node, rhs, lhs, True))  # type: ignore[arg-type]
+    if isinstance(lhs, float) or isinstance(rhs, float):
+        swap = isinstance(lhs, float)
+        vector, scalar = (rhs, lhs) if swap else (lhs, rhs)
+        if node.op in COMPARISONS and not node.bool:  # a filter: a subset of a vector,
+            return filtered(node.op, vector, scalar, swap)  # type: ignore[arg-type]  # unique
+        return unique(vector_scalar(node, vector, scalar, swap))  # type: ignore[arg-type]
     if node.op in SET_OPS:
         return unique(set_op(node, lhs, rhs))  # type: ignore[arg-type]
     return unique(vector_binop(node, lhs, rhs))  # type: ignore[arg-type]
+
+
+def filtered(op: str, vector: Vector, scalar: float, swap: bool) -> Vector:
+    """A comparison without `bool`: the samples (labels and value as they were) for which
+    `value op scalar` holds (`scalar op value` when `swap`), tested in C."""
+    test, values = TESTS[op], map(_VALUE, vector)
+    kept = map(test, repeat(scalar), values) if swap else map(test, values, repeat(scalar))
+    return list(compress(vector, kept))
 
 
 def vector_scalar(node: BinOp, vector: Vector, scalar: float, swap: bool) -> Vector:
@@ -187,6 +207,8 @@ def aggregate(ev: PromQLEvaluator, node: Aggregate, t: int) -> Value:
         k = int(param)  # type: ignore[arg-type]
         if k < 1:
             return []
+    if op in AGGREGATIONS and not without:
+        return _by(AGGREGATIONS[op], grouping, vector)
     if op == "count_values" and not without:
         grouping = sorted([*grouping, param])  # type: ignore[list-item]
     groups: dict[tuple[tuple[str, str], ...], _Group] = {}
@@ -218,6 +240,22 @@ def aggregate(ev: PromQLEvaluator, node: Aggregate, t: int) -> Value:
             continue
         out.append((group.labels, _final(op, group, param)))
     return unique(out)
+
+
+def _by(fold: Callable[[list[float]], float], grouping: list[str], vector: Vector) -> Vector:
+    """sum, avg, min, max or count by labels: each group's values in order, folded as
+    aggregation() folds them (promql_eval.AGGREGATIONS). A missing label reads as None in
+    the group's key, so each group has its own labels: the result is unique."""
+    groups: dict[tuple[str | None, ...], list[float]] = {}
+    for labels, v in vector:
+        key = tuple(map(labels.get, grouping))
+        values = groups.get(key)
+        if values is None:
+            groups[key] = [v]
+        else:
+            values.append(v)
+    return [({g: x for g, x in zip(grouping, key, strict=True) if x is not None}, fold(values))
+            for key, values in groups.items()]
 
 
 def _less(op: str) -> Callable[[float, float], bool]:

@@ -209,16 +209,17 @@ def running_mean(values: list[float]) -> float:
 
 def avg_over_time(values: list[float]) -> float:
     """functions.go funcAvgOverTime: the same running mean, Kahan-Neumaier compensated
-    (kahanSumInc inlined). First without Go's Inf checks, which change nothing while the
-    mean stays finite; a mean that became ±Inf never turns finite again (Inf plus a finite
-    increment stays Inf, Inf - Inf is NaN), so a finite result is Go's, else the loop with
-    the checks runs."""
+    (kahanSumInc inlined, `abs(a) >= abs(b)` as two chained comparisons, which answer the
+    same for every pair, NaN and Inf included). First without Go's Inf checks, which change
+    nothing while the mean stays finite; a mean that became ±Inf never turns finite again
+    (Inf plus a finite increment stays Inf, Inf - Inf is NaN), so a finite result is Go's,
+    else the loop with the checks runs."""
     mean = c = count = 0.0
     for v in values:
         count += 1
         inc = v / count - mean / count
         t = mean + inc
-        if abs(mean) >= abs(inc):
+        if -mean <= inc <= mean or mean <= inc <= -mean:  # abs(mean) >= abs(inc), NaN too
             c += (mean - t) + inc
         else:
             c += (inc - t) + mean
@@ -233,7 +234,7 @@ def avg_over_time(values: list[float]) -> float:
             continue
         inc = v / count - mean / count
         t = mean + inc
-        if abs(mean) >= abs(inc):
+        if -mean <= inc <= mean or mean <= inc <= -mean:  # abs(mean) >= abs(inc), NaN too
             c += (mean - t) + inc
         else:
             c += (inc - t) + mean
