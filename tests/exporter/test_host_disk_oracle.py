@@ -107,3 +107,27 @@ def test_one_bad_line_fails_node_exporter_whole_but_only_that_line_here(tmp_path
     mine = ours(DiskstatsCollector(str(tmp_path)).collect())
     expected = ours(DiskstatsCollector(str(CASES / "disks-kernel4.18")).collect())
     assert mine == expected and "sdz" not in devices(mine)
+
+
+def test_a_4k_hardware_sector_size_changes_no_byte_count_in_either(tmp_path):
+    """Issue 17 asked for /sys/block/<dev>/queue/hw_sector_size where it is not 512; the
+    kernel's diskstats sectors are 512-byte units whatever the device's sector size, and
+    node_exporter, given that sysfs tree, multiplies by 512 too. So do we."""
+    (tmp_path / "diskstats").write_text(
+        "   8       0 sda 10 0 100 5 20 0 200 7 0 9 12 0 0 0 0 0 0\n"
+        " 259       0 nvme0n1 1 0 8 1 1 0 24 1 0 1 1\n")
+    for device, size in (("sda", 4096), ("nvme0n1", 4096)):
+        queue = tmp_path / "block" / device / "queue"
+        queue.mkdir(parents=True)
+        (queue / "hw_sector_size").write_text(f"{size}\n")
+        (queue / "logical_block_size").write_text(f"{size}\n")
+    theirs, success = scrape_node_exporter(tmp_path)
+    assert success["diskstats"] == 1
+    theirs = {k: v for k, v in theirs.items() if k[0].startswith("inferwatch_host_disk_")}
+    mine = ours(DiskstatsCollector(str(tmp_path)).collect())
+    assert mine == theirs
+    read, written = catalog.HOST_DISK_READ_BYTES.name, catalog.HOST_DISK_WRITTEN_BYTES.name
+    assert {(name, dict(labels)["device"]): v for (name, labels), v in mine.items()
+            if name in (read, written)} == {
+        (read, "sda"): 100 * 512.0, (written, "sda"): 200 * 512.0,
+        (read, "nvme0n1"): 8 * 512.0, (written, "nvme0n1"): 24 * 512.0}

@@ -72,5 +72,5 @@ async def fetch_json(session: aiohttp.ClientSession, url: str, timeout: float,
     body = await fetch(session, url, timeout, max_bytes)
     try:
         return json.loads(body)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:  # RecursionError: nested too deeply
         raise ScrapeError(f"invalid JSON: {err}") from None

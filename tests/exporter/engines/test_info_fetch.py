@@ -80,3 +80,45 @@ def test_an_engine_without_info_endpoints_is_not_fetched() -> None:
     fetcher = InfoFetcher()
     fetcher.start_due(None, "t", "triton", "http://127.0.0.1:1/metrics", 1.0, "t")
     assert fetcher.states == {}
+
+
+async def nested(_req: web.Request) -> web.Response:
+    return web.Response(body=b"[" * 20_000, content_type="application/json")
+
+
+async def endless(_req: web.Request) -> web.StreamResponse:
+    resp = web.StreamResponse()
+    await resp.prepare(_req)
+    for _ in range(64):  # 2 MiB, twice the cap, without a Content-Length
+        await resp.write(b" " * 32 * 1024)
+    return resp
+
+
+async def oversized(_req: web.Request) -> web.Response:
+    return web.Response(body=b" " * (64 * 1024 + 1), content_type="application/json")
+
+
+@pytest.mark.asyncio
+async def test_json_nested_too_deep_and_bodies_over_the_cap_are_marked() -> None:
+    """Each answer is a fetch that fails and is counted, never a task dying unseen."""
+    handlers = {"nested": nested, "endless": endless, "oversized": oversized}
+    servers = {name: await serve(h) for name, h in handlers.items()}
+    fetcher = InfoFetcher(interval=0.0, max_bytes=64 * 1024)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for name, (_r, url) in servers.items():
+                fetcher.start_due(session, name, "sglang", url, 2.0, name)
+            for _ in range(100):  # bounded: each fetch ends within its 2 s timeout
+                if all(s.task.done() for s in fetcher.states.values()):
+                    break
+                await asyncio.sleep(0.05)
+        states = fetcher.states
+        assert {n: (s.up, s.errors) for n, s in states.items()} == {
+            n: (False, 1) for n in handlers}
+        assert "invalid JSON" in states["nested"].error
+        assert "over the cap" in states["endless"].error
+        assert "over the cap" in states["oversized"].error
+    finally:
+        fetcher.cancel()
+        for runner, _url in servers.values():
+            await runner.cleanup()
