@@ -65,22 +65,21 @@ class InfoFetcher:
     async def _fetch(self, session: aiohttp.ClientSession, state: InfoState, engine: str,
                      url: str, timeout: float, shown: str) -> None:
         facts, error = Facts(), ""
-        for path in ENDPOINTS[engine]:
+        for path in ENDPOINTS[engine]:  # each one asked: vLLM's --api-key guards /v1/* only
             where = str(URL(url).with_path(path).with_query(None))
             try:
                 async with asyncio.timeout(timeout):
                     doc = await fetch_json(session, where, timeout, self.max_bytes)
                 facts = facts.over(from_endpoint(path, doc))
             except TimeoutError:
-                error = f"{path}: timed out after {timeout:g}s"
+                error = error or f"{path}: timed out after {timeout:g}s"
             except (ScrapeError, ValueError) as err:
-                error = f"{path}: {err}"
-            if error:
-                break
+                error = error or f"{path}: {err}"
         if error:
             state.errors += 1
             if error != state.error:
                 log.warning("engine target=%s info endpoints: %s", shown, clip(redact(error)))
+            state.facts = facts.over(state.facts)  # what answered, the rest as last known
         else:
             if state.up is False:
                 log.info("engine target=%s info endpoints answer again", shown)

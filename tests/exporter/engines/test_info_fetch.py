@@ -122,3 +122,33 @@ async def test_json_nested_too_deep_and_bodies_over_the_cap_are_marked() -> None
         fetcher.cancel()
         for runner, _url in servers.values():
             await runner.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_an_endpoint_that_refuses_leaves_the_others_read() -> None:
+    """vLLM started with --api-key guards /v1/* only: /v1/models is 401, /version answers."""
+    async def refused(_req: web.Request) -> web.Response:
+        return web.json_response({"error": "Unauthorized"}, status=401)
+
+    async def version(_req: web.Request) -> web.Response:
+        return web.json_response({"version": "0.11.0"})
+
+    app = web.Application()
+    app.router.add_get("/v1/models", refused)
+    app.router.add_get("/version", version)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/metrics"
+    fetcher = InfoFetcher(interval=0.0)
+    try:
+        async with aiohttp.ClientSession() as session:
+            fetcher.start_due(session, "v", "vllm", url, 2.0, "v")
+            await asyncio.wait_for(fetcher.states["v"].task, 10)
+        state = fetcher.states["v"]
+        assert (state.up, state.errors) == (False, 1)
+        assert state.error == "/v1/models: HTTP 401"
+        assert (state.facts.version, state.facts.model) == ("0.11.0", "")
+    finally:
+        await runner.cleanup()
