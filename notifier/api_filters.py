@@ -85,18 +85,19 @@ class View:
         return self._status[alert.fingerprint]
 
     def keep(self, alert: StoredAlert, q: AlertQuery) -> bool:
-        """Alertmanager's alertFilter."""
+        """Alertmanager's alertFilter (the status is computed only when a state is left out)."""
         if alert.resolved(self.now):
             return False
-        status = self.status(alert)
-        if not q.active and status["state"] == "active":
-            return False
-        if not q.unprocessed and status["state"] == "unprocessed":
-            return False
-        if not q.silenced and status["silencedBy"]:
-            return False
-        if not q.inhibited and status["inhibitedBy"]:
-            return False
+        if not (q.active and q.unprocessed and q.silenced and q.inhibited):
+            status = self.status(alert)
+            if not q.active and status["state"] == "active":
+                return False
+            if not q.unprocessed and status["state"] == "unprocessed":
+                return False
+            if not q.silenced and status["silencedBy"]:
+                return False
+            if not q.inhibited and status["inhibitedBy"]:
+                return False
         return matches_all(q.matchers, alert.labels)
 
     def alert_json(self, alert: StoredAlert, receivers: list[str]) -> dict[str, Any]:

@@ -88,7 +88,7 @@ def labels(pairs: Mapping[str, str], add_filter: str | None = None) -> Safe:
                              for k in sorted(pairs)))
     base = esc(add_filter + ("&" if "?" in add_filter else "?") + "filter=")
     return Safe(" ".join(
-        f'<a class="chip" href="{base}{esc(_form(k))}%3D%22{esc(_form(_quote(pairs[k])))}%22">'
+        f'<a class="chip" href="{base}{_form(k)}%3D%22{_form(_quote(pairs[k]))}%22">'
         f'{esc(f"{k}={pairs[k]}")}</a>' for k in sorted(pairs)))
 
 
@@ -96,7 +96,8 @@ _PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
 def _form(text: str) -> str:
-    """`text` as a form-encoded query value (quote_plus), at once when nothing needs quoting."""
+    """`text` as a form-encoded query value (quote_plus), at once when nothing needs quoting;
+    either way nothing in it needs HTML escaping."""
     return text if _PLAIN.fullmatch(text) else quote_plus(text)
 
 

@@ -129,13 +129,15 @@ def _alert(n: Notifier, a: StoredAlert, status: dict[str, Any], here: str, now: 
               _annotations(a.annotations))
 
 
-def _tally(statuses: list[dict[str, Any]]) -> str:
-    """`N alert(s): a active, s silenced, i inhibited` (silenced and inhibited may overlap)."""
-    active = sum(1 for s in statuses if s["state"] == "active")
-    silenced = sum(1 for s in statuses if s["silencedBy"])
-    inhibited = sum(1 for s in statuses if s["inhibitedBy"])
-    return (f"{len(statuses)} alert(s): {active} active, {silenced} silenced, "
-            f"{inhibited} inhibited")
+def _tally(n: Notifier, view: api_filters.View, alerts: list[StoredAlert]) -> str:
+    """`N alert(s): a active, s silenced, i inhibited` (silenced and inhibited may overlap),
+    asked as the status is (Silences.muted_by, the view's inhibition), keeping nothing."""
+    muted_by, inhibited_by, now = n.silences.muted_by, view.inhibition.inhibited_by, view.now
+    active = silenced = inhibited = 0
+    for a in alerts:
+        s, i = bool(muted_by(a.labels, now)), inhibited_by(a.labels) is not None
+        silenced, inhibited, active = silenced + s, inhibited + i, active + (not (s or i))
+    return f"{len(alerts)} alert(s): {active} active, {silenced} silenced, {inhibited} inhibited"
 
 
 def _group(n: Notifier, group: AggrGroup, alerts: list[StoredAlert], view: api_filters.View,
@@ -143,17 +145,15 @@ def _group(n: Notifier, group: AggrGroup, alerts: list[StoredAlert], view: api_f
     """A group's head (receiver, labels, counts by state, Silence group, all its alerts) and
     its first `limit` alerts in full."""
     here, whole = links
-    statuses = [view.status(a) for a in alerts]
     more = (link(whole, f"all {len(alerts)} alerts of this group", **{"class": "whole"})
             if len(alerts) > limit else "")
     head = el("div", {"class": "head"},
               el("h2", {}, "receiver ", el("span", {"class": "receiver"}, group.route.receiver)),
               labels(group.labels) if group.labels else el("span", {"class": "muted"},
                                                            "(one group: no group_by)"),
-              el("span", {"class": "muted tally"}, _tally(statuses)),
+              el("span", {"class": "muted tally"}, _tally(n, view, alerts)),
               silence_link(group.labels, "Silence group") if group.labels else "", more)
-    shown = join(_alert(n, a, s, here, now)
-                 for a, s in zip(alerts[:limit], statuses[:limit], strict=True))
+    shown = join(_alert(n, a, view.status(a), here, now) for a in alerts[:limit])
     return el("section", {"class": "group", "data-group": group.key,
                           "data-alerts": len(alerts)}, head, shown)
 

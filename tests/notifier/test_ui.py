@@ -184,6 +184,10 @@ async def test_states_name_the_silence_and_the_inhibiting_alert(ui) -> None:
     assert "disk swap &lt;today&gt;" in blocks[fps["DiskFull"]]
     assert f'href="/ui/alerts#a-{fps["NodeDown"]}"' in blocks[fps["HighTTFT"]]
     assert 'class="state active"' in blocks[fps["NodeDown"]]
+    tallies = re.findall(r'class="muted tally">([^<]*)<', text)
+    assert sorted(tallies) == ["1 alert(s): 0 active, 0 silenced, 1 inhibited",
+                               "1 alert(s): 0 active, 1 silenced, 0 inhibited",
+                               "1 alert(s): 1 active, 0 silenced, 0 inhibited"]
     # unticked switches leave those alerts out, as the API's silenced=false does
     text = await page(client, "/ui/alerts?shown=1&active=true&inhibited=true")
     assert fps["DiskFull"] not in text and fps["HighTTFT"] in text
