@@ -5,7 +5,8 @@ Each simulated engine is a pod (`demo/<kind>-0`) with one compute process on eac
 GPUs (`PLACEMENT`): the fake NVML lists the process, a procfs tree in the output folder puts
 it in the pod's cgroup (systemd layout, containerd id), and the pods collector's PodDirectory
 knows the pod, as the pod watch would. The engine's target carries the same namespace and pod.
-Each GPU's utilisation and power follow its engine's load (`Simulation.busy`).
+Each GPU's utilisation and power follow its engine's load (`Simulation.busy`), on the
+engine's simulated clock.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from inferwatch.exporter.kube.pods import PodDirectory
+from inferwatch.simulate.engines.app import Clocked
 from inferwatch.simulate.nvml.fake import MIB
 
 NAMESPACE = "demo"
@@ -64,9 +66,21 @@ def procfs(root: Path, kinds: Sequence[str]) -> Path:
     return root
 
 
-def place(lib: Any, sims: Sequence[Any]) -> None:
-    """Each engine's process on its GPUs of the fake NVML `lib`, their load its load."""
-    for sim, gpus in zip(sims, PLACEMENT, strict=False):
+def place(lib: Any, engines: Sequence[Clocked]) -> None:
+    """Each engine's process on its GPUs of the fake NVML `lib`, their load its load and their
+    time its simulated time: energy integrates over the seconds its token counters count, so
+    joules per token read the same at any speed."""
+    for engine, gpus in zip(engines, PLACEMENT, strict=False):
         for gpu in gpus:
             lib.set_processes(gpu, compute=[(PID_BASE + gpu, ENGINE_MEMORY)])
-            lib.drive(gpu, sim.busy)
+            lib.drive(gpu, engine.sim.busy, clock=engine.now)
+
+
+def tick(engines: Sequence[Clocked], lib: Any) -> None:
+    """Step each engine's load model to now and let its GPUs read their load: between the
+    exporter's collections (every 2 simulated seconds at --fast) the GPUs' energy would
+    otherwise count a stale load. Call it in a thread, holding every engine's lock."""
+    for engine, gpus in zip(engines, PLACEMENT, strict=False):
+        engine.sim.advance_to(engine.now())
+        for gpu in gpus:
+            lib.readings(gpu)

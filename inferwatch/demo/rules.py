@@ -2,7 +2,8 @@
 
 The pack's windows and `for` durations (5 minutes and more) are longer than the simulated
 incident, so the demo divides every range, `for`, `keep_firing_for` and group interval by
-`factor`; in the PromQL text of recording rules and raw alerts, every range and offset.
+`factor`; in the PromQL text of recording rules and raw alerts, every range and offset. With
+a simulation `speed` other than 1, the GPU-hour prices are multiplied by it (GPU_HOUR_PRICE).
 The artefacts written to the output folder are compiled from the unchanged pack.
 """
 
@@ -25,6 +26,11 @@ from inferwatch.alert_rules.runconfig import DEFAULT_PACK
 from inferwatch.core.durations import format_duration, parse_duration
 from inferwatch.dashboards import build
 
+# The pack's price of a GPU-hour. The demo's counters (tokens, and GPU energy on the engines'
+# clock) count simulated seconds, `speed` of them per wall second; a GPU-hour is a simulated
+# hour too, so its price per wall hour is `speed` times the pack's: cost per million tokens
+# then reads the same at any speed.
+GPU_HOUR_PRICE = "inferwatch:gpu_price_usd_per_hour"
 # a range (`[5m]`, a subquery's range) or an offset in PromQL text
 _DURATION = re.compile(r"(\[\s*|\boffset\s+)((?:[0-9]+(?:ms|[smhdwy]))+)")
 
@@ -60,18 +66,21 @@ def scale_alert(alert: CompiledAlert, factor: float) -> CompiledAlert:
                    for_=alert.for_ / factor, keep_firing_for=alert.keep_firing_for / factor)
 
 
-def scale_step(step: RecordingRule | CompiledAlert, factor: float
+def scale_step(step: RecordingRule | CompiledAlert, factor: float, speed: float = 1.0
                ) -> RecordingRule | CompiledAlert:
-    if isinstance(step, RecordingRule):
-        return replace(step, expr=scale_text(step.expr, factor))
-    return scale_alert(step, factor)
+    if not isinstance(step, RecordingRule):
+        return scale_alert(step, factor)
+    expr = scale_text(step.expr, factor)
+    if step.name == GPU_HOUR_PRICE and speed != 1.0:
+        expr = f"({expr.strip()}) * {speed!r}"
+    return replace(step, expr=expr)
 
 
-def scale_group(group: CompiledGroup, factor: float) -> CompiledGroup:
+def scale_group(group: CompiledGroup, factor: float, speed: float = 1.0) -> CompiledGroup:
     return replace(group, interval=group.interval / factor,
                    recordings=tuple(scale_node(r, factor) for r in group.recordings),
                    alerts=tuple(scale_alert(a, factor) for a in group.alerts),
-                   steps=tuple(scale_step(s, factor) for s in group.steps))
+                   steps=tuple(scale_step(s, factor, speed) for s in group.steps))
 
 
 def longest_range(groups: list[CompiledGroup]) -> float:
@@ -82,9 +91,11 @@ def longest_range(groups: list[CompiledGroup]) -> float:
     return max([*trees, *texts], default=0.0)
 
 
-def demo_groups(factor: float) -> list[CompiledGroup]:
-    """The default pack, compiled and compressed by `factor`."""
-    return [scale_group(compile_group(g), factor) for g in load_files([str(DEFAULT_PACK)])]
+def demo_groups(factor: float, speed: float = 1.0) -> list[CompiledGroup]:
+    """The default pack, compiled and compressed by `factor`, its GPU-hour prices per
+    simulated hour of a simulation running `speed` times faster than wall time."""
+    return [scale_group(compile_group(g), factor, speed)
+            for g in load_files([str(DEFAULT_PACK)])]
 
 
 def write_artifacts(out: Path) -> list[Path]:

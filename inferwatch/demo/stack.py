@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -41,6 +42,7 @@ from inferwatch.simulate.engines.app import make_app as engine_app
 from inferwatch.simulate.engines.sim import Simulation
 
 AlertKey = tuple[str, tuple[tuple[str, str], ...]]
+TICK = 0.05  # wall seconds between steps of the simulated engines and GPUs (Stack._tick)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class Stack:
         self.exporter_url = ""
         self.webhook_url = ""
         self.source: EmbeddedSource | None = None
+        self.nvml: Any = None  # the exporter's fake NVML (its simulated GPUs)
         self.rule_manager: RuleManager | None = None
         self._exit = contextlib.AsyncExitStack()
         self._stop = asyncio.Event()
@@ -143,8 +146,28 @@ class Stack:
         loop = build_loop(config.exporter)
         by_name = {c.name: c for c in loop.collectors}
         by_name["pods"].directory = pods.directory(kinds)
-        pods.place(by_name["gpu"].lib, [e.clocked.sim for e in self.engines])
+        self.nvml = by_name["gpu"].lib
+        pods.place(self.nvml, [e.clocked for e in self.engines])
         self.exporter_url = await self._serve(exporter_app(loop))
+        ticking = asyncio.Event()
+        task = asyncio.create_task(self._tick(ticking))
+        self._exit.push_async_callback(self._stop_task, ticking, task)
+
+    async def _tick(self, stop: asyncio.Event) -> None:
+        """Every TICK wall seconds, each engine's load model steps to now and its GPUs read
+        their load (pods.tick), so that GPU energy follows the engines closely at any speed."""
+        while not stop.is_set():
+            async with contextlib.AsyncExitStack() as locks:
+                for engine in self.engines:
+                    await locks.enter_async_context(engine.clocked.lock)
+                await asyncio.to_thread(pods.tick, [e.clocked for e in self.engines], self.nvml)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TICK)
+
+    @staticmethod
+    async def _stop_task(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
+        stop.set()
+        await task
 
     async def _start_notifier(self, webhook_url: str) -> Notifier:
         state = tempfile.TemporaryDirectory(prefix="inferwatch-demo-")
@@ -158,7 +181,7 @@ class Stack:
 
     async def _start_rules(self, notifier: Notifier) -> None:
         timing = self.timing
-        groups = demo_groups(timing.rule_factor)
+        groups = demo_groups(timing.rule_factor, timing.speed)
         longest = longest_range(groups)
         self.source = EmbeddedSource([Target(self.exporter_url + "/metrics")],
                                      retention=longest, timeout=timing.scrape_interval)

@@ -41,6 +41,7 @@ from inferwatch.demo.rules import scale_text
 from inferwatch.exporter.app import make_app as exporter_app
 from inferwatch.exporter.config import load_config
 from inferwatch.exporter.main import build_loop
+from inferwatch.simulate.engines.app import SIM_KEY
 from inferwatch.simulate.engines.app import make_app as engine_app
 from inferwatch.simulate.engines.sim import Simulation
 from tests.support.procs import free_port, need_binary
@@ -76,7 +77,8 @@ async def serve(app: web.Application, runners: list[web.AppRunner]) -> str:
 async def start_node(proc: Path, runners: list[web.AppRunner]) -> tuple[str, Simulation]:
     """The engine, as pod demo/vllm-0 on GPUs 0 and 1, and the exporter; its base URL."""
     sim = Simulation("vllm", seed=3, scenario="incident")
-    url = await serve(engine_app(sim, speed=SPEED), runners) + sim.kind.metrics_path
+    app = engine_app(sim, speed=SPEED)
+    url = await serve(app, runners) + sim.kind.metrics_path
     flags = {"exporter.engines": [{"kind": "vllm", "url": url, "namespace": pods.NAMESPACE,
                                    "pod": pods.pod_name("vllm")}],
              "exporter.simulate_gpus": 2, "exporter.simulate_scenario": "load",
@@ -87,7 +89,7 @@ async def start_node(proc: Path, runners: list[web.AppRunner]) -> tuple[str, Sim
     loop = build_loop(load_config(None, {k: ("test", v) for k, v in flags.items()}).exporter)
     by_name = {c.name: c for c in loop.collectors}
     by_name["pods"].directory = pods.directory(["vllm"])
-    pods.place(by_name["gpu"].lib, [sim])
+    pods.place(by_name["gpu"].lib, [app[SIM_KEY]])
     return await serve(exporter_app(loop), runners), sim
 
 
@@ -199,7 +201,8 @@ async def test_cost_rules_follow_the_simulated_power_and_tokens(tmp_path: Path) 
             for runner in runners:
                 await runner.cleanup()
     want = expected(theirs["raw"])  # type: ignore[arg-type]
-    # the energy counters integrate the power the exporter reported
-    assert close(want["energy_watts"], sum(theirs["gauge"]), rel=0.15), theirs["gauge"]
+    # the energy counters integrate the power the exporter reported over simulated seconds
+    # (the GPUs run on the engine's clock), SPEED of them per wall second
+    assert close(want["energy_watts"], SPEED * sum(theirs["gauge"]), rel=0.15), theirs["gauge"]
     # the GPUs follow the engine: near full while requests queue in the spike
     assert peak_waiting > 50 and peak_util >= 0.95, (peak_waiting, peak_util)

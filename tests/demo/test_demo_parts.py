@@ -10,12 +10,12 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from inferwatch.alert_rules.compile import compile_group
+from inferwatch.alert_rules.compile import RecordingRule, compile_group
 from inferwatch.alert_rules.promql import max_range, render
 from inferwatch.alert_rules.rulefile import load_files
 from inferwatch.alert_rules.runconfig import DEFAULT_PACK
 from inferwatch.demo.channels import Delivery, WebhookReceiver
-from inferwatch.demo.rules import demo_groups
+from inferwatch.demo.rules import GPU_HOUR_PRICE, demo_groups
 from inferwatch.demo.settings import Timing, notifier_yaml
 from inferwatch.demo.stack import Stack
 from inferwatch.notifier.config import load_notifier_config
@@ -100,3 +100,11 @@ async def test_stop_releases_every_port(tmp_path: Path) -> None:
         with pytest.raises(ConnectionRefusedError), socket.create_connection(
                 (urlsplit(url).hostname, urlsplit(url).port), timeout=2):
             pass
+
+
+def test_gpu_hour_prices_are_per_simulated_hour() -> None:
+    def prices(speed: float) -> list[str]:
+        return [s.expr for g in demo_groups(40.0, speed) for s in g.steps
+                if isinstance(s, RecordingRule) and s.name == GPU_HOUR_PRICE]
+    assert prices(1.0) and all(p.startswith("vector(") for p in prices(1.0))
+    assert prices(4.0) == [f"({p.strip()}) * 4.0" for p in prices(1.0)]

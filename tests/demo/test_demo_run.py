@@ -191,3 +191,14 @@ def test_on_a_terminal_the_view_redraws_in_place_and_restores_the_cursor(tmp_pat
                     "deliveries"):
         assert heading in text
     assert "stopped (SIGINT)" in text
+
+
+def test_the_energy_alert_does_not_flap_on_the_demos_short_history(run) -> None:
+    # EngineEnergyPerTokenUp compares with the model's weekly average only once the series
+    # has samples older than 2 hours (scaled: longer than the demo), so the demo's history,
+    # spike included, never makes it go pending and clear
+    lines = [text for _t, kind, text in events(run[0].stdout) if kind == "metrics"]
+    assert any(re.search(r"vllm .*energy=[\d.]+J/token cost=\$[\d.]+/Mtok", t) for t in lines)
+    seen = [(kind, text) for _t, kind, text in events(run[0].stdout)
+            if "EngineEnergyPerTokenUp" in text]
+    assert seen == []

@@ -81,12 +81,21 @@ class FakeNVML(FaultInjection, DeviceQueries):
     # --- the load model ---------------------------------------------------------------------
     def readings(self, gpu_index: int) -> dict[str, int]:
         """What the GPU reports now: the load model at clock() (the driver's samples change
-        every 100 ms, so one model step is reused within it), then pinned readings."""
-        gpu = self._gpus[gpu_index]
-        t = math.floor((self._clock() - self._t0) * 10) / 10
-        if gpu.model_at != t:
-            gpu.model, gpu.model_at = model_readings(gpu, t), t
-        return gpu.model | gpu.overrides
+        every 100 ms, so one model step is reused within it), then pinned readings. Under the
+        lock: a driven GPU's energy integral must step once per reading, whichever thread
+        reads."""
+        with self._cond:
+            gpu = self._gpus[gpu_index]
+            t = self._time(gpu)
+            if gpu.model_at != t:
+                gpu.model, gpu.model_at = model_readings(gpu, t), t
+            return gpu.model | gpu.overrides
+
+    def _time(self, gpu: Gpu) -> float:
+        """The GPU's time in 100 ms steps: its driver's clock where drive() gave one, else
+        the fake's own."""
+        now = self._clock() - self._t0 if gpu.clock is None else gpu.clock() + gpu.clock_offset
+        return math.floor(now * 10) / 10
 
     # --- call machinery ------------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:

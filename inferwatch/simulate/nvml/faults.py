@@ -7,7 +7,6 @@ to pin readings. Every NVML call goes through `_enter`, which applies them in th
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -98,14 +97,21 @@ class FaultInjection:
         process (pid 4000 + index) holding all its used memory, and no graphics process."""
         self._gpus[gpu_index].processes = {"compute": list(compute), "graphics": list(graphics)}
 
-    def drive(self, gpu_index: int, load: Callable[[], float]) -> None:
+    def drive(self, gpu_index: int, load: Callable[[], float],
+              clock: Callable[[], float] | None = None) -> None:
         """Let `load()` (0..1, read at each 100 ms driver step) set the GPU's utilisation and
-        power instead of the sine, from now on; energy goes on from its current value."""
+        power instead of the sine, from now on; energy goes on from its current value. With
+        `clock` (monotonic seconds), the GPU's time runs on it from now on, so its energy and
+        other counters integrate over the driver's seconds: the demo passes the simulated
+        clock of the engine whose load drives the GPU, so that joules and tokens count the
+        same seconds at any speed."""
         with self._cond:
             gpu = self._gpus[gpu_index]
-            t = math.floor((self._clock() - self._t0) * 10) / 10
+            t = self._time(gpu)
             _load, area = load_at(gpu, t)
             gpu.driver, gpu.driven, gpu.model_at = load, (t, 0.0, area), None
+            if clock is not None:
+                gpu.clock, gpu.clock_offset = clock, t - clock()
 
     def _enter(self, name: str, gpu: Gpu | None = None, symbol: str | None = None,
                needs_init: bool = True) -> None:

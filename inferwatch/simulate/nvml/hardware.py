@@ -97,6 +97,9 @@ class Gpu:
     # integral of it so far: (t, load, area)
     driver: Callable[[], float] | None = None
     driven: tuple[float, float, float] | None = None
+    # the driver's clock (FakeNVML.drive): the GPU's time is then clock() + clock_offset
+    clock: Callable[[], float] | None = None
+    clock_offset: float = 0.0
 
     @property
     def address(self) -> int:

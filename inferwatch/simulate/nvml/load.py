@@ -24,8 +24,11 @@ from inferwatch.simulate.nvml.hardware import (
 
 
 def load_at(gpu: Gpu, t: float) -> tuple[float, float]:
-    """(load 0..1 at t, its integral over [0, t]); a driven GPU's integral sums each step's
-    load over the time to the next step (t only grows: the fake's clock is monotonic)."""
+    """(load 0..1 at t, its integral over [0, t]); a driven GPU's integral counts the load
+    read at t over the time since the previous reading (t only grows: the clocks are
+    monotonic). The load read now holds since the last reading: a driver reports the state of
+    its engine's last step, which covers the time since then, so a lagging reading neither
+    delays the energy nor biases it low while the load rises."""
     if gpu.driver is None:
         w = 2 * math.pi / PERIOD_S
         load = 0.5 + 0.4 * math.sin(w * t + 2 * math.pi * gpu.phase)
@@ -33,8 +36,8 @@ def load_at(gpu: Gpu, t: float) -> tuple[float, float]:
                                     - math.cos(2 * math.pi * gpu.phase))
         return load, area
     load = min(max(float(gpu.driver()), 0.0), 1.0)
-    last_t, last_load, area = gpu.driven or (t, load, 0.0)
-    area += last_load * max(0.0, t - last_t)
+    last_t, _last_load, area = gpu.driven or (t, load, 0.0)
+    area += load * max(0.0, t - last_t)
     gpu.driven = (max(t, last_t), load, area)
     return load, area
 
