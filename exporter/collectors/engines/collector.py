@@ -35,14 +35,13 @@ from inferwatch.exporter.collectors.engines.info_parse import Facts, from_famili
 from inferwatch.exporter.collectors.engines.kinds import AUTO, MAPPINGS, metrics_paths
 from inferwatch.exporter.collectors.engines.limits import LimitExceeded, Limits, clip
 from inferwatch.exporter.collectors.engines.normalise import Normalised, normalise
-from inferwatch.exporter.collectors.engines.scrape import NotFound, ScrapeError, fetch, fetch_json
+from inferwatch.exporter.collectors.engines.scrape import NotFound, ScrapeError, fetch
 from inferwatch.exporter.collectors.engines.targets import Target
 from inferwatch.exposition.parser import Family, ParseError, parse
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
-INFO_TRIES = 3  # attempts at an engine's info endpoint (the model name) before giving up
 TIMEOUT_MARGIN = 1.0  # the collector's own timeout above its slowest target's
 WAIT_MARGIN = 0.5  # a run waits for its scrapes this long past the slowest target's timeout
 MODEL_CHARS = 200  # of a model name in a log line
@@ -69,8 +68,6 @@ class _State:
     engine: str
     shown: str  # the target URL as labels and logs show it: without credentials
     url: str = ""  # the URL that served metrics last (after trying the candidate paths)
-    info_model: str = ""
-    info_tries: int = 0
     up: bool | None = None
     error: str = ""
     sources: publish.Provenance = field(default_factory=dict)
@@ -218,10 +215,8 @@ class EngineCollector:
         engine = _engine(state, families)
         self._page_facts[state.target] = from_families(families)
         mapping = MAPPINGS[engine]
-        if mapping.info and not state.info_model and state.info_tries < INFO_TRIES:
-            state.info_model = await self._info_model(session, state, *mapping.info)
-        norm = await _in_thread(state, normalise, families, mapping,
-                                state.info_model or "unknown")
+        model = await self._info_model(session, state, engine) if mapping.model_from_info else ""
+        norm = await _in_thread(state, normalise, families, mapping, model or "unknown")
         problems = frozenset(norm.problems)
         for problem in sorted(problems - state.problems):
             log.warning("engine target=%s: %s", state.shown, clip(problem))
@@ -242,19 +237,20 @@ class EngineCollector:
         state.url = candidates[-1]
         return body
 
-    async def _info_model(self, session: aiohttp.ClientSession, state: _State, path: str,
-                          key: str) -> str:
-        """The served model's name from the engine's info endpoint; "" when unavailable."""
-        state.info_tries += 1
-        url = str(URL(state.url or state.target.url).with_path(path).with_query(None))
-        try:
-            doc = await fetch_json(session, url, state.timeout, self.max_body_bytes)
-        except ScrapeError as err:
-            log.info("engine target=%s: no model name from %s: %s", state.shown, redact(url),
-                     clip(str(err)))
+    async def _info_model(self, session: aiohttp.ClientSession, state: _State,
+                          engine: str) -> str:
+        """The served model's name from the info endpoints' fetch (started now when due, on
+        its own interval and timeout); "" until they answer. Only a target's first scrape
+        waits for that fetch, a quarter of its timeout at most, so that its first series
+        carry the model when the engine answers at once; a hanging endpoint delays nothing."""
+        self._info.start_due(session, state.target, engine, state.url or state.target.url,
+                             state.timeout, state.shown)
+        info = self._info.states.get(state.target)
+        if info is None:
             return ""
-        value = doc.get(key) if isinstance(doc, dict) else None
-        return value if isinstance(value, str) else ""
+        if info.up is None and info.task is not None and not info.task.done():
+            await asyncio.wait({info.task}, timeout=state.timeout / 4)
+        return info.facts.model
 
     def _report(self, state: _State, error: str, reason: str = "") -> None:
         """Log a target going down (with the reason) or coming back, once per change: a

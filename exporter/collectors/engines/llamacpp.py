@@ -20,4 +20,4 @@ KNOWN = tuple("llamacpp:" + n for n in (
     "prompt_seconds", "tokens_predicted_seconds", "n_decode", "n_busy_slots_per_decode",
     "prompt_tokens_seconds", "predicted_tokens_seconds", "kv_cache_tokens"))
 
-LLAMACPP = Mapping("llamacpp", RULES, KNOWN, info=("/props", "model_path"))
+LLAMACPP = Mapping("llamacpp", RULES, KNOWN, model_from_info=True)

@@ -17,7 +17,7 @@ disaggregated deployment (SGLang's `engine_type`), `roles` maps its values onto 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from inferwatch.catalog import MetricSpec
 
@@ -71,7 +71,7 @@ class Mapping:
     rules: tuple[Rule, ...]
     known: tuple[str, ...] = ()
     rename: Callable[[str], str] | None = None
-    info: tuple[str, str] | None = field(default=None)  # (path, JSON key) naming the model
+    model_from_info: bool = False  # its metrics name no model: its info endpoint does
     model_labels: tuple[str, ...] = ()  # labels naming the model besides model_name/model
     instance_label: str = ""  # a gateway's label naming each worker: one set of series each
     role_label: str = ""  # the label saying prefill or decode, where the engine says it

@@ -34,4 +34,4 @@ KNOWN = ("tgi_batch_", "tgi_request_count", "tgi_request_max_new_tokens",
          "tgi_request_inference_duration", "tgi_request_skipped_tokens",
          "tgi_request_validation_duration")
 
-TGI = Mapping("tgi", RULES, KNOWN, info=("/info", "model_id"))
+TGI = Mapping("tgi", RULES, KNOWN, model_from_info=True)

@@ -100,9 +100,6 @@ async def test_info_endpoints_answer_hang_and_fail_without_delaying_metrics() ->
             await runner.cleanup()
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (review17): collector.py still fetches TGI's "
-                   "/info and llama.cpp's /props for the model name inside the metrics scrape "
-                   "(_info_model, INFO_TRIES), so a hanging one times the scrape out")
 @pytest.mark.parametrize("kind, path", [("tgi", "/info"), ("llamacpp", "/props")])
 async def test_a_hanging_info_endpoint_of_an_engine_named_by_it_does_not_delay_metrics(
         kind: str, path: str) -> None:
@@ -121,6 +118,22 @@ async def test_a_hanging_info_endpoint_of_an_engine_named_by_it_does_not_delay_m
         first = await collector.collect()
         assert time.monotonic() - start < 0.5
         assert samples(first, c.ENGINE_UP.name, url)[0].value == 1
+    finally:
+        await collector.aclose()
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("kind", ["tgi", "llamacpp"])
+async def test_an_engine_named_by_its_info_endpoint_carries_the_model_from_its_first_scrape(
+        kind: str) -> None:
+    sim = Simulation(kind)
+    runner, url = await serve(make_app(sim))
+    url = url.removesuffix("/metrics") + sim.kind.metrics_path
+    collector = EngineCollector([Target(kind, url)], interval=0.01, timeout=2.0)
+    try:
+        first = await collector.collect()
+        running = samples(first, c.ENGINE_REQUESTS_RUNNING.name, url)
+        assert running and {s.labels["model"] for s in running} == {sim.model_name}
     finally:
         await collector.aclose()
         await runner.cleanup()
