@@ -9,9 +9,12 @@ reads 10s); the embedded source scrapes the same exporter and records the same g
 At each side's own last evaluation, joules per token, tokens per second per GPU and the pod's
 power are worked out here from the raw samples that side holds (the energy counters' and the
 token counters' increase over the same window: one scrape stamps them all, so rate()'s
-extrapolation cancels in the ratio) and must equal the recorded values; the energy must match
-the power draw the exporter reported, and during the spike the GPUs must run near full while
-requests queue.
+extrapolation cancels in the ratio) and must equal the recorded values. So must the cost per
+million tokens (1h reads HOUR seconds, longer than the run): the GPU-hour prices by GPU name and
+the kWh price read from the pack's price rules, over rates worked out here as Prometheus 2.42's
+extrapolatedRate does from each side's samples. The energy must match the power draw the
+exporter reported (the GPUs run on the engine's simulated clock: SPEED simulated seconds per
+wall second), and during the spike the GPUs must run near full while requests queue.
 """
 
 from __future__ import annotations
@@ -49,7 +52,9 @@ from tests.support.procs import free_port, need_binary
 pytestmark = pytest.mark.ecosystem
 SPEED, FACTOR, WINDOW = 8.0, 30.0, 10.0  # 5m / FACTOR = WINDOW seconds
 SPIKE_END = 25.0  # wall seconds: the spike (simulated 60-160 s) is over by then
+HOUR = 3600.0 / FACTOR  # what 1h reads (the cost rules' window): longer than the run
 JPT, TPG = "inferwatch:engine_joules_per_token:rate5m", "inferwatch:engine_tokens_per_gpu:rate5m"
+COST = "inferwatch:engine_cost_per_million_tokens:rate1h"
 POWER = "inferwatch:gpu_pod_power_watts"
 COUNTERS = (catalog.GPU_ENERGY.name, catalog.ENGINE_GENERATION_TOKENS.name,
             catalog.ENGINE_PROMPT_TOKENS.name)
@@ -103,6 +108,49 @@ def expected(raw: dict[str, list[tuple[dict[str, str], list[float]]]]) -> dict[s
     return {JPT: energy / tokens, TPG: tokens / gpus / span, "energy_watts": energy / span}
 
 
+def pack_prices() -> tuple[dict[str, float], float]:
+    """({GPU name: USD per GPU-hour}, USD per kWh) as the pack's price rules write them."""
+    pack = yaml.safe_load(DEFAULT_PACK.read_text())
+    rules = [r for g in pack["groups"] for r in g["rules"] if "record" in r]
+
+    def number(rule: dict) -> float:
+        expr = rule["expr"].strip()
+        assert expr.startswith("vector(") and expr.endswith(")"), expr
+        return float(expr.removeprefix("vector(").removesuffix(")"))
+
+    per_gpu = {r["labels"]["name"]: number(r) for r in rules
+               if r["record"] == "inferwatch:gpu_price_usd_per_hour"}
+    (kwh,) = [number(r) for r in rules if r["record"] == "inferwatch:energy_price_usd_per_kwh"]
+    return per_gpu, kwh
+
+
+def prometheus_rate(times: list[float], values: list[float], t: float, window: float) -> float:
+    """rate() over the samples of [t - window, t] as Prometheus 2.42's extrapolatedRate works
+    it out (no counter resets here): the increase extrapolated towards the window's edges
+    (to zero at most), divided by the window."""
+    increase, sampled = values[-1] - values[0], times[-1] - times[0]
+    to_start, to_end = times[0] - (t - window), t - times[-1]
+    if increase > 0 and values[0] >= 0:
+        to_start = min(to_start, sampled * values[0] / increase)
+    average = sampled / (len(times) - 1)
+    interval = sampled + sum(d if d < average * 1.1 else average / 2 for d in (to_start, to_end))
+    return increase * interval / sampled / window
+
+
+def expected_cost(hour: dict[str, list], t: float) -> float:
+    """USD per million tokens from the counters' samples in the hour's window and the pack's
+    prices: each GPU's price per hour by its name plus its energy at the kWh price (each GPU
+    is the pod's alone: its whole cost is the pod's), over the tokens per second."""
+    per_gpu, kwh = pack_prices()
+    names = {labels["uuid"]: labels["name"] for labels, _t, _v in hour[catalog.GPU_INFO.name]}
+    dollars_per_hour = sum(per_gpu[names[labels["uuid"]]]
+                           + prometheus_rate(times, values, t, HOUR) / 1000 * kwh
+                           for labels, times, values in hour[catalog.GPU_ENERGY.name])
+    tokens = sum(prometheus_rate(times, values, t, HOUR) for name in COUNTERS[1:]
+                 for _labels, times, values in hour[name])
+    return dollars_per_hour / 3600 * 1e6 / tokens
+
+
 def close(a: float, b: float, rel: float = 1e-6) -> bool:
     return math.isclose(a, b, rel_tol=rel)
 
@@ -119,17 +167,26 @@ async def prometheus_side(session: aiohttp.ClientSession, base: str) -> dict[str
     head, _, frac = stamp.rstrip("Z").partition(".")
     t = calendar.timegm(time.strptime(head, "%Y-%m-%dT%H:%M:%S"))
     t += float("0." + (frac or "0"))
+    # lastEvaluation is when the evaluation started; its samples are stamped with the group's
+    # scheduled evaluation time, a few milliseconds earlier, which rate() extrapolates to
+    (stamped,) = await q(f"timestamp({COST})", t)
+    t = float(stamped["value"][1])
     raw: dict = {}
     for name in COUNTERS:
         found = await q(f"{name}[{WINDOW:g}s]", t)
         raw[name] = [(r["metric"], [float(v) for _ts, v in r["values"]]) for r in found]
         stamps = [float(ts) for ts, _v in found[0]["values"]]
         raw["span"] = stamps[-1] - stamps[0]
-    recorded = {name: [float(r["value"][1]) for r in await q(name, t)] for name in (JPT, TPG)}
+    hour = {name: [(r["metric"], [float(ts) for ts, _v in r["values"]],
+                    [float(v) for _ts, v in r["values"]]) for r in await q(f"{name}[{HOUR:g}s]", t)]
+            for name in (*COUNTERS, catalog.GPU_INFO.name)}
+    recorded = {name: [float(r["value"][1]) for r in await q(name, t)]
+                for name in (JPT, TPG, COST)}
     power = [float(r["value"][1]) for r in await q(POWER, t)]
     gauge = [float(r["value"][1]) for r in await q(
         f"avg_over_time({catalog.GPU_POWER_USAGE.name}[{WINDOW:g}s])", t)]
-    return {"raw": raw, "recorded": recorded, "pod_power": power, "gauge": gauge,
+    return {"raw": raw, "hour": hour, "t": t, "recorded": recorded, "pod_power": power,
+            "gauge": gauge,
             "now_power": [float(r["value"][1]) for r in await q(catalog.GPU_POWER_USAGE.name, t)]}
 
 
@@ -142,15 +199,23 @@ def embedded_side(source: EmbeddedSource, t: float) -> dict[str, object]:
             times, values = series.range(ms - int(WINDOW * 1000), ms)
             raw[name].append((series.labels, values))
             raw["span"] = (times[-1] - times[0]) / 1000
-    recorded = {name: [v for _l, v in source.evaluate_text(name, t)] for name in (JPT, TPG)}
-    return {"raw": raw, "recorded": recorded,
+    hour: dict = {}
+    for name in (*COUNTERS, catalog.GPU_INFO.name):
+        hour[name] = []
+        for series in source.window.select(name, ()):
+            times, values = series.range(ms - int(HOUR * 1000), ms)
+            hour[name].append((series.labels, [x / 1000 for x in times], values))
+    recorded = {name: [v for _l, v in source.evaluate_text(name, t)]
+                for name in (JPT, TPG, COST)}
+    return {"raw": raw, "hour": hour, "t": ms / 1000, "recorded": recorded,
             "pod_power": [v for _l, v in source.evaluate_text(POWER, t)],
             "now_power": [v for _l, v in source.evaluate_text(catalog.GPU_POWER_USAGE.name, t)]}
 
 
 def check(side: dict[str, object], who: str) -> None:
     want = expected(side["raw"])  # type: ignore[arg-type]
-    for name in (JPT, TPG):
+    want[COST] = expected_cost(side["hour"], side["t"])  # type: ignore[arg-type]
+    for name in (JPT, TPG, COST):
         (got,) = side["recorded"][name]  # type: ignore[index]
         assert close(got, want[name]), f"{who}: {name} {got}, worked out {want[name]}"
     # each GPU is the pod's alone: its part of the power is the GPU's whole draw
