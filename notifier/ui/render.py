@@ -34,7 +34,7 @@ def esc(value: object) -> Safe:
 
 
 def join(parts: Iterable[object], sep: str = "") -> Safe:
-    return Safe(esc(sep).join(esc(p) for p in parts))
+    return Safe(esc(sep).join([p if type(p) is Safe else esc(p) for p in parts]))
 
 
 def el(tag: str, attrs: Mapping[str, object] | None = None, *children: object) -> Safe:
