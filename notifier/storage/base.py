@@ -74,6 +74,7 @@ class Cluster:
     replica: str = ""
     lease: float = 10.0  # a group lease or an outbox claim not renewed for this long expires
     poll: float = 0.25  # how often to look for other replicas' alerts and notifications
+    keepalive: float = 5.0  # the LISTEN connection must answer a query this often
     hooks: dict[str, Any] = field(default_factory=dict)  # metrics, set by the Notifier
 
 

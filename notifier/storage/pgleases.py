@@ -15,18 +15,30 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from inferwatch.notifier.storage.pgsql import Rows
+
 log = logging.getLogger(__name__)
 
+# the leases of `keys` that are free, expired or already this replica's; a key another
+# replica holds (unexpired, as last committed) is left alone without waiting for its row lock,
+# which the owner's flush holds. Every key comes back: taken or not, the owner before, the
+# owner and seconds left as last committed, and the group's recorded next flush.
 ACQUIRE = """
-WITH want AS (SELECT k FROM unnest(%(keys)s::text[]) AS k ORDER BY k),
-     prev AS (SELECT group_key, owner FROM leases WHERE group_key = ANY(%(keys)s))
-INSERT INTO leases AS l (group_key, owner, expires_at, acquired_at)
-SELECT k, %(me)s, now() + %(ttl)s * interval '1 second', now() FROM want
-ON CONFLICT (group_key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
-    acquired_at = CASE WHEN l.owner = excluded.owner THEN l.acquired_at ELSE now() END
-WHERE l.owner = excluded.owner OR l.expires_at < now()
-RETURNING l.group_key, (SELECT owner FROM prev WHERE prev.group_key = l.group_key),
-          (SELECT next_flush FROM group_schedule s WHERE s.group_key = l.group_key)
+WITH prev AS (SELECT group_key, owner, expires_at FROM leases WHERE group_key = ANY(%(keys)s)),
+want AS (SELECT k FROM unnest(%(keys)s::text[]) AS k WHERE NOT EXISTS (SELECT 1 FROM prev
+         WHERE prev.group_key = k AND prev.owner <> %(me)s AND prev.expires_at > now())
+         ORDER BY k),
+took AS (INSERT INTO leases AS l (group_key, owner, expires_at, acquired_at)
+    SELECT k, %(me)s, now() + %(ttl)s * interval '1 second', now() FROM want
+    ON CONFLICT (group_key) DO UPDATE SET owner = excluded.owner,
+        expires_at = excluded.expires_at,
+        acquired_at = CASE WHEN l.owner = excluded.owner THEN l.acquired_at ELSE now() END
+    WHERE l.owner = excluded.owner OR l.expires_at < now()
+    RETURNING l.group_key)
+SELECT k, took.group_key IS NOT NULL, prev.owner, EXTRACT(EPOCH FROM prev.expires_at - now()),
+       s.next_flush
+FROM unnest(%(keys)s::text[]) AS k LEFT JOIN took ON took.group_key = k
+LEFT JOIN prev ON prev.group_key = k LEFT JOIN group_schedule s ON s.group_key = k
 """
 OTHERS = """
 SELECT l.group_key, l.owner, EXTRACT(EPOCH FROM l.expires_at - now()), s.next_flush
@@ -39,9 +51,11 @@ WHERE group_key IN (SELECT group_key FROM leases WHERE owner = %(me)s
                     AND group_key = ANY(%(keys)s) ORDER BY group_key FOR UPDATE)
 RETURNING group_key
 """
-RECORD = """
-INSERT INTO group_schedule (group_key, next_flush, last_flush, flushed_by)
-SELECT * FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::text[])
+SCHEDULE = Rows(("group_key", "text"), ("next_flush", "float8"), ("last_flush", "float8"),
+                ("flushed_by", "text"))
+RECORD = f"""
+INSERT INTO group_schedule ({SCHEDULE.names_sql})
+SELECT {SCHEDULE.names_sql} FROM {SCHEDULE.source()}
 ON CONFLICT (group_key) DO UPDATE SET next_flush = excluded.next_flush,
     last_flush = excluded.last_flush, flushed_by = excluded.flushed_by
 """
@@ -81,14 +95,21 @@ class Leases:
         want.sort()
         started = time.perf_counter()
         me, ttl = self.cluster.replica, self.cluster.lease
+        got: dict[str, tuple[str | None, float | None]] = {}
+        others: list[tuple] = []
+        unsure = []  # lost to a replica that took the lease after this statement's snapshot
         async with self.conn() as conn:
             cur = await conn.execute(ACQUIRE, {"keys": want, "me": me, "ttl": ttl})
-            got = {key: (prev, nxt) for key, prev, nxt in await cur.fetchall()}
-            lost = [k for k in want if k not in got]
-            others = []
-            if lost:
-                cur = await conn.execute(OTHERS, (lost,))
-                others = await cur.fetchall()
+            for key, took, prev, left, nxt in await cur.fetchall():
+                if took:
+                    got[key] = (prev, nxt)
+                elif prev is None or prev == me or left <= 0:
+                    unsure.append(key)
+                else:
+                    others.append((key, prev, left, nxt))
+            if unsure:
+                cur = await conn.execute(OTHERS, (unsure,))
+                others += await cur.fetchall()
         self._observe("lease", started)
         for key, (prev, nxt) in got.items():
             self._others.pop(key, None)
@@ -115,9 +136,9 @@ class Leases:
     async def record(self, conn: Any, schedule: dict[str, float], now: float) -> None:
         """Inside a flush's transaction: the flushed groups' next flush times."""
         if schedule:
-            keys = sorted(schedule)
-            await conn.execute(RECORD, (keys, [schedule[k] for k in keys], [now] * len(keys),
-                                        [self.cluster.replica] * len(keys)))
+            me = self.cluster.replica
+            await conn.execute(RECORD, (SCHEDULE.param(
+                (k, schedule[k], now, me) for k in sorted(schedule)),))
 
     async def renew(self) -> None:
         """Extend every lease this replica holds; forget those it lost."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from inferwatch.notifier.outbox import LISTED, Notification, Row, listing_sql
+from inferwatch.notifier.storage.pgsql import Rows
 
 if TYPE_CHECKING:
     from inferwatch.notifier.storage.postgres import PostgresStorage
@@ -42,15 +43,36 @@ RETURNING o.id, o.key, o.receiver, o.channel, o.group_key, o.title, o.body, o.bo
 """
 
 
-def upsert_nflog() -> str:
-    """nflog.log_confirmed's upsert, for arrays of rows (one statement): an older decision
-    never overwrites a newer one."""
-    return ("INSERT INTO nflog (receiver, channel, group_key, outbox_id, firing, resolved, at, "
-            "sent_at) SELECT * FROM unnest(%s::text[], %s::int[], %s::text[], %s::bigint[], "
-            "%s::text[], %s::text[], %s::float8[], %s::float8[]) ON CONFLICT (receiver, "
-            "channel, group_key) DO UPDATE SET outbox_id = excluded.outbox_id, firing = "
-            "excluded.firing, resolved = excluded.resolved, at = excluded.at, sent_at = "
-            "excluded.sent_at WHERE excluded.at >= nflog.at")
+NFLOG = Rows(("receiver", "text"), ("channel", "int"), ("group_key", "text"),
+             ("outbox_id", "bigint"), ("firing", "text"), ("resolved", "text"),
+             ("at", "float8"), ("sent_at", "float8"))
+
+
+def upsert_nflog(alias: str = "v") -> str:
+    """nflog.log_confirmed's upsert, for a batch of rows (one statement, `NFLOG.param`): an
+    older decision never overwrites a newer one."""
+    return (f"INSERT INTO nflog ({NFLOG.names_sql}) SELECT {NFLOG.names_sql} FROM "
+            f"{NFLOG.source(alias)} ON CONFLICT (receiver, channel, group_key) DO UPDATE SET "
+            "outbox_id = excluded.outbox_id, firing = excluded.firing, resolved = "
+            "excluded.resolved, at = excluded.at, sent_at = excluded.sent_at WHERE "
+            "excluded.at >= nflog.at")
+
+
+# the delivery worker's outcomes (delivered, retry, failed) and the delivered ones' log rows,
+# in one statement; a retry or failure is not written over another replica's claim
+MARK = Rows(("id", "bigint"), ("op", "text"), ("at", "float8"), ("attempts", "int"),
+            ("error", "text"))
+MARKS = f"""
+WITH m AS (UPDATE outbox o SET state = CASE v.op WHEN 'retry' THEN 'pending' ELSE v.op END,
+    attempts = v.attempts,
+    next_attempt = CASE v.op WHEN 'retry' THEN v.at ELSE o.next_attempt END,
+    done_at = CASE v.op WHEN 'retry' THEN o.done_at ELSE v.at END,
+    last_error = CASE v.op WHEN 'delivered' THEN o.last_error ELSE v.error END,
+    claimed_by = NULL, claim_until = NULL
+  FROM {MARK.source()} WHERE o.id = v.id AND (v.op = 'delivered' OR (o.state = 'pending'
+    AND (o.claimed_by IS NULL OR o.claimed_by = %s))) RETURNING 1)
+{upsert_nflog("n")}
+"""
 
 
 def columns(rows: list[tuple]) -> list[list]:
@@ -148,12 +170,10 @@ class ClaimedOutbox:
         while True:
             self._kick.clear()
             try:
-                await self.write_marks()
                 if time.monotonic() - s._renewed > s.cluster.lease / 3:
                     await s.renew()
                     await self._renew()
-                free = s.slots - len(self.rows)
-                if free > 0 and await self._claim(free) and s.deliverer_wake is not None:
+                if await self._turn() and s.deliverer_wake is not None:
                     s.deliverer_wake.set()
                 if time.monotonic() - stats > STATS_EVERY:
                     await self._stats()
@@ -166,15 +186,31 @@ class ClaimedOutbox:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), s.cluster.poll)
 
-    async def _claim(self, n: int) -> int:
-        s, started = self.storage, time.perf_counter()
-        async with s.conn() as conn:
-            cur = await conn.execute(CLAIM, {"now": time.time(), "me": s.cluster.replica,
-                                             "mine": sorted(self.rows.keys() | self.marking),
-                                             "n": n, "ttl": self.ttl})
-            got = await cur.fetchall()
-        s._observe("outbox", started)
-        now = time.monotonic()
+    async def _turn(self) -> int:
+        """Write the queued outcomes and claim due rows for the free slots: one transaction,
+        one round trip (pipeline mode). Nothing of it happened when it raises."""
+        s = self.storage
+        marks, free = list(self.marks), s.slots - len(self.rows)
+        if not marks and free <= 0:
+            return 0
+        started, got = time.perf_counter(), []
+        async with s.conn() as conn, conn.pipeline(), conn.transaction():
+            if marks:
+                await conn.execute(MARKS, self._mark_params(marks))
+            if free > 0:
+                cur = await conn.execute(CLAIM, {
+                    "now": time.time(), "me": s.cluster.replica, "n": free, "ttl": self.ttl,
+                    "mine": sorted(self.rows.keys() | self.marking)})
+                got = await cur.fetchall()
+        if marks:
+            self._written(marks)
+        if free > 0:
+            s._observe("outbox", started)
+            self._claimed(got)
+        return len(got)
+
+    def _claimed(self, got: list[tuple]) -> None:
+        s, now = self.storage, time.monotonic()
         for (rid, key, receiver, channel, group, title, body, fmt, kind, firing, resolved,
              created, deadline, attempts, _prev) in got:
             note = Notification(receiver, channel, group, title, body, fmt, kind,
@@ -186,7 +222,6 @@ class ClaimedOutbox:
             log.info("replica %s: took over %d notifications whose claims expired",
                      s.cluster.replica, taken)
             s._count_takeover("notification", taken)
-        return len(got)
 
     async def _renew(self) -> None:
         ids = sorted(self.rows.keys() | self.marking)
@@ -216,41 +251,25 @@ class ClaimedOutbox:
             self._pending, self._oldest = await cur.fetchone()
 
     async def write_marks(self) -> None:
-        """The queued outcomes in one transaction; kept for the next turn when it fails."""
+        """The queued outcomes in one statement; kept for the next turn when it fails."""
         marks = list(self.marks)
-        if not marks:
-            return
-        me = self.storage.cluster.replica
-        delivered = [(at, row.attempts + 1, row.id) for op, row, at, _ in marks
-                     if op == "delivered"]
+        if marks:
+            async with self.storage.conn() as conn:
+                await conn.execute(MARKS, self._mark_params(marks))
+            self._written(marks)
+
+    def _mark_params(self, marks: list[tuple[str, Row, float, str]]) -> tuple[str, str, str]:
         logged = [r for op, row, at, _ in marks if op == "delivered"
                   for r in nflog_rows([row.note], row.created_at, row.id, sent_at=at)]
-        retry = [(row.attempts + 1, at, err, row.id) for op, row, at, err in marks
-                 if op == "retry"]
-        failed = [(row.attempts + 1, at, err, row.id) for op, row, at, err in marks
-                  if op == "failed"]
-        async with self.storage.conn() as conn, conn.transaction():
-            if delivered:
-                await conn.execute(
-                    "UPDATE outbox o SET state = 'delivered', done_at = v.done, attempts = "
-                    "v.attempts, claimed_by = NULL, claim_until = NULL FROM unnest(%s::float8[], "
-                    "%s::int[], %s::bigint[]) AS v(done, attempts, id) WHERE o.id = v.id",
-                    columns(delivered))
-                await conn.execute(upsert_nflog(), columns(newest_per_group(logged)))
-            for rows, state in ((retry, "pending"), (failed, "failed")):
-                if rows:
-                    await conn.execute(
-                        "UPDATE outbox o SET attempts = v.attempts, next_attempt = CASE WHEN "
-                        "%s = 'pending' THEN v.at ELSE o.next_attempt END, done_at = CASE WHEN "
-                        "%s = 'failed' THEN v.at ELSE o.done_at END, last_error = v.error, "
-                        "state = %s, claimed_by = NULL, claim_until = NULL FROM unnest("
-                        "%s::int[], %s::float8[], %s::text[], %s::bigint[]) AS v(attempts, at, "
-                        "error, id) WHERE o.id = v.id AND o.state = 'pending'",
-                        [state, state, state, *columns(rows)])
+        outcomes = [(row.id, op, at, row.attempts + 1, err) for op, row, at, err in marks]
+        return (MARK.param(outcomes), self.storage.cluster.replica,
+                NFLOG.param(newest_per_group(logged)))
+
+    def _written(self, marks: list[tuple[str, Row, float, str]]) -> None:
         del self.marks[:len(marks)]
         for _, row, _, _ in marks:
             self.marking.discard(row.id)
             self.confirmed.pop(row.id, None)
-        log.debug("replica %s: %d outcomes written", me, len(marks))
-        if self.storage.deliverer_wake is not None and retry:
+        log.debug("replica %s: %d outcomes written", self.storage.cluster.replica, len(marks))
+        if self.storage.deliverer_wake is not None and any(m[0] == "retry" for m in marks):
             self.storage.deliverer_wake.set()

@@ -17,9 +17,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
+import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from inferwatch.core.redact import redact
@@ -37,17 +40,19 @@ from inferwatch.notifier.storage.base import (
 )
 from inferwatch.notifier.storage.migrations import MIGRATION_LOCK, POSTGRES_LATEST, POSTGRES_STEPS
 from inferwatch.notifier.storage.pgleases import Leases
-from inferwatch.notifier.storage.pglisten import CHANGES, NOTIFY, OUTBOX, listen
+from inferwatch.notifier.storage.pglisten import CHANGES, KEEPALIVES, NOTIFY, OUTBOX, listen
 from inferwatch.notifier.storage.pgoutbox import (
+    NFLOG,
     ClaimedOutbox,
-    columns,
     newest_per_group,
     nflog_rows,
     upsert_nflog,
 )
+from inferwatch.notifier.storage.pgsql import Rows
 
 log = logging.getLogger(__name__)
 SETTLED = 2.0  # seconds after which no alert write older than it can still commit
+RECHECK = 1.0  # seconds: a pooled connection idle longer is checked before it is handed out
 CONNECT = {"autocommit": True, "connect_timeout": 3, "options": "-c statement_timeout=10000"}
 
 class PostgresStorage(Leases, Storage):
@@ -66,17 +71,24 @@ class PostgresStorage(Leases, Storage):
         self._seen: dict[str, int] = {}  # fingerprint -> sequence number last picked up
         self.changed = asyncio.Event()  # another replica stored alerts or silences (NOTIFY)
         self.listening = False
+        self.listens = 0  # LISTEN connections made so far
+        try:
+            given = set(conninfo_to_dict(dsn))
+        except psycopg.Error:  # open() names the problem
+            given = set()
+        self._keepalives = {k: v for k, v in KEEPALIVES.items() if k not in given}
+        self._answered: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._init_leases()
 
     # connection, migrations, health
     def connect_kwargs(self, role: str = "") -> dict:
         name = f"inferwatch-notifier {self.cluster.replica}" + (f" {role}" if role else "")
-        return {**CONNECT, "application_name": name}
+        return {**CONNECT, **self._keepalives, "application_name": name}
 
     async def open(self) -> None:
         self.pool = AsyncConnectionPool(self.dsn, min_size=1, max_size=8, open=False,
                                         kwargs=self.connect_kwargs(), timeout=2.0, name="notifier",
-                                        check=AsyncConnectionPool.check_connection)
+                                        check=self._check)
         try:
             await self.pool.open(wait=True, timeout=10.0)
             before, after = await self.migrate()
@@ -111,11 +123,19 @@ class PostgresStorage(Leases, Storage):
         try:
             async with self.pool.connection() as conn:
                 yield conn
+                self._answered[conn] = time.monotonic()
         except psycopg.Error:
             self.down()
             raise
         self.up = True
         self.health.ok()
+
+    async def _check(self, conn: psycopg.AsyncConnection) -> None:
+        """The pool's check of a connection it hands out (a round trip), skipped while the
+        connection answered less than RECHECK ago: one broken since fails its statement, and
+        the pool drops it."""
+        if time.monotonic() - self._answered.get(conn, -RECHECK) >= RECHECK:
+            await AsyncConnectionPool.check_connection(conn)
 
     def down(self) -> None:
         if self.up:
@@ -183,18 +203,17 @@ class PostgresStorage(Leases, Storage):
     # alerts
     async def put_alerts(self, batch: Mapping[str, StoredAlert]) -> Sequence[StoredAlert]:
         fps = sorted(batch)
-        async with self.conn() as conn, conn.transaction():
+        async with self.conn() as conn, conn.pipeline(), conn.transaction():
             cur = await conn.execute("SELECT fingerprint, body FROM alerts WHERE fingerprint = "
                                      "ANY(%s) ORDER BY fingerprint FOR UPDATE", (fps,))
             stored = {fp: _decode(body) for fp, body in await cur.fetchall()}
             out = [merge(stored[fp], batch[fp]) if fp in stored else batch[fp] for fp in fps]
-            await conn.cursor().executemany(
-                "INSERT INTO alerts (fingerprint, body, updated_at, ends_at, seq) VALUES "
-                "(%s, %s, %s, %s, nextval('change_seq')) ON CONFLICT (fingerprint) DO UPDATE "
-                "SET body = excluded.body, updated_at = excluded.updated_at, ends_at = "
-                "excluded.ends_at, seq = excluded.seq, written_at = clock_timestamp()",
-                [(a.fingerprint, _encode(a), a.updated_at, a.ends_at) for a in out])
+            cur = await conn.execute(PUT_ALERTS, (ALERTS.param(
+                (a.fingerprint, _encode(a), a.updated_at, a.ends_at) for a in out),))
             await conn.execute(NOTIFY, (CHANGES, self.cluster.replica))
+            written = await cur.fetchall()
+        # this replica has these versions: `changes` need not read them back
+        self._seen.update(written)
         return out
 
     async def load_alerts(self) -> list[StoredAlert]:
@@ -202,18 +221,19 @@ class PostgresStorage(Leases, Storage):
 
     async def changes(self) -> list[StoredAlert]:
         async with self.conn() as conn:
-            cur = await conn.execute(
-                "SELECT seq, fingerprint, written_at < now() - %s * interval '1 second' FROM "
-                "alerts WHERE seq > %s ORDER BY seq", (SETTLED, self._settled))
-            rows = await cur.fetchall()
+            async with conn.pipeline():
+                cur = await conn.execute(
+                    "SELECT seq, fingerprint, written_at < now() - %s * interval '1 second' "
+                    "FROM alerts WHERE seq > %s ORDER BY seq", (SETTLED, self._settled))
+                silences = await conn.execute("SELECT body FROM silences")
+                rows = await cur.fetchall()
+                self.silences.reload([r[0] for r in await silences.fetchall()])
             new = [seq for seq, fp, _ in rows if self._seen.get(fp) != seq]
             bodies = []
             if new:
                 cur = await conn.execute("SELECT seq, fingerprint, body FROM alerts WHERE seq = "
                                          "ANY(%s) ORDER BY seq", (new,))
                 bodies = await cur.fetchall()
-            cur = await conn.execute("SELECT body FROM silences")
-            self.silences.reload([r[0] for r in await cur.fetchall()])
         for seq, _, settled in rows:  # later writes may still commit below an unsettled one
             if not settled:
                 break
@@ -226,38 +246,31 @@ class PostgresStorage(Leases, Storage):
     # the flush
     async def flush(self, keys: Sequence[str], plan: Planner, now: float, deadline: float,
                     schedule: Mapping[str, float] | None = None) -> set[str]:
-        me = self.cluster.replica
-        async with self.conn() as conn, conn.transaction():
+        """One transaction in two round trips (pipeline mode): lock the leases still ours and
+        read the groups' last notifications; then plan and write."""
+        me, keys = self.cluster.replica, sorted(keys)
+        async with self.conn() as conn, conn.pipeline(), conn.transaction():
             cur = await conn.execute(
                 "SELECT group_key FROM leases WHERE group_key = ANY(%s) AND owner = %s AND "
-                "expires_at > now() ORDER BY group_key FOR UPDATE", (sorted(keys), me))
-            mine = [r[0] for r in await cur.fetchall()]
-            if not mine:
+                "expires_at > now() ORDER BY group_key FOR UPDATE", (keys, me))
+            last = await conn.execute(LAST_ENTRIES, (keys, keys))  # after the locks
+            ok = {r[0] for r in await cur.fetchall()}
+            entries = _last_entries(await last.fetchall(), ok)
+            if not ok:
                 return set()
-            entries = await _last_entries(conn, mine)
             notes, quiet = plan(lambda r, c, k: entries.get((r, c, k)))
-            ok = set(mine)
             notes = [n for n in notes if n.group_key in ok]
             quiet = [n for n in quiet if n.group_key in ok]
             if notes:
-                await conn.execute(
-                    "UPDATE outbox o SET state = 'superseded', done_at = %s FROM unnest("
-                    "%s::text[], %s::int[], %s::text[]) AS v(receiver, channel, group_key) "
-                    "WHERE o.state = 'pending' AND o.receiver = v.receiver AND o.channel = "
-                    "v.channel AND o.group_key = v.group_key",
-                    [now, *columns([(n.receiver, n.channel, n.group_key) for n in notes])])
-                await conn.execute(
-                    "INSERT INTO outbox (key, receiver, channel, group_key, title, body, "
-                    "body_format, notify_type, firing, resolved, created_at, deadline, "
-                    "next_attempt, state) SELECT *, 'pending' FROM unnest(%s::text[], "
-                    "%s::text[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[], "
-                    "%s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[], "
-                    "%s::float8[])", columns([_outbox_row(n, now, deadline) for n in notes]))
+                await conn.execute(SUPERSEDE, (now, GROUPS.param(
+                    (n.receiver, n.channel, n.group_key) for n in notes)))
+                await conn.execute(QUEUE, (OUTBOX_ROWS.param(
+                    _outbox_row(n, now, deadline) for n in notes),))
                 await conn.execute(NOTIFY, (OUTBOX, me))
             await self.record(conn, {k: v for k, v in (schedule or {}).items() if k in ok}, now)
             if quiet:
                 await conn.execute(upsert_nflog(),
-                                   columns(newest_per_group(nflog_rows(quiet, now, 0))))
+                                   (NFLOG.param(newest_per_group(nflog_rows(quiet, now, 0))),))
         return ok
 
     def queued(self) -> None:
@@ -278,21 +291,47 @@ class PostgresStorage(Leases, Storage):
         return [self.outbox.run(), listen(self)]
 
 
-async def _last_entries(conn: psycopg.AsyncConnection, keys: list[str]
-                        ) -> dict[tuple[str, int, str], Entry]:
-    """The newest pending notification of each (receiver, channel, group), else the logged.
+# the newest pending notification of each (receiver, channel, group), else the logged one: one
+# statement, so one snapshot (read apart, a row marked delivered and logged between the two
+# reads would be in neither, and its group notified a second time)
+LAST_ENTRIES = """
+SELECT * FROM (SELECT DISTINCT ON (receiver, channel, group_key) receiver, channel, group_key,
+    firing, resolved, created_at, true FROM outbox WHERE state = 'pending' AND group_key =
+    ANY(%s) ORDER BY receiver, channel, group_key, id DESC) AS pending
+UNION ALL SELECT receiver, channel, group_key, firing, resolved, COALESCE(sent_at, at), false
+FROM nflog WHERE group_key = ANY(%s)
+"""
+ALERTS = Rows(("fingerprint", "text"), ("body", "text"), ("updated_at", "float8"),
+              ("ends_at", "float8"))
+PUT_ALERTS = f"""
+INSERT INTO alerts (fingerprint, body, updated_at, ends_at, seq)
+SELECT {ALERTS.names_sql}, nextval('change_seq') FROM {ALERTS.source()} ORDER BY fingerprint
+ON CONFLICT (fingerprint) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at,
+    ends_at = excluded.ends_at, seq = excluded.seq, written_at = clock_timestamp()
+RETURNING fingerprint, seq
+"""
+GROUPS = Rows(("receiver", "text"), ("channel", "int"), ("group_key", "text"))
+SUPERSEDE = f"""
+UPDATE outbox o SET state = 'superseded', done_at = %s FROM {GROUPS.source()}
+WHERE o.state = 'pending' AND o.receiver = v.receiver AND o.channel = v.channel
+AND o.group_key = v.group_key
+"""
+OUTBOX_ROWS = Rows(("key", "text"), ("receiver", "text"), ("channel", "int"),
+                   ("group_key", "text"), ("title", "text"), ("body", "text"),
+                   ("body_format", "text"), ("notify_type", "text"), ("firing", "text"),
+                   ("resolved", "text"), ("created_at", "float8"), ("deadline", "float8"),
+                   ("next_attempt", "float8"))
+QUEUE = f"""
+INSERT INTO outbox ({OUTBOX_ROWS.names_sql}, state)
+SELECT {OUTBOX_ROWS.names_sql}, 'pending' FROM {OUTBOX_ROWS.source()}
+"""
 
-    One statement, so one snapshot: read apart, a row marked delivered (and logged) between
-    the two reads would be in neither, and its group notified a second time."""
-    cur = await conn.execute(
-        "SELECT * FROM (SELECT DISTINCT ON (receiver, channel, group_key) receiver, channel, "
-        "group_key, firing, resolved, created_at, true FROM outbox WHERE state = 'pending' AND "
-        "group_key = ANY(%s) ORDER BY receiver, channel, group_key, id DESC) AS pending "
-        "UNION ALL SELECT receiver, channel, group_key, firing, resolved, "
-        "COALESCE(sent_at, at), false FROM nflog WHERE group_key = ANY(%s)", (keys, keys))
+
+def _last_entries(rows: list[tuple], keys: set[str]) -> dict[tuple[str, int, str], Entry]:
+    """LAST_ENTRIES' rows of the groups in `keys`: a pending notification wins."""
     out: dict[tuple[str, int, str], Entry] = {}
-    for r, c, k, firing, resolved, at, pending in await cur.fetchall():
-        if pending or (r, c, k) not in out:
+    for r, c, k, firing, resolved, at, pending in rows:
+        if k in keys and (pending or (r, c, k) not in out):
             out[(r, c, k)] = Entry(frozenset(json.loads(firing)),
                                    frozenset(json.loads(resolved)), at)
     return out
