@@ -8,7 +8,10 @@ Two sources, either or both:
   user's uid (`45916256 262563`), which is not published.
 - Slurm's cgroups of the GPU's processes, from /proc/<pid>/cgroup (needs hostPID): cgroup v1
   `/slurm[_<node>]/uid_<uid>/job_<id>/step_<step>/...` and v2
-  `/system.slice/[<node>_]slurmstepd.scope/job_<id>/step_<step>/...`.
+  `/system.slice/[<node>_]slurmstepd.scope/job_<id>/step_<step>/...`. A process's job is
+  cached per (pid, start time from /proc/<pid>/stat): a PID reused by a new process is read
+  again, a PID that no GPU lists any more or that is gone is forgotten, and at most
+  MAX_CACHED processes are kept (the oldest entry goes first).
 
 Published as `inferwatch_gpu_job_info{gpu,uuid,hpc_job} 1`, never by copying every GPU
 series per job: `inferwatch_gpu_utilization_ratio * on(uuid) group_left(hpc_job)
@@ -31,6 +34,7 @@ from prometheus_client.core import Metric
 from inferwatch import catalog
 from inferwatch.exporter.collectors.base import CollectorFailed
 from inferwatch.exporter.collectors.nvmlsession import NvmlSession, text
+from inferwatch.exporter.kube.procs import start_time
 
 log = logging.getLogger(__name__)
 MAX_FILES = 1024  # mapping files read per cycle
@@ -38,6 +42,8 @@ MAX_FILE_BYTES = 64 * 1024  # of one mapping or cgroup file
 MAX_JOBS_PER_GPU = 64
 MAX_JOBS = 4096  # series per node
 MAX_ID = 64  # characters of a job id
+MAX_CACHED = 4096  # processes whose Slurm job is remembered across cycles
+STAT_BYTES = 4096  # of /proc/<pid>/stat (its command name is at most 16 bytes)
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _SLURM_PARENT = re.compile(r"^(?:slurm(?:_[^/]+)?|(?:[^/]+_)?slurmstepd\.scope)$")
 _CGROUP_JOB = re.compile(r"^job_([0-9]{1,20})$")
@@ -73,6 +79,57 @@ def read_bounded(path: Path) -> str:
     return data.decode("utf-8", "replace")
 
 
+class ProcessJobs:
+    """pid -> Slurm job of its cgroup, cached per (pid, start time)."""
+
+    def __init__(self, procfs: Path):
+        self.procfs = procfs
+        self._root = str(procfs)
+        self.reads = 0  # cgroup files read (a cache miss each)
+        self.cached: dict[int, tuple[int, str | None]] = {}  # pid -> (start time, job)
+
+    def started(self, pid: int) -> int | None:
+        """The start time in /proc/<pid>/stat (one line of at most STAT_BYTES; read with
+        os.read, as it is read for every process every cycle); None when it is gone."""
+        try:
+            fd = os.open(f"{self._root}/{pid}/stat", os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            return start_time(os.read(fd, STAT_BYTES).decode("utf-8", "replace"))
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    def job(self, pid: int) -> str | None:
+        """The process's Slurm job; None outside a job and for a process that is gone or
+        not in our PID namespace (not cached: its PID may come back as another process)."""
+        started = self.started(pid)
+        if started is None:
+            self.cached.pop(pid, None)
+            return None
+        hit = self.cached.get(pid)
+        if hit is not None and hit[0] == started:
+            return hit[1]
+        try:
+            job = slurm_job(read_bounded(self.procfs / str(pid) / "cgroup"))
+        except OSError:
+            self.cached.pop(pid, None)
+            return None
+        self.reads += 1
+        self.cached.pop(pid, None)
+        while len(self.cached) >= MAX_CACHED:
+            del self.cached[next(iter(self.cached))]
+        self.cached[pid] = (started, job)
+        return job
+
+    def keep(self, pids: set[int]) -> None:
+        """Forget the processes that no GPU lists any more."""
+        for pid in self.cached.keys() - pids:
+            del self.cached[pid]
+
+
 class JobCollector:
     """GPU -> HPC jobs from a mapping directory and/or the GPUs' processes' cgroups."""
 
@@ -85,6 +142,7 @@ class JobCollector:
         self.procfs = Path(procfs) if procfs else None
         self.interval, self.timeout = interval, timeout
         self.nvml = NvmlSession(lib)
+        self.processes = ProcessJobs(self.procfs) if self.procfs else None
         self._problem = ""  # the last dropped-input message, logged once per change
 
     def collect(self) -> list[Metric]:
@@ -93,8 +151,8 @@ class JobCollector:
         dropped: list[str] = []
         if self.mapping_dir is not None:
             self._from_directory(gpus, migs, jobs, dropped)
-        if self.procfs is not None:
-            self._from_processes(gpus, jobs)
+        if self.processes is not None:
+            self._from_processes(self.processes, gpus, jobs)
         family = catalog.GPU_JOB_INFO.family()
         count = 0
         for (gpu, uuid), ids in sorted(jobs.items()):
@@ -178,9 +236,11 @@ class JobCollector:
                     dropped.append(f"{entry.path}: lines that are no job id skipped")
                 jobs.setdefault(key, set()).update(i for i in ids if i)
 
-    def _from_processes(self, gpus: dict[str, str], jobs: dict[_GpuKey, set[str]]) -> None:
+    def _from_processes(self, processes: ProcessJobs, gpus: dict[str, str],
+                        jobs: dict[_GpuKey, set[str]]) -> None:
         """The Slurm job of each compute process on each GPU (processes we cannot see, or
         outside a job, add nothing)."""
+        listed: set[int] = set()
         for index, uuid in gpus.items():
             try:
                 handle = self.lib.nvmlDeviceGetHandleByIndex(int(index))
@@ -189,12 +249,11 @@ class JobCollector:
                 log.debug("gpu=%s: processes: %s", index, err)
                 continue
             for pid in {p.pid for p in running}:
-                try:
-                    job = slurm_job(read_bounded(self.procfs / str(pid) / "cgroup"))
-                except OSError:
-                    continue
+                listed.add(pid)
+                job = processes.job(pid)
                 if job is not None:
                     jobs.setdefault((index, uuid), set()).add(job)
+        processes.keep(listed)
 
     def _report(self, dropped: list[str]) -> None:
         problem = "; ".join(dropped[:5])

@@ -62,6 +62,18 @@ def test_mapping_directory_by_index_and_uuid(tmp_path: Path) -> None:
     assert got == {("0", uuids[0], "101"), ("0", uuids[0], "102"), ("2", uuids[2], "303")}
 
 
+def _process(procfs: Path, pid: int, cgroup: str, started: int = 4242) -> None:
+    """<procfs>/<pid>/{stat,cgroup}: a process started at `started` (field 22) in `cgroup`."""
+    (procfs / str(pid)).mkdir(exist_ok=True)
+    (procfs / str(pid) / "cgroup").write_text(cgroup)
+    fields = ["S", *["1"] * 18, str(started), "0"]
+    (procfs / str(pid) / "stat").write_text(f"{pid} (python3 x) {' '.join(fields)}\n")
+
+
+def _job_cgroup(job: int) -> str:
+    return f"0::/system.slice/slurmstepd.scope/job_{job}/step_0/user/task_0\n"
+
+
 def test_jobs_from_slurm_cgroups_of_gpu_processes(tmp_path: Path) -> None:
     lib = FakeNVML(gpus=2)
     uuids = _uuids(lib)
@@ -71,10 +83,55 @@ def test_jobs_from_slurm_cgroups_of_gpu_processes(tmp_path: Path) -> None:
                       502: "4:cpuset:/slurm/uid_5/job_12/step_0/task_1\n",
                       503: "0::/system.slice/slurmstepd.scope/job_11/step_0/user/task_1\n",
                       504: "0::/system.slice/sshd.service\n"}.items():
-        (tmp_path / str(pid)).mkdir()
-        (tmp_path / str(pid) / "cgroup").write_text(text)
+        _process(tmp_path, pid, text)
     got = _series(JobCollector(lib, None, procfs=str(tmp_path)))
     assert got == {("0", uuids[0], "11"), ("0", uuids[0], "12"), ("1", uuids[1], "11")}
+
+
+def test_a_process_cgroup_is_read_once_and_again_when_its_pid_is_reused(tmp_path: Path) -> None:
+    lib = FakeNVML(gpus=1)
+    uuid = _uuids(lib)[0]
+    lib.set_processes(0, compute=[(601, 1 << 30), (602, 1 << 30)])
+    _process(tmp_path, 601, _job_cgroup(21))
+    _process(tmp_path, 602, "0::/system.slice/sshd.service\n")  # outside a job: cached too
+    collector = JobCollector(lib, None, procfs=str(tmp_path))
+    assert _series(collector) == {("0", uuid, "21")} and collector.processes.reads == 2
+    _process(tmp_path, 601, _job_cgroup(99))  # same process (start time): not read again
+    assert _series(collector) == {("0", uuid, "21")} and collector.processes.reads == 2
+    _process(tmp_path, 601, _job_cgroup(99), started=5000)  # the PID, reused by a new process
+    assert _series(collector) == {("0", uuid, "99")} and collector.processes.reads == 3
+
+
+def test_a_vanished_pid_is_dropped_from_the_cache(tmp_path: Path) -> None:
+    lib = FakeNVML(gpus=2)
+    uuids = _uuids(lib)
+    lib.set_processes(0, compute=[(701, 1 << 30)])
+    lib.set_processes(1, compute=[(702, 1 << 30)])
+    _process(tmp_path, 701, _job_cgroup(31))
+    _process(tmp_path, 702, _job_cgroup(32))
+    collector = JobCollector(lib, None, procfs=str(tmp_path))
+    assert len(_series(collector)) == 2 and collector.processes.cached.keys() == {701, 702}
+    lib.set_processes(1, compute=[])  # 702 left its GPU
+    for name in ("stat", "cgroup"):  # 701 is gone while NVML still lists it
+        (tmp_path / "701" / name).unlink()
+    assert _series(collector) == set() and collector.processes.cached == {}
+    _process(tmp_path, 701, _job_cgroup(33), started=9000)
+    assert _series(collector) == {("0", uuids[0], "33")}
+
+
+def test_the_cache_holds_at_most_its_bound(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(jobs, "MAX_CACHED", 3)
+    lib = FakeNVML(gpus=1)
+    uuid = _uuids(lib)[0]
+    pids = range(801, 806)
+    lib.set_processes(0, compute=[(pid, 1 << 30) for pid in pids])
+    for pid in pids:
+        _process(tmp_path, pid, _job_cgroup(pid))
+    collector = JobCollector(lib, None, procfs=str(tmp_path))
+    for cycle in range(1, 3):  # every job found each cycle, 3 processes cached at most
+        assert _series(collector) == {("0", uuid, str(pid)) for pid in pids}
+        assert len(collector.processes.cached) == 3
+        assert collector.processes.reads == 5 * cycle  # over the bound: read every cycle
 
 
 def test_hostile_mapping_input_is_bounded(tmp_path: Path, caplog, monkeypatch) -> None:
