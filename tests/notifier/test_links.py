@@ -51,7 +51,7 @@ async def running(tmp_path, aiohttp_client) -> AsyncIterator:
         text = (f"global: {{external_url: '{base}'}}\n"
                 "route: {receiver: all, group_by: [alertname], group_wait: 50ms, "
                 "group_interval: 200ms}\n" + receivers)
-        notifier = Notifier(load(tmp_path, text), tmp_path / "data")
+        notifier = Notifier(load(tmp_path, text), tmp_path / "linked")
         await notifier.start()
         started.append(notifier)
         await aiohttp_client(make_app(notifier), server_kwargs={"port": port})
@@ -138,7 +138,8 @@ async def test_slack_text_carries_the_three_links(running, slack_api) -> None:  
     await follow_silence_link(run, links["Silence"])
 
 
-async def test_alertmanager_webhook_has_silence_url_beside_each_alert(running, sink) -> None:
+async def test_alertmanager_webhook_has_silence_url_beside_each_alert(running, sink,
+                                                                       start_notifier) -> None:
     hook = f"http://127.0.0.1:{sink.port}/hook"
     run = await running(f"receivers: [{{name: all, webhook_configs: [{{url: '{hook}'}}]}}]\n")
     await until(lambda: len(sink.posts) == 1, what="the webhook post")
@@ -151,6 +152,12 @@ async def test_alertmanager_webhook_has_silence_url_beside_each_alert(running, s
     assert set(alert) == {"status", "labels", "annotations", "startsAt", "endsAt",
                           "generatorURL", "fingerprint", "silenceURL"}
     await follow_silence_link(run, alert["silenceURL"])
+    # a consumer of Alertmanager's webhook (the notifier's own /api/v1/webhook) takes it as is
+    other, client = await start_notifier(f"receivers: [{{name: r, urls: ['{sink.url()}']}}]\n"
+                                         "route: {receiver: r, group_wait: 1h}\n")
+    resp = await client.post("/api/v1/webhook", json=body)
+    assert resp.status == 200, await resp.text()
+    assert [a.labels for a in other.active.values()] == [LABELS]
 
 
 async def test_without_an_external_url_no_silence_link_is_made(sink, start_notifier) -> None:
