@@ -6,6 +6,14 @@ waiting requests while running slots and KV-cache tokens allow. Prefill has a to
 second; decode speed falls as the batch grows; the KV cache grows by one token per generated
 token and, when it overflows, the newest running requests are preempted (recomputed later,
 as vLLM does). Every latency the engines export is observed into `Stats`.
+
+Optional, off in the default config (and drawn from a random stream of their own, so turning
+them on leaves arrivals and lengths as they were): LoRA adapters (`lora_adapters`, at most
+`max_loras` of them in the running batch; a waiting request whose adapter would exceed that is
+skipped, vLLM V1's scheduler's "deferred", the others wait for capacity) and speculative
+decoding (`spec_tokens` drafted per step, each accepted with `spec_accept` while the ones
+before it were: every draft emits its accepted tokens plus one, so generated tokens are drafts
+plus accepted tokens).
 """
 
 from __future__ import annotations
@@ -43,6 +51,11 @@ class EngineConfig:
     abort_prob: float = 0.01
     error_prob: float = 0.002
     dt: float = 0.1
+    lora_adapters: tuple[str, ...] = ()
+    max_loras: int = 0
+    lora_share: float = 0.0
+    spec_tokens: int = 0
+    spec_accept: float = 0.0
 
 
 @dataclass
@@ -59,6 +72,8 @@ class Request:
     generated: float = 0.0
     emitted: int = 0
     kv: int = 0
+    adapter: str = ""
+    spec_ahead: int = 0
 
 
 class LoadModel:
@@ -76,6 +91,10 @@ class LoadModel:
         self.last_gen_tps = 0.0
         self.last_prompt_tps = 0.0
         self.last_itl = config.itl_base
+        self.features = random.Random(f"{seed}:features")
+        self.deferred = 0
+        self.lora_seen: dict[tuple[str, str], float] = {}
+        self.spec_last = (0, 0, 0)  # the last step's drafts, accepted and drafted tokens
 
     @property
     def t(self) -> float:
@@ -97,6 +116,8 @@ class LoadModel:
         self._decode(t0, busy)
         self._arrive(t0)
         self._preempt()
+        if self.config.lora_adapters:
+            self._lora_info(t0)
         self.steps += 1
         self.stats.add("steps")
 
@@ -111,7 +132,10 @@ class LoadModel:
         cfg = self.config
         rate_f, prompt_f = self.scenario.load_at(t0)
         for _ in range(self._poisson(cfg.base_rate * rate_f * cfg.dt)):
-            self.waiting.append(self._new_request(t0 + self.rng.random() * cfg.dt, prompt_f))
+            req = self._new_request(t0 + self.rng.random() * cfg.dt, prompt_f)
+            if cfg.lora_adapters and self.features.random() < cfg.lora_share:
+                req.adapter = self.features.choice(cfg.lora_adapters)
+            self.waiting.append(req)
             self.stats.add("requests_received")
 
     def _new_request(self, arrival: float, prompt_f: float) -> Request:
@@ -133,12 +157,19 @@ class LoadModel:
     def _schedule(self, t0: float) -> None:
         cfg, stats = self.config, self.stats
         room, admitted = int(cfg.kv_capacity_tokens * 0.998), 0
+        loras = {r.adapter for r in self.running if r.adapter}
+        skipped: list[Request] = []
         while self.waiting and len(self.running) < cfg.max_running:
             req = self.waiting[0]
+            if req.adapter and req.adapter not in loras and len(loras) >= cfg.max_loras:
+                skipped.append(self.waiting.popleft())
+                continue
             need = req.prompt + req.emitted
             if self.kv_used + need > room:
                 break
             self.waiting.popleft()
+            if req.adapter:
+                loras.add(req.adapter)
             self.kv_used += need
             req.kv = need
             if req.scheduled < 0:
@@ -152,6 +183,8 @@ class LoadModel:
                 stats.add("recomputed_tokens", need)
             self.running.append(req)
             admitted += 1
+        self.waiting.extendleft(reversed(skipped))
+        self.deferred = len(skipped)
         if admitted:
             stats.observe("batch_next", admitted)
 
@@ -191,7 +224,7 @@ class LoadModel:
         stats.maximum("max_batch_tokens", len(decoding) + self.last_prompt_tps * cfg.dt)
         stats.observe("iteration_tokens", len(decoding) + self.last_prompt_tps * cfg.dt
                       / iterations, iterations)
-        emitted_total, done = 0, []
+        emitted_total, done, spec = 0, [], [0, 0]
         for req in decoding:
             before = req.generated
             req.generated += per_step
@@ -202,14 +235,49 @@ class LoadModel:
                 self.kv_used += new
                 emitted_total += new
                 stats.observe("itl", itl, new)
+                if cfg.spec_tokens:
+                    spec = [a + b for a, b in zip(spec, self._speculate(req, new), strict=True)]
             if req.emitted >= req.target:
                 done.append((req, t0 + (req.target - before) / per_step * cfg.dt))
         if decoding:
             stats.add("decode_seconds", cfg.dt * (1.0 - busy))
         stats.add("generation_tokens", emitted_total)
+        if spec[0]:
+            self.spec_last = (spec[0], spec[1], spec[0] * cfg.spec_tokens)
         self.last_gen_tps = emitted_total / cfg.dt
         for req, finished in done:
             self._finish(req, max(finished, req.first_token))
+
+    def _speculate(self, req: Request, tokens: int) -> tuple[int, int]:
+        """The drafts behind `tokens` newly emitted tokens: each accepts a prefix of its
+        `spec_tokens` drafted tokens and adds one of the target model's own; what a draft
+        yields past this step's tokens is emitted in the request's next steps."""
+        cfg, stats = self.config, self.stats
+        drafts = accepted = 0
+        ahead = min(tokens, req.spec_ahead)
+        req.spec_ahead -= ahead
+        tokens -= ahead
+        while tokens > 0:
+            take = 1
+            while take <= cfg.spec_tokens and self.features.random() < cfg.spec_accept:
+                take += 1
+            for pos in range(take - 1):
+                stats.add(f"spec_accepted_pos_{pos}")
+            drafts += 1
+            accepted += take - 1
+            req.spec_ahead = max(0, take - tokens)
+            tokens -= take
+        stats.add("spec_drafts", drafts)
+        stats.add("spec_draft_tokens", drafts * cfg.spec_tokens)
+        stats.add("spec_accepted", accepted)
+        return drafts, accepted
+
+    def _lora_info(self, t0: float) -> None:
+        """The adapters of the running and of the waiting requests, as vLLM's frontend
+        records them each step (sorted here: vLLM writes its dict's order)."""
+        running = ",".join(sorted({r.adapter for r in self.running if r.adapter}))
+        waiting = ",".join(sorted({r.adapter for r in self.waiting if r.adapter}))
+        self.lora_seen[(running, waiting)] = t0
 
     def _finish(self, req: Request, now: float) -> None:
         stats = self.stats

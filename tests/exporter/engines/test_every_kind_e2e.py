@@ -20,7 +20,7 @@ ENGINE = {"vllm": "vllm", "vllm-v0": "vllm", "ray-vllm": "vllm", "sglang": "sgla
           "tgi": "tgi", "triton": "triton", "triton-trtllm": "triton",
           "trtllm-serve": "trtllm", "llamacpp": "llamacpp", "lmdeploy": "lmdeploy", "nim": "nim",
           "dynamo": "dynamo", "sglang-prefill": "sglang", "sglang-decode": "sglang",
-          "vllm-nixl-decode": "vllm"}
+          "vllm-nixl-decode": "vllm", "vllm-lora-spec": "vllm", "sglang-spec": "sglang"}
 
 
 async def scrape_until_all_up(url: str, targets: dict[str, str], deadline: float) -> list:

@@ -7,10 +7,15 @@ prometheus_client in multiprocess mode: sorted labels, `_sum` first, no `_create
 (`--disaggregation-mode`): `engine_type` says the mode, the PD queues hold part of the
 waiting requests (prefill: prealloc = bootstrap, inflight = transfers of finished prefills;
 decode: prealloc, transfer), the KV-transfer gauges are the latest transfers' mean. In
-`unified` mode SGLang logs the PD gauges as 0, as here.
+`unified` mode SGLang logs the PD gauges as 0, as here. `sglang-spec` is a unified engine
+with speculative decoding (`--speculative-algorithm EAGLE`, 3 steps): the gauges
+`spec_accept_length` (accepted tokens per verify step, the bonus token included) and
+`spec_accept_rate` (accepted over drafted tokens), of the last decode batch.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from inferwatch.simulate.engines.expo import SimFamily, family, python_text
 from inferwatch.simulate.engines.kinds.base import (
@@ -69,7 +74,23 @@ def pd_families(view: View, lb, mode: str) -> list[SimFamily]:
     return fams
 
 
-def scheduler_families(view: View, mode: str = "unified") -> list[SimFamily]:
+def spec_families(view: View, lb) -> list[SimFamily]:
+    """SchedulerMetricsCollector's speculative-decoding gauges (collector.py @00ae9c15)."""
+    def length(m) -> float:
+        drafts, accepted, _ = m.spec_last
+        return 1.0 + accepted / drafts if drafts else 0.0
+
+    def rate(m) -> float:
+        _, accepted, drafted = m.spec_last
+        return accepted / drafted if drafted else 0.0
+
+    return [gauge(view, lb, "sglang:spec_accept_length", "The average acceptance length of "
+                  "speculative decoding.", length),
+            gauge(view, lb, "sglang:spec_accept_rate", "The average acceptance rate of "
+                  "speculative decoding (`accepted tokens / total draft tokens` in batch).", rate)]
+
+
+def scheduler_families(view: View, mode: str = "unified", spec: bool = False) -> list[SimFamily]:
     def lb(i: int) -> tuple[tuple[str, str], ...]:
         dp = (("dp_rank", str(i)),) if len(view.ranks) > 1 else ()
         return (("model_name", view.model_name), ("engine_type", mode), ("tp_rank", "0"),
@@ -92,6 +113,7 @@ def scheduler_families(view: View, mode: str = "unified") -> list[SimFamily]:
               "The number of requests in the grammar waiting queue.", lambda m: 0.0),
         gauge(view, lb, "sglang:cache_hit_rate", "The prefix cache hit rate.",
               lambda m: m.stats.get("prefix_hits") / max(1.0, m.stats.get("prefix_queries"))),
+        *(spec_families(view, lb) if spec else ()),
         counter(view, lb, "sglang:num_retracted_requests",
                 "Total number of retracted requests due to kv cache pressure.", "preemptions"),
         counter(view, lb, "sglang:num_retracted_input_tokens",
@@ -125,9 +147,10 @@ def tokenizer_families(view: View) -> list[SimFamily]:
                "Histogram of End-to-end request latency in seconds", [(lb, merged(view, "e2e"))])]
 
 
-def renderer(mode: str):
+def renderer(mode: str, spec: bool = False):
     def render(view: View) -> bytes:
-        fams = [*python_runtime(view), *scheduler_families(view, mode), *tokenizer_families(view)]
+        fams = [*python_runtime(view), *scheduler_families(view, mode, spec),
+                *tokenizer_families(view)]
         return python_text(fams, None, hist_order="sum_bucket_count")
     return render
 
@@ -156,3 +179,6 @@ SGLANG_PREFILL = Kind("sglang-prefill", LAYOUTS, renderer("prefill"), config=CON
                       data_parallel=True, extra=_info)
 SGLANG_DECODE = Kind("sglang-decode", LAYOUTS, renderer("decode"), config=CONFIG,
                      data_parallel=True, extra=_info)
+SGLANG_SPEC = Kind("sglang-spec", LAYOUTS, renderer("unified", spec=True),
+                   config=replace(CONFIG, spec_tokens=3, spec_accept=0.7), data_parallel=True,
+                   extra=_info)
