@@ -12,11 +12,13 @@ from aiohttp import web
 from inferwatch.notifier.service import Notifier
 from inferwatch.notifier.ui import forms, security, views
 from inferwatch.notifier.ui.data import NOTIFIER
+from inferwatch.notifier.ui.fragments import FRAGMENTS, Fragments
 
 
 def register(app: web.Application, key: web.AppKey[Notifier]) -> None:
     notifier = app[key]
     app[NOTIFIER] = notifier
+    app[FRAGMENTS] = Fragments()
     guard = security.Guard(notifier.loaded.bearer_token)
     app[security.GUARD] = guard
     app.middlewares.append(security.middleware(guard))

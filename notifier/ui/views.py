@@ -10,18 +10,20 @@ alert, linked), from the same status the API gives (the notifier's silence index
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiDict
 
-from inferwatch.notifier import alertlinks, api_filters
+from inferwatch.notifier import api_filters
 from inferwatch.notifier.alerts import StoredAlert
 from inferwatch.notifier.apiv2 import RequestError
 from inferwatch.notifier.grouping import AggrGroup
 from inferwatch.notifier.service import Notifier
 from inferwatch.notifier.ui import data
 from inferwatch.notifier.ui.data import notifier_of
+from inferwatch.notifier.ui.fragments import FRAGMENTS, Fragments, silence_link
 from inferwatch.notifier.ui.render import (
     Safe,
     el,
@@ -30,7 +32,6 @@ from inferwatch.notifier.ui.render import (
     link,
     post_button,
     query,
-    safe_href,
     when,
 )
 from inferwatch.notifier.ui.security import csrf, respond
@@ -38,24 +39,6 @@ from inferwatch.notifier.ui.security import csrf, respond
 SWITCHES = ("active", "silenced", "inhibited")
 PER_GROUP = 3  # alerts shown in full per group on the list; the head counts all of them
 MAX_ALERTS = 2000  # alerts shown in full on one group's page; the head counts all of them
-
-
-def silence_link(pairs: dict[str, str], text: str = "Silence…") -> Safe:
-    return link(alertlinks.silence_path(pairs), text, **{"class": "silence"})
-
-
-def _context_links(a: StoredAlert, now: float) -> list[Safe]:
-    """The alert's runbook and dashboard (over a range around the alert), when it has them."""
-    notes, out = a.annotations, []
-    dash = notes.get("dashboard_url", "")
-    if dash:
-        dash = alertlinks.dashboard_url(dash, a.starts_at, a.ends_at if a.resolved(now) else None)
-    for name, url, cls in (("runbook", notes.get("runbook_url", ""), "runbook"),
-                           ("dashboard", dash, "dashboard")):
-        href = safe_href(url) if url else None
-        if href:
-            out.append(link(href, name, rel="noopener noreferrer", **{"class": cls}))
-    return out
 
 
 def _api_query(request: web.Request) -> tuple[MultiDict, list[str]]:
@@ -106,27 +89,13 @@ def _state(n: Notifier, status: dict[str, Any]) -> Safe:
     return join(parts, " ")
 
 
-def _annotations(pairs: dict[str, str]) -> Safe:
-    if not pairs:
-        return Safe("")
-    rows = []
-    for name in sorted(pairs):
-        value = pairs[name]
-        href = safe_href(value) if "\n" not in value else None
-        rows.append(el("dt", {}, name) + el("dd", {}, link(href, value) if href else value))
-    return el("dl", {"class": "annotations"}, join(rows))
-
-
-def _alert(n: Notifier, a: StoredAlert, status: dict[str, Any], here: str, now: float) -> Safe:
-    href = safe_href(a.generator_url or "")
-    head = [el("strong", {}, a.labels.get("alertname", "")), _state(n, status),
-            el("span", {"class": "muted"}, "since ", when(a.starts_at, now)),
-            link(href, "source", rel="noopener noreferrer") if href else "",
-            *_context_links(a, now), silence_link(a.labels)]
+def _alert(n: Notifier, a: StoredAlert, status: dict[str, Any], parts: tuple[Safe, Safe],
+           now: float) -> Safe:
+    links, body = parts
+    head = join([el("strong", {}, a.labels.get("alertname", "")), _state(n, status),
+                 el("span", {"class": "muted"}, "since ", when(a.starts_at, now))], " · ")
     return el("div", {"class": "alert", "id": f"a-{a.fingerprint}",
-                      "data-fingerprint": a.fingerprint},
-              el("div", {}, join(head, " · ")), el("div", {}, labels(a.labels, here)),
-              _annotations(a.annotations))
+                      "data-fingerprint": a.fingerprint}, el("div", {}, head + links), body)
 
 
 def _tally(n: Notifier, view: api_filters.View, alerts: list[StoredAlert]) -> str:
@@ -140,20 +109,33 @@ def _tally(n: Notifier, view: api_filters.View, alerts: list[StoredAlert]) -> st
     return f"{len(alerts)} alert(s): {active} active, {silenced} silenced, {inhibited} inhibited"
 
 
-def _group(n: Notifier, group: AggrGroup, alerts: list[StoredAlert], view: api_filters.View,
-           links: tuple[str, str], limit: int, now: float) -> Safe:
+@dataclass(frozen=True)
+class _Listing:
+    """What each group's block on one page needs."""
+
+    n: Notifier
+    view: api_filters.View
+    kept: Fragments
+    here: str  # this page's address, for the label chips' filter links
+    rest: list[tuple[str, str]]  # its query without `group`
+    limit: int
+    now: float
+
+
+def _group(page: _Listing, group: AggrGroup, alerts: list[StoredAlert]) -> Safe:
     """A group's head (receiver, labels, counts by state, Silence group, all its alerts) and
     its first `limit` alerts in full."""
-    here, whole = links
+    whole = query("/ui/alerts", page.rest + [("group", group.key)])
     more = (link(whole, f"all {len(alerts)} alerts of this group", **{"class": "whole"})
-            if len(alerts) > limit else "")
+            if len(alerts) > page.limit else "")
     head = el("div", {"class": "head"},
               el("h2", {}, "receiver ", el("span", {"class": "receiver"}, group.route.receiver)),
               labels(group.labels) if group.labels else el("span", {"class": "muted"},
                                                            "(one group: no group_by)"),
-              el("span", {"class": "muted tally"}, _tally(n, view, alerts)),
+              el("span", {"class": "muted tally"}, _tally(page.n, page.view, alerts)),
               silence_link(group.labels, "Silence group") if group.labels else "", more)
-    shown = join(_alert(n, a, view.status(a), here, now) for a in alerts[:limit])
+    shown = join(_alert(page.n, a, page.view.status(a), page.kept.of(a, page.here, page.now),
+                        page.now) for a in alerts[:page.limit])
     return el("section", {"class": "group", "data-group": group.key,
                           "data-alerts": len(alerts)}, head, shown)
 
@@ -174,14 +156,14 @@ async def alerts_page(request: web.Request) -> web.Response:
     one = request.query.get("group")
     if one is not None:
         found = [(g, alerts) for g, alerts in found if g.key == one]
-    limit = MAX_ALERTS if one is not None else PER_GROUP
-    now, total = n.clock(), sum(len(alerts) for _, alerts in found)
-    here = query("/ui/alerts", rest + ([("group", one)] if one is not None else []))
-    blocks = [_group(n, g, alerts, view, (here, query("/ui/alerts", rest + [("group", g.key)])),
-                     limit, now) for g, alerts in found]
-    shown = sum(min(len(alerts), limit) for _, alerts in found)
+    page = _Listing(n, view, request.app[FRAGMENTS],
+                    query("/ui/alerts", rest + ([("group", one)] if one is not None else [])),
+                    rest, MAX_ALERTS if one is not None else PER_GROUP, n.clock())
+    blocks = [_group(page, g, alerts) for g, alerts in found]
+    total = sum(len(alerts) for _, alerts in found)
+    shown = sum(min(len(alerts), page.limit) for _, alerts in found)
     summary = f"{len(found)} group(s), {total} alert(s)" + (
-        f"; showing the first {limit} of each group" if shown < total else "")
+        f"; showing the first {page.limit} of each group" if shown < total else "")
     parts = [_filter_form(request, filters, args), el("p", {"class": "muted"}, summary)]
     if one is not None:
         parts.append(el("p", {}, link(query("/ui/alerts", rest), "← all groups")))

@@ -149,6 +149,20 @@ async def test_the_list_counts_every_alert_and_shows_a_whole_group_on_its_own_pa
     assert 'class="whole"' not in text and "← all groups" in text
 
 
+async def test_an_alert_changed_since_the_last_view_shows_its_new_content(ui) -> None:
+    notifier, client = ui
+    first = alert_body("DiskFull", {"node": "n1"}, summary="80% full")
+    assert (await client.post("/api/v2/alerts", json=[first])).status == 200
+    assert "80% full" in await page(client, "/ui/alerts")
+    again = alert_body("DiskFull", {"node": "n1"}, summary="95% full",
+                       runbook_url="https://runbooks.example/disk.md")
+    assert (await client.post("/api/v2/alerts", json=[again])).status == 200
+    text = await page(client, "/ui/alerts")
+    assert "95% full" in text and "80% full" not in text
+    assert '<a href="https://runbooks.example/disk.md" rel="noopener noreferrer" ' \
+           'class="runbook">runbook</a>' in text
+
+
 async def test_filters_are_the_api_matchers_on_re2(ui) -> None:
     notifier, client = ui
     alerts = [alert_body("HighTTFT", {"model": m}) for m in ("llama-3", "mistral", "llama-2")]
