@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from inferwatch import catalog as c
 from inferwatch.catalog import MetricSpec
-from inferwatch.dashboards import board, engine_modes, facts
+from inferwatch.dashboards import board, engine_features, engine_modes, facts
 from inferwatch.dashboards import panels as p
 from inferwatch.dashboards.promql import Query, agg, mean, quantile, ratio, sel, sum_rate
 
@@ -127,6 +127,7 @@ def build():
         "Latency percentiles, queues, KV cache, preemptions, prefix-cache hits, finish reasons "
         "and tokens per second, per engine kind and model, and by the model facts the engines "
         "publish (dtype, quantization, tensor-parallel size); sleeping engines apart from idle "
-        "ones, queues by role and queue, and KV transfers in disaggregated deployments.",
+        "ones, queues by role and queue, and KV transfers in disaggregated deployments; "
+        "speculative decoding's acceptance, LoRA adapters and why requests wait.",
         [summary(), latency(), load(), prefix_cache(), per_model(), facts.engine_row(),
-         engine_modes.row()])
+         engine_modes.row(), engine_features.row()])

@@ -40,9 +40,12 @@ from tests.support.procs import PYTHON, ROOT, free_port, need_binary, wait_http
 pytestmark = pytest.mark.ecosystem
 
 # Simulated kinds: a prefill SGLang and a NIXL decode vLLM (role from the config, as vLLM does
-# not say it) beside the unified ones, for the disaggregation panels.
-ENGINE_KINDS = ("vllm", "sglang", "tgi", "sglang-prefill", "vllm-nixl-decode")
-EXPORTER_KINDS = {"sglang-prefill": "sglang", "vllm-nixl-decode": "vllm"}
+# not say it) beside the unified ones, for the disaggregation panels; a vLLM with LoRA and
+# speculative decoding and an SGLang with speculative decoding for the features row.
+ENGINE_KINDS = ("vllm", "sglang", "tgi", "sglang-prefill", "vllm-nixl-decode", "vllm-lora-spec",
+                "sglang-spec")
+EXPORTER_KINDS = {"sglang-prefill": "sglang", "vllm-nixl-decode": "vllm",
+                  "vllm-lora-spec": "vllm", "sglang-spec": "sglang"}
 ROLES = {"vllm-nixl-decode": {"role": "decode"}}
 NODE = "node-a"
 # A vLLM family served for the first scrapes only, as an upgrade that renames it would: the
@@ -269,3 +272,28 @@ def test_disaggregation_panels_split_by_role(prometheus: str) -> None:
     assert ("prefill", "prefill_prealloc") in queues, queues
     assert {m.get("role") for m in panel_series(prometheus, "engines",
                                                 "KV transfer latency")} == {"decode"}
+
+
+def test_speculative_decoding_and_lora_panels_read_what_the_engines_say(prometheus: str) -> None:
+    """The LoRA/speculative vLLM accepts about half its draft tokens (0.7 per position after
+    the previous one, 3 drafted: 0.511), SGLang's mean acceptance length lies between 1 and 4;
+    the LoRA target runs at most its max_loras of 2; waiting by reason sums to waiting."""
+    dashboard = dashboards()["engines"]
+
+    def values(title: str, ref: int = 0) -> dict[str, float]:
+        (panel,) = [p for p in panels(dashboard) if p["title"] == title]
+        expr = substitute(panel["targets"][ref]["expr"], dashboard)
+        return {json.dumps(r["metric"], sort_keys=True): float(r["value"][1])
+                for r in query(prometheus, expr)["data"]["result"]}
+
+    (rate,) = values("Speculative decoding acceptance rate").values()
+    assert 0.3 < rate < 0.7, rate
+    (length,) = values("Mean acceptance length (engine's own)").values()
+    assert 1 < length < 4, length
+    (limit,) = values("LoRA adapters", 1).values()
+    running = [v for k, v in values("LoRA adapters").items() if '"running"' in k]
+    assert limit == 2 and len(running) == 1 and 0 <= running[0] <= limit
+    by_reason, waiting = (f"sum by (target) ({sel(spec)})" for spec in (
+        catalog.ENGINE_WAITING_BY_REASON, catalog.ENGINE_REQUESTS_WAITING))
+    diff = query(prometheus, substitute(f"{by_reason} - on (target) {waiting}", dashboard))
+    assert [float(r["value"][1]) for r in diff["data"]["result"]] == [0.0]
