@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from inferwatch.notifier.storage.pgsql import Rows
+from inferwatch.notifier.storage.pgsql import Rows, text_array
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 # which the owner's flush holds. Every key comes back: taken or not, the owner before, the
 # owner and seconds left as last committed, and the group's recorded next flush.
 ACQUIRE = """
-WITH prev AS (SELECT group_key, owner, expires_at FROM leases WHERE group_key = ANY(%(keys)s)),
+WITH prev AS (SELECT group_key, owner, expires_at FROM leases
+              WHERE group_key = ANY(%(keys)s::text[])),
 want AS (SELECT k FROM unnest(%(keys)s::text[]) AS k WHERE NOT EXISTS (SELECT 1 FROM prev
          WHERE prev.group_key = k AND prev.owner <> %(me)s AND prev.expires_at > now())
          ORDER BY k),
@@ -43,12 +44,12 @@ LEFT JOIN prev ON prev.group_key = k LEFT JOIN group_schedule s ON s.group_key =
 OTHERS = """
 SELECT l.group_key, l.owner, EXTRACT(EPOCH FROM l.expires_at - now()), s.next_flush
 FROM leases l LEFT JOIN group_schedule s ON s.group_key = l.group_key
-WHERE l.group_key = ANY(%s)
+WHERE l.group_key = ANY(%s::text[])
 """
 RENEW = """
 UPDATE leases SET expires_at = now() + %(ttl)s * interval '1 second'
 WHERE group_key IN (SELECT group_key FROM leases WHERE owner = %(me)s
-                    AND group_key = ANY(%(keys)s) ORDER BY group_key FOR UPDATE)
+                    AND group_key = ANY(%(keys)s::text[]) ORDER BY group_key FOR UPDATE)
 RETURNING group_key
 """
 SCHEDULE = Rows(("group_key", "text"), ("next_flush", "float8"), ("last_flush", "float8"),
@@ -99,7 +100,7 @@ class Leases:
         others: list[tuple] = []
         unsure = []  # lost to a replica that took the lease after this statement's snapshot
         async with self.conn() as conn:
-            cur = await conn.execute(ACQUIRE, {"keys": want, "me": me, "ttl": ttl})
+            cur = await conn.execute(ACQUIRE, {"keys": text_array(want), "me": me, "ttl": ttl})
             for key, took, prev, left, nxt in await cur.fetchall():
                 if took:
                     got[key] = (prev, nxt)
@@ -108,7 +109,7 @@ class Leases:
                 else:
                     others.append((key, prev, left, nxt))
             if unsure:
-                cur = await conn.execute(OTHERS, (unsure,))
+                cur = await conn.execute(OTHERS, (text_array(unsure),))
                 others += await cur.fetchall()
         self._observe("lease", started)
         for key, (prev, nxt) in got.items():
@@ -147,7 +148,7 @@ class Leases:
         if not self._leases:
             return
         async with self.conn() as conn:
-            cur = await conn.execute(RENEW, {"keys": sorted(self._leases), "ttl":
+            cur = await conn.execute(RENEW, {"keys": text_array(sorted(self._leases)), "ttl":
                                              self.cluster.lease, "me": self.cluster.replica})
             kept = {r[0] for r in await cur.fetchall()}
         for key in list(self._leases):
@@ -165,9 +166,9 @@ class Leases:
             return
         async with self.conn() as conn, conn.transaction():
             await conn.execute("DELETE FROM group_schedule WHERE flushed_by = %s AND group_key "
-                               "= ANY(%s)", (self.cluster.replica, keys))
-            await conn.execute("DELETE FROM leases WHERE owner = %s AND group_key = ANY(%s)",
-                               (self.cluster.replica, keys))
+                               "= ANY(%s::text[])", (self.cluster.replica, text_array(keys)))
+            await conn.execute("DELETE FROM leases WHERE owner = %s AND group_key = "
+                               "ANY(%s::text[])", (self.cluster.replica, text_array(keys)))
         for key in keys:
             self._leases.pop(key, None)
         self._gauge()

@@ -48,7 +48,7 @@ from inferwatch.notifier.storage.pgoutbox import (
     nflog_rows,
     upsert_nflog,
 )
-from inferwatch.notifier.storage.pgsql import Rows
+from inferwatch.notifier.storage.pgsql import Rows, text_array
 
 log = logging.getLogger(__name__)
 SETTLED = 2.0  # seconds after which no alert write older than it can still commit
@@ -205,7 +205,8 @@ class PostgresStorage(Leases, Storage):
         fps = sorted(batch)
         async with self.conn() as conn, conn.pipeline(), conn.transaction():
             cur = await conn.execute("SELECT fingerprint, body FROM alerts WHERE fingerprint = "
-                                     "ANY(%s) ORDER BY fingerprint FOR UPDATE", (fps,))
+                                     "ANY(%s::text[]) ORDER BY fingerprint FOR UPDATE",
+                                     (text_array(fps),))
             stored = {fp: _decode(body) for fp, body in await cur.fetchall()}
             out = [merge(stored[fp], batch[fp]) if fp in stored else batch[fp] for fp in fps]
             cur = await conn.execute(PUT_ALERTS, (ALERTS.param(
@@ -248,12 +249,12 @@ class PostgresStorage(Leases, Storage):
                     schedule: Mapping[str, float] | None = None) -> set[str]:
         """One transaction in two round trips (pipeline mode): lock the leases still ours and
         read the groups' last notifications; then plan and write."""
-        me, keys = self.cluster.replica, sorted(keys)
+        me, listed = self.cluster.replica, text_array(sorted(keys))
         async with self.conn() as conn, conn.pipeline(), conn.transaction():
             cur = await conn.execute(
-                "SELECT group_key FROM leases WHERE group_key = ANY(%s) AND owner = %s AND "
-                "expires_at > now() ORDER BY group_key FOR UPDATE", (keys, me))
-            last = await conn.execute(LAST_ENTRIES, (keys, keys))  # after the locks
+                "SELECT group_key FROM leases WHERE group_key = ANY(%s::text[]) AND owner = %s "
+                "AND expires_at > now() ORDER BY group_key FOR UPDATE", (listed, me))
+            last = await conn.execute(LAST_ENTRIES, (listed, listed))  # after the locks
             ok = {r[0] for r in await cur.fetchall()}
             entries = _last_entries(await last.fetchall(), ok)
             if not ok:
@@ -278,8 +279,8 @@ class PostgresStorage(Leases, Storage):
 
     async def gc(self, now: float, alerts: Iterable[str], before: float) -> None:
         async with self.conn() as conn, conn.transaction():
-            await conn.execute("DELETE FROM alerts WHERE fingerprint = ANY(%s) AND ends_at < %s",
-                               (list(alerts), now))
+            await conn.execute("DELETE FROM alerts WHERE fingerprint = ANY(%s::text[]) AND "
+                               "ends_at < %s", (text_array(alerts), now))
             await conn.execute("DELETE FROM nflog WHERE at < %s", (before,))
             await conn.execute("DELETE FROM outbox WHERE state <> 'pending' AND done_at < %s",
                                (before,))
@@ -297,9 +298,9 @@ class PostgresStorage(Leases, Storage):
 LAST_ENTRIES = """
 SELECT * FROM (SELECT DISTINCT ON (receiver, channel, group_key) receiver, channel, group_key,
     firing, resolved, created_at, true FROM outbox WHERE state = 'pending' AND group_key =
-    ANY(%s) ORDER BY receiver, channel, group_key, id DESC) AS pending
+    ANY(%s::text[]) ORDER BY receiver, channel, group_key, id DESC) AS pending
 UNION ALL SELECT receiver, channel, group_key, firing, resolved, COALESCE(sent_at, at), false
-FROM nflog WHERE group_key = ANY(%s)
+FROM nflog WHERE group_key = ANY(%s::text[])
 """
 ALERTS = Rows(("fingerprint", "text"), ("body", "text"), ("updated_at", "float8"),
               ("ends_at", "float8"))
