@@ -66,7 +66,9 @@ def load_rules(paths: list[str]) -> list[CompiledGroup]:
     return groups
 
 
-def run_files(files: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_files(files: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """promtool's output and exit code; `out`/`err` default to the streams at call time."""
+    out, err = out or sys.stdout, err or sys.stderr
     failed = False
     for name in files:
         print(f"Unit Testing:  {name}", file=out)
