@@ -1,15 +1,39 @@
 """The tree promql_ast converts PromQL into: frozen, hashable nodes (a subexpression's
-result is memoised by node and time), and `kind`, the value type of each as Prometheus types
-it (scalar, vector, matrix, string)."""
+result is memoised by node and time, so each node's hash is computed once), and `kind`, the
+value type of each as Prometheus types it (scalar, vector, matrix, string)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import TypeVar, dataclass_transform
 
 Matcher = tuple[str, str, str]  # (label, op, value); op one of = != =~ !~
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass_transform(frozen_default=True)
+def node(cls: type[T]) -> type[T]:
+    """A frozen dataclass whose hash (that of its fields, as dataclass makes it) is kept
+    after the first call: the memo and `reads` hash the same nodes at every lookup."""
+    cls = dataclass(frozen=True)(cls)
+    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+
+    def __hash__(self: object) -> int:
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(tuple([getattr(self, n) for n in names]))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __getstate__(self: object) -> dict[str, object]:  # no hash of another process
+        return {n: getattr(self, n) for n in names}
+
+    cls.__hash__ = __hash__  # type: ignore[assignment]
+    cls.__getstate__ = __getstate__  # type: ignore[attr-defined]
+    return cls
+
+
+@node
 class VectorSel:
     name: str | None
     matchers: tuple[Matcher, ...]  # the name, when given, as a `__name__` matcher too
@@ -17,13 +41,13 @@ class VectorSel:
     at: int | str | None = None  # `@`: a time in ms, or "query" (start() and end())
 
 
-@dataclass(frozen=True)
+@node
 class MatrixSel:
     sel: VectorSel
     range: int
 
 
-@dataclass(frozen=True)
+@node
 class Subquery:
     expr: Expr
     range: int
@@ -32,23 +56,23 @@ class Subquery:
     at: int | str | None = None
 
 
-@dataclass(frozen=True)
+@node
 class Num:
     value: float
 
 
-@dataclass(frozen=True)
+@node
 class Str:
     value: str
 
 
-@dataclass(frozen=True)
+@node
 class Func:
     name: str
     args: tuple[Expr, ...]
 
 
-@dataclass(frozen=True)
+@node
 class Aggregate:
     op: str
     expr: Expr
@@ -57,7 +81,7 @@ class Aggregate:
     without: bool
 
 
-@dataclass(frozen=True)
+@node
 class BinOp:
     op: str
     lhs: Expr
@@ -69,7 +93,7 @@ class BinOp:
     include: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@node
 class Neg:
     expr: Expr
 

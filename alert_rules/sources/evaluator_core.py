@@ -100,7 +100,12 @@ class PromQLEvaluator:
 
     def _compute(self, expr: Expr, t: int) -> Value:
         if isinstance(expr, VectorSel):
-            return [(s.labels, v) for s, v, _ in self.select(expr, t)]
+            ref, lookback, out = self.at(expr.at, t) - expr.offset, self.lookback_ms, []
+            for series in self.series(expr):
+                value = series.latest(ref, lookback)
+                if value is not None:
+                    out.append((series.labels, value))
+            return out
         if isinstance(expr, Subquery):
             return self.subquery(expr, t)
         if isinstance(expr, Neg):

@@ -355,17 +355,22 @@ def absent_labels(expr: object) -> dict[str, str]:
 
 def histogram_quantile(q: float, vector: Vector) -> Vector:
     """funcHistogramQuantile: buckets grouped by every label but `le` (the metric name
-    included), each group's quantile labelled without `le` and the name."""
-    groups: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[tuple[float, float]]]]
+    included), each group's quantile labelled without `le` and the name (in label order)."""
+    groups: dict[frozenset[tuple[str, str]], tuple[dict[str, str], list[tuple[float, float]]]]
     groups = {}
     for labels, value in vector:
+        rest = labels.copy()
         try:
-            bound = gomath.parse_float(labels.get("le", ""))
+            bound = _bound(rest.pop("le", ""))
         except ValueError:
             continue
-        key = tuple(sorted((k, v) for k, v in labels.items() if k != "le"))
+        key = frozenset(rest.items())
         group = groups.get(key)
         if group is None:
-            group = groups[key] = ({k: v for k, v in key if k != "__name__"}, [])
+            rest.pop("__name__", None)
+            group = groups[key] = (dict(sorted(rest.items())), [])
         group[1].append((bound, value))
     return _unique([(labels, bucket_quantile(q, buckets)) for labels, buckets in groups.values()])
+
+
+_bound = lru_cache(maxsize=1024)(gomath.parse_float)  # an `le` text's bound (a few per query)

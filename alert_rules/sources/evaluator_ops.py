@@ -246,6 +246,10 @@ def _by(fold: Callable[[list[float]], float], grouping: list[str], vector: Vecto
     """sum, avg, min, max or count by labels: each group's values in order, folded as
     aggregation() folds them (promql_eval.AGGREGATIONS). A missing label reads as None in
     the group's key, so each group has its own labels: the result is unique."""
+    if not grouping:
+        return [({}, fold([v for _, v in vector]))] if vector else []
+    if len(grouping) == 1:
+        return _by_one(fold, grouping[0], vector)
     groups: dict[tuple[str | None, ...], list[float]] = {}
     for labels, v in vector:
         key = tuple(map(labels.get, grouping))
@@ -255,6 +259,20 @@ def _by(fold: Callable[[list[float]], float], grouping: list[str], vector: Vecto
         else:
             values.append(v)
     return [({g: x for g, x in zip(grouping, key, strict=True) if x is not None}, fold(values))
+            for key, values in groups.items()]
+
+
+def _by_one(fold: Callable[[list[float]], float], label: str, vector: Vector) -> Vector:
+    """`_by` of one label: the label's value (None when missing) is the key."""
+    groups: dict[str | None, list[float]] = {}
+    for labels, v in vector:
+        key = labels.get(label)
+        values = groups.get(key)
+        if values is None:
+            groups[key] = [v]
+        else:
+            values.append(v)
+    return [({label: key} if key is not None else {}, fold(values))
             for key, values in groups.items()]
 
 

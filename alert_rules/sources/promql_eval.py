@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import operator
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Number, Selector
 from inferwatch.alert_rules.sources.window import LOOKBACK_MS, Window
@@ -180,13 +180,17 @@ def _min_max(values: list[float], pick: Callable[..., float]) -> float:
 
 
 def go_sum(values: list[float]) -> float:
-    """`sum` as engine.go aggregates: the first value, then `+=` in order, uncompensated.
-    CPython before 3.12 adds floats exactly so when the start is a float (a start of 0 would
-    turn a lone -0.0 into 0.0); 3.12 compensates, so there it is a loop."""
+    """`sum` as engine.go aggregates: the first value, then `+=` in order, uncompensated."""
+    return add_in_order(values[0], values[1:])
+
+
+def add_in_order(total: float, values: Sequence[float]) -> float:
+    """`total += v` for each value in order, as Go's loops add. CPython before 3.12 adds
+    floats exactly so when the start is a float (a start of 0 would turn a lone -0.0 into
+    0.0); 3.12 compensates, so there it is a loop."""
     if _PLAIN_SUM:
-        return sum(values[1:], values[0])
-    total = values[0]
-    for v in values[1:]:
+        return sum(values, total)
+    for v in values:
         total += v
     return total
 
@@ -264,21 +268,21 @@ def extrapolated_rate(times: list[int], values: list[float], start: int, end: in
 
 
 def extrapolate(count: int, first_t: int, first: float, last_t: int, last: float,
-                resets: list[float], start: int, end: int, is_rate: bool,
+                resets: Sequence[float], start: int, end: int, is_rate: bool,
                 is_counter: bool) -> float | None:
     """extrapolatedRate from what it reads of the samples: their count, the first and the
     last, and the value before each counter reset (added in order, as Go's loop adds)."""
     if count < 2:
         return None
-    result = last - first
-    for previous in resets:
-        result += previous
+    result = add_in_order(last - first, resets) if resets else last - first
     to_start = (first_t - start) / 1000
     to_end = (end - last_t) / 1000
     sampled = (last_t - first_t) / 1000
     average = sampled / (count - 1)
     if is_counter and result > 0 and first >= 0:
-        to_start = min(to_start, sampled * (first / result))
+        to_zero = sampled * (first / result)
+        if to_zero < to_start:
+            to_start = to_zero
     threshold = average * 1.1
     interval = sampled
     interval += to_start if to_start < threshold else average / 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import math
 from array import array
+from collections.abc import Sequence
 
 from inferwatch.core.regex import anchored
 
@@ -151,15 +152,16 @@ class Series:
             return len(times), times[0], values[0], times[-1], values[-1], resets
         if lo == hi:
             return None
-        first_t, last_t = self._t[lo], self._t[hi - 1]
-        r_lo = bisect.bisect_right(self.reset_t, first_t)
-        r_hi = bisect.bisect_right(self.reset_t, last_t, r_lo)
+        first_t, last_t, reset_t = self._t[lo], self._t[hi - 1], self.reset_t
+        r_lo = bisect.bisect_right(reset_t, first_t) if reset_t else 0
+        r_hi = bisect.bisect_right(reset_t, last_t, r_lo) if reset_t else 0
         return (hi - lo, first_t, self._v[lo], last_t, self._v[hi - 1],
-                self.reset_prev[r_lo:r_hi].tolist())
+                self.reset_prev[r_lo:r_hi].tolist() if r_lo < r_hi else _NO_RESETS)
 
 
-CounterRange = tuple[int, int, float, int, float, list[float]]
+CounterRange = tuple[int, int, float, int, float, Sequence[float]]
 _NAN = math.nan
+_NO_RESETS = ()
 
 
 Keyed = tuple[LabelKey, dict[str, str], float]  # (label key, labels, value)
@@ -231,18 +233,24 @@ class Window:
     def select(self, name: str, matchers: tuple[tuple[str, str, str], ...]) -> list[Series]:
         """The series of `name` that the matchers select; the smallest posting list of the
         equality matchers (to a non-empty value) is the starting set."""
-        pool = self.by_name.get(name, {})
-        for label, op, value in matchers:
+        pool, chosen = self.by_name.get(name, {}), None
+        for matcher in matchers:
+            label, op, value = matcher
             if op == "=" and value != "":
                 posting = self.postings.get((name, label, value), {})
-                pool = posting if len(posting) < len(pool) else pool
-        return [s for s in pool.values() if matches(s.labels, matchers)]
+                if len(posting) < len(pool):
+                    pool, chosen = posting, matcher
+        # what every series of the pool matches already: its name, the chosen posting
+        rest = [m for m in matchers if m is not chosen and m != ("__name__", "=", name)]
+        if not rest:
+            return list(pool.values())
+        return [s for s in pool.values() if matches(s.labels, rest)]
 
     def series_count(self) -> int:
         return len(self.series)
 
 
-def matches(labels: dict[str, str], matchers: tuple[tuple[str, str, str], ...]) -> bool:
+def matches(labels: dict[str, str], matchers: Sequence[tuple[str, str, str]]) -> bool:
     """PromQL matching: a missing label reads as "", regexes are RE2 and anchored, as Go's
     `^(?:…)$` (inferwatch.core.regex; RegexError for a pattern RE2 refuses)."""
     for label, op, value in matchers:
