@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from inferwatch.exporter.app import make_app as exporter_app
 from inferwatch.exporter.config import load_config
 from inferwatch.exporter.main import build_loop
 from inferwatch.notifier.alerts import Alert
+from inferwatch.notifier.api import make_app as notifier_app
 from inferwatch.notifier.config import load_notifier_config
 from inferwatch.notifier.service import Notifier
 from inferwatch.simulate.engines.app import SIM_KEY, Clocked
@@ -79,6 +81,7 @@ class Stack:
         self.engines: list[EngineInfo] = []
         self.exporter_url = ""
         self.webhook_url = ""
+        self.notifier_url = ""  # its API and web page (/ui), where its silence links lead
         self.source: EmbeddedSource | None = None
         self.nvml: Any = None  # the exporter's fake NVML (its simulated GPUs)
         self.rule_manager: RuleManager | None = None
@@ -170,13 +173,23 @@ class Stack:
         await task
 
     async def _start_notifier(self, webhook_url: str) -> Notifier:
+        """The notifier with its API and web page on a port bound first, so that its
+        config's external_url (the notifications' silence links) is that page."""
         state = tempfile.TemporaryDirectory(prefix="inferwatch-demo-")
         self._exit.callback(state.cleanup)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self._exit.callback(sock.close)
+        self.notifier_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         path = self.out / "notifier.yml"
-        path.write_text(notifier_yaml(self.timing, webhook_url, self.exporter_url), "utf-8")
+        path.write_text(notifier_yaml(self.timing, webhook_url, self.notifier_url), "utf-8")
         notifier = Notifier(load_notifier_config(path), storage=state.name)
         await notifier.start()
         self._exit.push_async_callback(notifier.stop)
+        runner = web.AppRunner(notifier_app(notifier), access_log=None)
+        await runner.setup()
+        self._exit.push_async_callback(runner.cleanup)
+        await web.SockSite(runner, sock).start()
         return notifier
 
     async def _start_rules(self, notifier: Notifier) -> None:

@@ -84,7 +84,8 @@ class Tally:
 def startup_lines(stack: Stack) -> list[str]:
     lines = [f"engine {e.kind:<7} {e.model:<36} {e.url}" for e in stack.engines]
     return lines + [f"exporter       {stack.exporter_url}/metrics",
-                    f"webhook        {stack.webhook_url}"]
+                    f"webhook        {stack.webhook_url}",
+                    f"notifier       {stack.notifier_url}/ui (alerts, silences, notifications)"]
 
 
 class LogView:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+import yaml
 
 from inferwatch.alert_rules.compile import RecordingRule, compile_group
 from inferwatch.alert_rules.promql import max_range, render
@@ -89,7 +90,10 @@ async def test_stop_releases_every_port(tmp_path: Path) -> None:
     stack = Stack(tmp_path, Timing(8.0), 0, lambda e: None)
     try:
         await stack.start()
-        urls = [e.url for e in stack.engines] + [stack.exporter_url + "/metrics"]
+        urls = [e.url for e in stack.engines] + [stack.exporter_url + "/metrics",
+                                                 stack.notifier_url + "/ui/alerts"]
+        config = yaml.safe_load((tmp_path / "notifier.yml").read_text())
+        assert config["global"]["external_url"] == stack.notifier_url  # its silence links
         async with aiohttp.ClientSession() as session:
             for url in urls:
                 async with session.get(url) as resp:
