@@ -224,7 +224,8 @@ class LoadModel:
         stats.maximum("max_batch_tokens", len(decoding) + self.last_prompt_tps * cfg.dt)
         stats.observe("iteration_tokens", len(decoding) + self.last_prompt_tps * cfg.dt
                       / iterations, iterations)
-        emitted_total, done, spec = 0, [], [0, 0]
+        emitted_total, done = 0, []
+        spec = [0] * (2 + cfg.spec_tokens)  # drafts, accepted, accepted per position
         for req in decoding:
             before = req.generated
             req.generated += per_step
@@ -236,7 +237,7 @@ class LoadModel:
                 emitted_total += new
                 stats.observe("itl", itl, new)
                 if cfg.spec_tokens:
-                    spec = [a + b for a, b in zip(spec, self._speculate(req, new), strict=True)]
+                    self._speculate(req, new, spec)
             if req.emitted >= req.target:
                 done.append((req, t0 + (req.target - before) / per_step * cfg.dt))
         if decoding:
@@ -244,33 +245,36 @@ class LoadModel:
         stats.add("generation_tokens", emitted_total)
         if spec[0]:
             self.spec_last = (spec[0], spec[1], spec[0] * cfg.spec_tokens)
+            stats.add("spec_drafts", spec[0])
+            stats.add("spec_draft_tokens", spec[0] * cfg.spec_tokens)
+            stats.add("spec_accepted", spec[1])
+            for pos, n in enumerate(spec[2:]):
+                stats.add(f"spec_accepted_pos_{pos}", n)
         self.last_gen_tps = emitted_total / cfg.dt
         for req, finished in done:
             self._finish(req, max(finished, req.first_token))
 
-    def _speculate(self, req: Request, tokens: int) -> tuple[int, int]:
-        """The drafts behind `tokens` newly emitted tokens: each accepts a prefix of its
-        `spec_tokens` drafted tokens and adds one of the target model's own; what a draft
-        yields past this step's tokens is emitted in the request's next steps."""
-        cfg, stats = self.config, self.stats
-        drafts = accepted = 0
+    def _speculate(self, req: Request, tokens: int, spec: list[int]) -> None:
+        """The drafts behind `tokens` newly emitted tokens, added to `spec` (drafts, accepted,
+        accepted per position): each accepts a prefix of its `spec_tokens` drafted tokens and
+        adds one of the target model's own; what a draft yields past this step's tokens is
+        emitted in the request's next steps."""
+        cfg = self.config
         ahead = min(tokens, req.spec_ahead)
         req.spec_ahead -= ahead
         tokens -= ahead
+        log_accept = math.log(cfg.spec_accept) if 0 < cfg.spec_accept < 1 else 0.0
         while tokens > 0:
-            take = 1
-            while take <= cfg.spec_tokens and self.features.random() < cfg.spec_accept:
-                take += 1
-            for pos in range(take - 1):
-                stats.add(f"spec_accepted_pos_{pos}")
-            drafts += 1
-            accepted += take - 1
-            req.spec_ahead = max(0, take - tokens)
-            tokens -= take
-        stats.add("spec_drafts", drafts)
-        stats.add("spec_draft_tokens", drafts * cfg.spec_tokens)
-        stats.add("spec_accepted", accepted)
-        return drafts, accepted
+            # accepted >= j with probability spec_accept ** j: one draw per draft
+            u = 1.0 - self.features.random()
+            accepted = (cfg.spec_tokens if cfg.spec_accept >= 1 else 0 if not log_accept
+                        else min(cfg.spec_tokens, int(math.log(u) / log_accept)))
+            spec[0] += 1
+            spec[1] += accepted
+            for pos in range(accepted):
+                spec[2 + pos] += 1
+            req.spec_ahead = max(0, accepted + 1 - tokens)
+            tokens -= accepted + 1
 
     def _lora_info(self, t0: float) -> None:
         """The adapters of the running and of the waiting requests, as vLLM's frontend
