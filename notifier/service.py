@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 RETENTION = 120 * 3600.0  # Alertmanager's --data.retention default
 RESOLVED_KEEP = 900.0  # keep a resolved alert this long once no group holds it
 GC_EVERY = 60.0
+SHARED_FLUSH_PART = 100  # due groups per flush transaction on shared storage
 
 
 def build_channels(loaded: Loaded) -> dict[tuple[str, int], Channel]:
@@ -203,17 +204,19 @@ class Notifier:
                     self.groups.defer(group, later.get(group.key,
                                                        now + group.route.group_interval))
             due = [g for g in due if g.key in owned and g.key not in later]
-        if not due:
-            return
-        sent = [(group, list(group.alerts.values())) for group in due]
-        plan, queued = self._planner(due, now)
-        schedule = {g.key: now + g.route.group_interval for g in due}
-        try:
-            done = await self.storage.flush([g.key for g in due], plan, now,
-                                            self.cfg.delivery.retry_deadline, schedule)
-        except self.storage.errors as err:
-            done = self._not_queued(err)
-        self._flushed(sent, done, queued, now)
+        # shared storage: in parts, so that the first notifications are queued (and claimed by
+        # every replica) while the rest are still being planned
+        step = SHARED_FLUSH_PART if self.storage.shared else max(1, len(due))
+        for part in (due[i:i + step] for i in range(0, len(due), step)):
+            sent = [(group, list(group.alerts.values())) for group in part]
+            plan, queued = self._planner(part, now)
+            schedule = {g.key: now + g.route.group_interval for g in part}
+            try:
+                done = await self.storage.flush([g.key for g in part], plan, now,
+                                                self.cfg.delivery.retry_deadline, schedule)
+            except self.storage.errors as err:
+                done = self._not_queued(err)
+            self._flushed(sent, done, queued, now)
 
     def flush(self, due: list[AggrGroup], now: float) -> None:
         """SQLite: run the pipeline for each due group; queue what it decides in one
