@@ -72,6 +72,7 @@ class PostgresStorage(Leases, Storage):
         self.changed = asyncio.Event()  # another replica stored alerts or silences (NOTIFY)
         self.listening = False
         self.listens = 0  # LISTEN connections made so far
+        self._silence_writes = 0  # the API's silence writes (changes() must not undo one)
         try:
             given = set(conninfo_to_dict(dsn))
         except psycopg.Error:  # open() names the problem
@@ -184,6 +185,7 @@ class PostgresStorage(Leases, Storage):
         return [r[0] for r in self.sync_run("silences", "SELECT body FROM silences")]
 
     def save_silence(self, silence_id: str, body: str, ends_at: float) -> None:
+        self._silence_writes += 1
         self.sync_run("silences", "WITH s AS (INSERT INTO silences VALUES (%s, %s, %s) ON "
                       "CONFLICT (id) DO UPDATE SET body = excluded.body, ends_at = "
                       "excluded.ends_at RETURNING 1) SELECT pg_notify(%s, %s) FROM s",
@@ -191,6 +193,7 @@ class PostgresStorage(Leases, Storage):
 
     def delete_silences(self, ids: Sequence[str]) -> None:
         if ids:
+            self._silence_writes += 1
             self.sync_run("silences", "WITH s AS (DELETE FROM silences WHERE id = ANY(%s) "
                           "RETURNING 1) SELECT pg_notify(%s, %s) FROM (SELECT 1 FROM s "
                           "LIMIT 1) AS one", (list(ids), CHANGES, self.cluster.replica))
@@ -221,14 +224,17 @@ class PostgresStorage(Leases, Storage):
         return await self.changes()
 
     async def changes(self) -> list[StoredAlert]:
+        writes = self._silence_writes  # before the silences are read
         async with self.conn() as conn:
             async with conn.pipeline():
+                silences = await conn.execute("SELECT body FROM silences")
                 cur = await conn.execute(
                     "SELECT seq, fingerprint, written_at < now() - %s * interval '1 second' "
                     "FROM alerts WHERE seq > %s ORDER BY seq", (SETTLED, self._settled))
-                silences = await conn.execute("SELECT body FROM silences")
+                stored = [r[0] for r in await silences.fetchall()]
                 rows = await cur.fetchall()
-                self.silences.reload([r[0] for r in await silences.fetchall()])
+            if writes == self._silence_writes:  # else the rows may predate a write of ours
+                self.silences.reload(stored)
             new = [seq for seq, fp, _ in rows if self._seen.get(fp) != seq]
             bodies = []
             if new:

@@ -121,3 +121,32 @@ async def test_a_silence_made_on_another_replica_can_be_expired_here_at_once(
     finally:
         await a[0].stop()
         await b[0].stop()
+
+
+async def test_a_pick_up_racing_a_silence_write_does_not_undo_it(
+        pg_server, pg_url, sink, tmp_path, aiohttp_client) -> None:
+    """The silences a pick-up read before this replica expired one are not reloaded over it
+    (the alerts table locked meanwhile holds the pick-up between its read and its reload)."""
+    import psycopg
+
+    n, client = await replica(tmp_path, config(sink.url()), pg_url, "race", aiohttp_client)
+    locker = await psycopg.AsyncConnection.connect(pg_url)
+    try:
+        body = {"matchers": [{"name": "alertname", "value": "X", "isRegex": False}],
+                "startsAt": "2000-01-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z",
+                "createdBy": "t", "comment": "c"}
+        sid = (await (await client.post("/api/v2/silences", json=body)).json())["silenceID"]
+        await locker.execute("LOCK TABLE alerts IN ACCESS EXCLUSIVE MODE")
+        pick = asyncio.create_task(n.storage.changes())
+        db = pg_url.rsplit("/", 1)[1]
+        waiting = ("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+                   "application_name = 'inferwatch-notifier race'")
+        await until(lambda: pg_server.sql(waiting, db)[0][0] >= 1, 5,
+                    what="the pick-up waiting on the alerts table")
+        assert (await client.delete(f"/api/v2/silence/{sid}")).status == 200
+        await locker.rollback()
+        await pick
+        assert n.silences.get(sid).state(n.clock()) == "expired"
+    finally:
+        await locker.close()
+        await n.stop()
