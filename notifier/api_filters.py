@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cmp_to_key
 from typing import TYPE_CHECKING, Any
 
 from inferwatch.core.regex import Anchored, RegexError, anchored
 from inferwatch.notifier.alerts import StoredAlert
 from inferwatch.notifier.apiv2 import RequestError
 from inferwatch.notifier.inhibit import Inhibition
+from inferwatch.notifier.labelorder import alert_key, labelset_key
 from inferwatch.notifier.matchers import Matcher, MatcherError, matches_all, parse_matchers
 from inferwatch.notifier.payloads import rfc3339
 from inferwatch.notifier.routing import match_routes
@@ -125,10 +125,10 @@ class View:
             if q.receiver is not None and not q.receiver.matches(group.route.receiver):
                 continue
             alerts = sorted((a for a in group.alerts.values() if self.keep(a, q)),
-                            key=_alert_order)
+                            key=lambda a: alert_key(a.fingerprint, a.labels))
             if alerts:
                 found.append((group, alerts))
-        found.sort(key=lambda g: (_labelset_order(g[0].labels), g[0].route.receiver))
+        found.sort(key=lambda g: (labelset_key(g[0].labels), g[0].route.receiver))
         return found
 
     def groups(self, q: AlertQuery) -> list[dict[str, Any]]:
@@ -140,37 +140,6 @@ class View:
         return [{"labels": group.labels, "receiver": {"name": group.route.receiver},
                  "alerts": [self.alert_json(a, receivers[a.fingerprint]) for a in alerts]}
                 for group, alerts in self.matched(q)]
-
-
-def _before(ls: Mapping[str, str], other: Mapping[str, str]) -> bool:
-    """Alertmanager's LabelSet.Before: fewer labels first; then over the union of the names
-    in order, the set lacking a name comes first, else the smaller value."""
-    if len(ls) != len(other):
-        return len(ls) < len(other)
-    for name in sorted({*ls, *other}):
-        if name not in ls:
-            return True
-        if name not in other:
-            return False
-        if ls[name] != other[name]:
-            return ls[name] < other[name]
-    return False
-
-
-def _compare(a: Mapping[str, str], b: Mapping[str, str]) -> int:
-    return -1 if _before(a, b) else (1 if _before(b, a) else 0)
-
-
-_labelset_order = cmp_to_key(_compare)
-
-
-def _alert_order(alert: StoredAlert) -> tuple:
-    """Alertmanager's AlertSlice: by `job`, then `instance` (absent last), then labels."""
-    key: list[Any] = []
-    for name in ("job", "instance"):
-        value = alert.labels.get(name)
-        key.append((value is None, value or ""))
-    return (*key, _labelset_order(alert.labels))
 
 
 def silence_order(silence: Silence, now: float) -> tuple:

@@ -47,7 +47,7 @@ def plan_flush(group: AggrGroup, channels: Sequence[Channel], inhibition: Inhibi
     for alert in sorted(group.alerts.values(), key=lambda a: (a.starts_at, a.fingerprint)):
         if inhibition.inhibited_by(alert.labels) is not None:
             plan.inhibited += 1
-        elif silences.muted_by(alert.labels, now):
+        elif silences.muted_by(alert.labels, now, alert.fingerprint):
             plan.silenced += 1
         else:
             kept.append(alert)

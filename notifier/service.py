@@ -293,7 +293,7 @@ class Notifier:
 
     def status_of(self, alert: StoredAlert, inhibition: Inhibition, now: float) -> dict:
         """Alertmanager 0.25's alert status object (its alertStatus has no mutedBy)."""
-        silenced = self.silences.muted_by(alert.labels, now)
+        silenced = self.silences.muted_by(alert.labels, now, alert.fingerprint)
         by = inhibition.inhibited_by(alert.labels)
         inhibited = [by] if by else []
         state = "suppressed" if silenced or inhibited else "active"
@@ -304,7 +304,8 @@ class Notifier:
         firing = [a for a in self.active.values() if not a.resolved(now)]
         inhibition = Inhibition(self.rules, firing, now)
         counts = {"firing": len(firing), "resolved": len(self.active) - len(firing),
-                  "silenced": sum(1 for a in firing if self.silences.muted_by(a.labels, now)),
+                  "silenced": sum(1 for a in firing
+                                  if self.silences.muted_by(a.labels, now, a.fingerprint)),
                   "inhibited": sum(1 for a in firing if inhibition.inhibited_by(a.labels))}
         oldest = self.outbox.oldest_pending()
         return StateReading(self.outbox.depth(), max(0.0, now - oldest) if oldest else 0.0,

@@ -71,7 +71,7 @@ class Silences:
 
     def _changed(self) -> None:
         self._index: SilenceIndex | None = None
-        self._matching: dict[frozenset, list[Silence]] = {}
+        self._matching: dict[object, list[Silence]] = {}
 
     def all(self) -> list[Silence]:
         return sorted(self._all.values(), key=lambda s: (s.ends_at, s.id))
@@ -109,9 +109,12 @@ class Silences:
         start = min(old.starts_at, now)
         self._write(replace(old, starts_at=start, ends_at=now, updated_at=now))
 
-    def muted_by(self, labels: Mapping[str, str], now: float) -> list[str]:
-        """The ids of the silences active at `now` that match `labels`."""
-        key = frozenset(labels.items())
+    def muted_by(self, labels: Mapping[str, str], now: float,
+                 fingerprint: str | None = None) -> list[str]:
+        """The ids of the silences active at `now` that match `labels`; the matches are
+        remembered by the labels' `fingerprint` where the caller has it (as Alertmanager's
+        silencer keys them), else by the label set."""
+        key: object = fingerprint if fingerprint is not None else frozenset(labels.items())
         matching = self._matching.get(key)
         if matching is None:
             if self._index is None:

@@ -9,7 +9,6 @@ of Alertmanager's AlertSlice (job, then instance, then the label sets), and `.Co
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from inferwatch.notifier.gotemplate.gotime import ZERO, GoTime
 from inferwatch.notifier.gotemplate.values import Sig, StringList
+from inferwatch.notifier.labelorder import alert_key
 
 if TYPE_CHECKING:
     from inferwatch.notifier.alerts import StoredAlert
@@ -118,37 +118,9 @@ def quote_meta(s: str) -> str:
     return _META.sub(r"\\\1", s)
 
 
-def _before(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
-    """model.LabelSet.Before."""
-    if len(a) != len(b):
-        return len(a) < len(b)
-    for name in sorted(set(a) | set(b)):
-        if name not in a:
-            return True
-        if name not in b:
-            return False
-        if a[name] != b[name]:
-            return a[name] < b[name]
-    return False
-
-
-def _alert_cmp(a: Mapping[str, str], b: Mapping[str, str]) -> int:
-    """types.AlertSlice.Less as a comparison of two label sets."""
-    for key in ("job", "instance"):
-        if key not in a and key not in b:
-            continue
-        if key not in a:
-            return 1
-        if key not in b:
-            return -1
-        if a[key] != b[key]:
-            return -1 if a[key] < b[key] else 1
-    return -1 if _before(a, b) else 1 if _before(b, a) else 0
-
-
 def am_order(alerts: Sequence[StoredAlert]) -> list[StoredAlert]:
     """Alerts in the order Alertmanager's dispatcher sorts each notification's."""
-    return sorted(alerts, key=functools.cmp_to_key(lambda x, y: _alert_cmp(x.labels, y.labels)))
+    return sorted(alerts, key=lambda a: alert_key(a.fingerprint, a.labels))
 
 
 def _common(maps: Sequence[Mapping[str, str]]) -> KV:

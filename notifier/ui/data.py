@@ -71,7 +71,7 @@ def muting_now(n: Notifier, now: float) -> Counter[str]:
     counts: Counter[str] = Counter()
     for a in n.active.values():
         if not a.resolved(now):
-            counts.update(n.silences.muted_by(a.labels, now))
+            counts.update(n.silences.muted_by(a.labels, now, a.fingerprint))
     return counts
 
 

@@ -104,7 +104,7 @@ def _tally(n: Notifier, view: api_filters.View, alerts: list[StoredAlert]) -> st
     muted_by, inhibited_by, now = n.silences.muted_by, view.inhibition.inhibited_by, view.now
     active = silenced = inhibited = 0
     for a in alerts:
-        s, i = bool(muted_by(a.labels, now)), inhibited_by(a.labels) is not None
+        s, i = bool(muted_by(a.labels, now, a.fingerprint)), inhibited_by(a.labels) is not None
         silenced, inhibited, active = silenced + s, inhibited + i, active + (not (s or i))
     return f"{len(alerts)} alert(s): {active} active, {silenced} silenced, {inhibited} inhibited"
 
