@@ -8,6 +8,7 @@ from pathlib import Path
 
 from inferwatch.alert_rules.compile import CompiledGroup, compile_group, write_outputs
 from inferwatch.alert_rules.links import DEFAULT_GRAFANA_URL, DEFAULT_RUNBOOK_BASE, Bases, rebase
+from inferwatch.alert_rules.prices import apply_prices, read_prices
 from inferwatch.alert_rules.rulefile import LoadedGroup, load_files
 from inferwatch.alert_rules.ruletest import run_files
 from inferwatch.alert_rules.runconfig import WebSettings, load_rules, load_run_config
@@ -42,7 +43,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_compile(args: argparse.Namespace) -> int:
     bases = Bases(args.runbook_base, args.grafana_url)
-    for path in write_outputs(load_files(args.files), Path(args.out), bases):
+    groups = load_files(args.files)
+    if args.prices:
+        groups = apply_prices(groups, read_prices(args.prices), f"{args.prices}: ")
+    for path in write_outputs(groups, Path(args.out), bases):
         print(path)
     return 0
 
@@ -83,6 +87,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     comp.add_argument("--grafana-url", default=DEFAULT_GRAFANA_URL, metavar="URL",
                       help="Grafana's base URL for the dashboard_url annotations (default: "
                       "%(default)s)")
+    comp.add_argument("--prices", metavar="FILE", help="the cost rules' prices (USD per GPU-hour "
+                      "by GPU name, per kWh) in place of the pack's (alert_rules/prices.py)")
     comp.set_defaults(func=cmd_compile)
     runp = sub.add_parser("run", help="evaluate rules and send alerts", description=RUN_HELP)
     runp.add_argument("--config.file", "--config", dest="config", required=True, metavar="FILE",

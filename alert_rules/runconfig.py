@@ -9,6 +9,9 @@ alertmanagers: [{url: http://127.0.0.1:9093}]
 resend_delay: 1m
 state_file: /var/lib/inferwatch/alerts.json
 web: {listen_address: ":9479"}    # /metrics, /-/healthy, /-/ready; default: no HTTP server
+prices:                           # the cost rules' prices (alert_rules.prices); default: the pack's
+  gpu_usd_per_hour: {"NVIDIA H100 80GB HBM3": 3.1}
+  energy_usd_per_kwh: 0.12
 ```
 """
 
@@ -21,6 +24,7 @@ from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from inferwatch.alert_rules.compile import CompiledGroup
 from inferwatch.alert_rules.links import DEFAULT_GRAFANA_URL, DEFAULT_RUNBOOK_BASE
+from inferwatch.alert_rules.prices import Prices, apply_prices
 from inferwatch.alert_rules.promql_ast import check_rule_expr
 from inferwatch.alert_rules.promrules import load_prometheus, read_rule_file
 from inferwatch.alert_rules.rulefile import LoadedGroup, load_files
@@ -89,6 +93,7 @@ class RunConfig(Strict):
     # the bases of the runbook_url and dashboard_url annotations (alert_rules.links)
     runbook_base: str = Field(DEFAULT_RUNBOOK_BASE, min_length=1)
     grafana_url: str = Field(DEFAULT_GRAFANA_URL, min_length=1)
+    prices: Prices | None = None  # replaces the price rules of the files in our rule language
 
 
 def load_run_config(path: str | Path) -> tuple[RunConfig, list[LoadedGroup | CompiledGroup]]:
@@ -104,7 +109,12 @@ def load_run_config(path: str | Path) -> tuple[RunConfig, list[LoadedGroup | Com
     if web.config_file:
         web = web.model_copy(update={"config_file": str(base / web.config_file)})
     config = config.model_copy(update={"rules": rules, "state_file": state, "web": web})
-    return config, load_rules(rules, embedded=config.source.prometheus is None)
+    groups = load_rules(rules, embedded=config.source.prometheus is None)
+    if config.prices is None:
+        return config, groups
+    ours = [g for g in groups if isinstance(g, LoadedGroup)]
+    priced = apply_prices(ours, config.prices, f"{path}: prices.")
+    return config, [*priced, *(g for g in groups if not isinstance(g, LoadedGroup))]
 
 
 def load_rules(paths: list[str], embedded: bool) -> list[LoadedGroup | CompiledGroup]:
