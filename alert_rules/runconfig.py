@@ -9,7 +9,7 @@ alertmanagers: [{url: http://127.0.0.1:9093}]
 resend_delay: 1m
 state_file: /var/lib/inferwatch/alerts.json
 web: {listen_address: ":9479"}    # /metrics, /-/healthy, /-/ready; default: no HTTP server
-prices:                           # the cost rules' prices (alert_rules.prices); default: the pack's
+prices:                           # the cost rules' prices, embedded source (alert_rules.prices)
   gpu_usd_per_hour: {"NVIDIA H100 80GB HBM3": 3.1}
   energy_usd_per_kwh: 0.12
 ```
@@ -112,6 +112,10 @@ def load_run_config(path: str | Path) -> tuple[RunConfig, list[LoadedGroup | Com
     groups = load_rules(rules, embedded=config.source.prometheus is None)
     if config.prices is None:
         return config, groups
+    if config.source.prometheus is not None:  # that server records the rules, not we
+        raise ConfigError([f"{path}: prices: only the embedded source records the price rules; "
+                           "for source.prometheus, give Prometheus the rules compiled with "
+                           "`inferwatch rules compile --prices FILE`"])
     ours = [g for g in groups if isinstance(g, LoadedGroup)]
     priced = apply_prices(ours, config.prices, f"{path}: prices.")
     return config, [*priced, *(g for g in groups if not isinstance(g, LoadedGroup))]

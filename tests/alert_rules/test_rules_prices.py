@@ -20,6 +20,8 @@ from tests.support.procs import need_binary
 
 CASES = Path(__file__).resolve().parent / "promtool" / "cost.test.yml"
 H100, T4 = "NVIDIA H100 80GB HBM3", "Tesla T4"
+PACK_COMPILED = (Path(__file__).resolve().parents[2]
+                 / "deploy/generated/prometheusrule/llm-serving.rules.yml")
 PRICES = {"gpu_usd_per_hour": {H100: 4.0, T4: 0.35}, "energy_usd_per_kwh": 0.3}
 
 
@@ -63,15 +65,17 @@ def promtool(path: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_compiled_prices_give_the_cost_worked_out_from_them_on_the_embedded_engine(tmp_path):
+def test_compiled_prices_give_the_cost_worked_out_from_them_on_the_embedded_engine(tmp_path,
+                                                                                   capsys):
     assert main(["rules", "test", str(cases(tmp_path, compile_priced(tmp_path)))]) == 0
-    # the pack's own prices do not give it, nor does a cost 10% off
+    # a cost 10% off fails, and so does the pack as shipped (its own prices)
     (tmp_path / "off").mkdir()
     assert main(["rules", "test", str(cases(tmp_path / "off", compile_priced(tmp_path),
                                             scale=1.1))]) == 1
-    pack = Path(__file__).resolve().parents[2] / "deploy/generated/rules/llm-serving.yml"
+    assert "engine_cost_per_million" in "".join(capsys.readouterr())
     (tmp_path / "pack").mkdir()
-    assert main(["rules", "test", str(cases(tmp_path / "pack", pack))]) == 1
+    assert main(["rules", "test", str(cases(tmp_path / "pack", PACK_COMPILED))]) == 1
+    assert "engine_cost_per_million" in "".join(capsys.readouterr())
 
 
 @pytest.mark.ecosystem
@@ -113,6 +117,16 @@ def test_a_bad_price_exits_2_naming_file_and_field(tmp_path, capsys, prices, fie
     assert main(["rules", "run", "--config", str(path), "--once"]) == 2
     err = capsys.readouterr().err
     assert f"{path}: {field}" in err and "Traceback" not in err
+
+
+def test_prices_on_a_prometheus_source_are_refused(tmp_path):
+    path = tmp_path / "run.yml"
+    path.write_text(yaml.safe_dump({"source": {"prometheus": {"url": "http://p:9090"}},
+                                    "prices": {"energy_usd_per_kwh": 1}}))
+    with pytest.raises(ConfigError) as err:
+        load_run_config(path)
+    (problem,) = err.value.problems
+    assert problem.startswith(f"{path}: prices: only the embedded source") and "--prices" in problem
 
 
 def test_prices_that_no_rule_file_records_are_refused(tmp_path):
