@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from inferwatch.alert_rules.promql_ast import Func, MatrixSel, Str, VectorSel
 from inferwatch.alert_rules.sources import gomath
 from inferwatch.alert_rules.sources.evaluator_labels import label_join, label_replace
+from inferwatch.alert_rules.sources.kahan import avg_over_time, linear_regression
 from inferwatch.alert_rules.sources.promql_eval import (
     EvalError,
     _min_max,
-    avg_over_time,
     bucket_quantile,
     drop_name,
     extrapolate,
@@ -37,66 +37,6 @@ def kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:
     else:
         c += (inc - t) + total
     return t, c
-
-
-@lru_cache(maxsize=16)
-def _x_sums(times: tuple[int, ...], at: int) -> tuple[tuple[float, ...], float, float]:
-    """linearRegression's x values (seconds from `at`) and its compensated sums of x and
-    x*x: the same for every series of one scrape's times, so computed once for them."""
-    xs = tuple([(t - at) / 1e3 for t in times])
-    sum_x = c_x = sum_x2 = c_x2 = 0.0
-    for x in xs:  # kahan_inc inlined; `-a <= b <= a or a <= b <= -a` is abs(a) >= abs(b),
-        s = sum_x + x  # NaN and Inf included, without two calls
-        if -sum_x <= x <= sum_x or sum_x <= x <= -sum_x:
-            c_x += (sum_x - s) + x
-        else:
-            c_x += (x - s) + sum_x
-        sum_x = s
-        xx = x * x
-        s = sum_x2 + xx
-        if -sum_x2 <= xx <= sum_x2 or sum_x2 <= xx <= -sum_x2:
-            c_x2 += (sum_x2 - s) + xx
-        else:
-            c_x2 += (xx - s) + sum_x2
-        sum_x2 = s
-    return xs, sum_x + c_x, sum_x2 + c_x2
-
-
-def linear_regression(times: list[int], values: list[float], at: int) -> tuple[float, float]:
-    """functions.go linearRegression: four Kahan sums (those of x from _x_sums), each a
-    sequence of its own, so summed in separate loops with the same bits."""
-    init = values[0]
-    if init == init and values.count(init) == len(values):  # Go: no `v != init`
-        return (math.nan, math.nan) if math.isinf(init) else (0.0, init)
-    xs, sum_x, sum_x2 = _x_sums(tuple(times), at)
-    sum_y = c_y = sum_xy = c_xy = 0.0
-    for x, v in zip(xs, values, strict=True):
-        s = sum_y + v
-        if -sum_y <= v <= sum_y or sum_y <= v <= -sum_y:
-            c_y += (sum_y - s) + v
-        else:
-            c_y += (v - s) + sum_y
-        sum_y = s
-        xv = x * v
-        s = sum_xy + xv
-        if -sum_xy <= xv <= sum_xy or sum_xy <= xv <= -sum_xy:
-            c_xy += (sum_xy - s) + xv
-        else:
-            c_xy += (xv - s) + sum_xy
-        sum_xy = s
-    n = float(len(values))
-    sum_y, sum_xy = sum_y + c_y, sum_xy + c_xy
-    cov_xy = sum_xy - sum_x * sum_y / n
-    var_x = sum_x2 - sum_x * sum_x / n
-    slope = gomath_div(cov_xy, var_x)
-    return slope, sum_y / n - slope * sum_x / n
-
-
-def gomath_div(a: float, b: float) -> float:
-    if b == 0:
-        return math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a) * \
-            math.copysign(1, b)
-    return a / b
 
 
 def instant_value(values: list[float], times: list[int], is_rate: bool) -> float | None:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from inferwatch.alert_rules.promql import Agg, Binary, Call, Node, Number, Selector
+from inferwatch.alert_rules.sources.kahan import avg_over_time
 from inferwatch.alert_rules.sources.window import LOOKBACK_MS, Window
 
 Labels = dict[str, str]
@@ -209,41 +210,6 @@ def running_mean(values: list[float]) -> float:
             continue  # Inf and Inf of its sign, or Inf and a finite value: Inf stays right
         mean += v / count - mean / count
     return mean
-
-
-def avg_over_time(values: list[float]) -> float:
-    """functions.go funcAvgOverTime: the same running mean, Kahan-Neumaier compensated
-    (kahanSumInc inlined, `abs(a) >= abs(b)` as two chained comparisons, which answer the
-    same for every pair, NaN and Inf included). First without Go's Inf checks, which change
-    nothing while the mean stays finite; a mean that became ±Inf never turns finite again
-    (Inf plus a finite increment stays Inf, Inf - Inf is NaN), so a finite result is Go's,
-    else the loop with the checks runs."""
-    mean = c = count = 0.0
-    for v in values:
-        count += 1
-        inc = v / count - mean / count
-        t = mean + inc
-        if -mean <= inc <= mean or mean <= inc <= -mean:  # abs(mean) >= abs(inc), NaN too
-            c += (mean - t) + inc
-        else:
-            c += (inc - t) + mean
-        mean = t
-    if mean - mean == 0.0:  # finite
-        return mean + c
-    mean = c = count = 0.0
-    inf = _INF
-    for v in values:
-        count += 1
-        if (mean == inf or mean == -inf) and (v == mean or v == v and -inf < v < inf):
-            continue
-        inc = v / count - mean / count
-        t = mean + inc
-        if -mean <= inc <= mean or mean <= inc <= -mean:  # abs(mean) >= abs(inc), NaN too
-            c += (mean - t) + inc
-        else:
-            c += (inc - t) + mean
-        mean = t
-    return mean if mean == _INF or mean == -_INF else mean + c
 
 
 AGGREGATIONS: dict[str, Callable[[list[float]], float]] = {
