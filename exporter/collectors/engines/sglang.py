@@ -11,7 +11,11 @@ Disaggregation (collector.py, `SchedulerMetricsCollector` at 00ae9c15): the role
 prealloc (bootstrap) and inflight (transfer) queues and the decode prealloc and transfer
 queues, each also published by queue; KV-transfer latency and speed are the engine's gauges of
 its latest transfers (ms, GB/s as 10^9 bytes); failures are the bootstrap and transfer failure
-counters. Retractions carry no reason label: preemptions by reason are not published."""
+counters. Newer builds (observability/metrics_collector.py at 016d8605) name the prefill
+prealloc queue `num_prefill_bootstrap_queue_reqs` (counted the same, as `prefill_bootstrap`) and
+write `kv_transfer_latency_ms` as a histogram: then it is the transfer duration histogram (ms,
+bounds too), and the latency gauge stays unset. Retractions carry no reason label: preemptions by
+reason are not published."""
 
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ def _ratio(family: str) -> Source:
 
 
 QUEUES = (("num_queue_reqs", "scheduler"), ("num_prefill_prealloc_queue_reqs", "prefill_prealloc"),
+          ("num_prefill_bootstrap_queue_reqs", "prefill_bootstrap"),
           ("num_prefill_inflight_queue_reqs", "prefill_inflight"),
           ("num_decode_prealloc_queue_reqs", "decode_prealloc"),
           ("num_decode_transfer_queue_reqs", "decode_transfer"))
@@ -80,6 +85,7 @@ RULES = (
     rule(c.ENGINE_REQUEST_GENERATION_TOKENS, hist("sglang:generation_tokens_histogram")),
     rule(c.ENGINE_SPEC_ACCEPT_LENGTH, one("sglang:spec_accept_length", MEAN)),
     rule(c.ENGINE_KV_TRANSFER_LATENCY, one("sglang:kv_transfer_latency_ms", MEAN, scale=1e-3)),
+    rule(c.ENGINE_KV_TRANSFER_DURATION, hist("sglang:kv_transfer_latency_ms", 1e-3)),
     rule(c.ENGINE_KV_TRANSFER_SPEED, one("sglang:kv_transfer_speed_gb_s", MEAN, scale=1e9)),
     rule(c.ENGINE_KV_TRANSFER_FAILURES, TRANSFER_FAILURES),
 )

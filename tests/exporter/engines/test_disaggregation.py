@@ -152,3 +152,31 @@ async def test_the_engine_says_its_role_over_the_config_and_the_config_over_both
     assert c.ENGINE_KV_TRANSFER_LATENCY.name in names
     nixl = {s.name for f in families for s in f.samples if s.labels["target"] == decode_vllm}
     assert c.ENGINE_KV_TRANSFER_BYTES.name in nixl
+
+
+def test_newer_sglang_bootstrap_queue_and_latency_histogram() -> None:
+    """observability/metrics_collector.py at 016d8605: the prefill queue renamed bootstrap is
+    counted into waiting, `kv_transfer_latency_ms` is a histogram (the transfer duration)."""
+    families, norm = load("sglang-pd-prefill-histograms")
+    model = "Qwen/Qwen3-32B"
+    queues = {**{q: n for q, n in QUEUES.items() if q != "prefill_prealloc"},
+              "prefill_bootstrap": "num_prefill_bootstrap_queue_reqs"}
+    by_queue = {q: sum(rank0(families, "sglang:" + n)) for q, n in queues.items()}
+    assert by_queue["prefill_bootstrap"] > 0
+    assert value(norm, c.ENGINE_REQUESTS_WAITING, model) == sum(by_queue.values())
+    for queue, expected in by_queue.items():
+        assert value(norm, c.ENGINE_WAITING_BY_QUEUE, model, queue) == expected, queue
+    fam = families["sglang:kv_transfer_latency_ms"]
+
+    def at(sample: str, le: str | None = None) -> float:
+        return sum(v for n, pairs, v in fam.samples if n == sample and dict(pairs)["tp_rank"]
+                   == "0" and dict(pairs).get("le") == le)
+
+    duration = value(norm, c.ENGINE_KV_TRANSFER_DURATION, model)
+    assert duration.count == at("sglang:kv_transfer_latency_ms_count") > 0
+    assert duration.sum == pytest.approx(at("sglang:kv_transfer_latency_ms_sum") / 1e3)
+    bounds = c.ENGINE_KV_TRANSFER_DURATION.buckets
+    assert duration.buckets[bounds.index(0.01)] == at("sglang:kv_transfer_latency_ms_bucket",
+                                                      "10.0")  # a native bound: exact
+    assert (model,) not in norm.values.get(c.ENGINE_KV_TRANSFER_LATENCY, {})
+    assert norm.unmapped == []
