@@ -139,3 +139,14 @@ def test_prices_that_no_rule_file_records_are_refused(tmp_path):
         load_run_config(path)
     assert err.value.problems == [f"{path}: prices.energy_usd_per_kwh: no rule file records "
                                   f"{ENERGY_PRICE}, so the price would not be used"]
+
+
+def test_a_bad_prices_file_for_compile_exits_2_naming_it(tmp_path, capsys):
+    prices = tmp_path / "prices.yml"
+    prices.write_text(yaml.safe_dump({"gpu_usd_per_hour": {H100: -2}, "extra": 1}))
+    out = tmp_path / "out"
+    assert main(["rules", "compile", "--prices", str(prices), "--out", str(out),
+                 str(DEFAULT_PACK)]) == 2
+    err = capsys.readouterr().err
+    assert f"{prices}: gpu_usd_per_hour.{H100}: a price must be" in err
+    assert f"{prices}: extra: unknown field" in err and not out.exists()
