@@ -121,9 +121,11 @@ class CollectorLoop:
             self._dirty.clear()
             families = [f for s in self.states.values() for f in s.families]
             families += self._self_families()
+            # asked with the families taken: a run ending during the render is in the next
+            complete = all(s.runs for s in self.states.values())
             self.snapshot = await asyncio.to_thread(Snapshot, families, None,
                                                     tuple(self.wanted))
-            if all(s.runs for s in self.states.values()):
+            if complete:
                 self.first_round.set()
 
     def _self_families(self) -> list[Metric]:
