@@ -3,8 +3,9 @@
 Every panel reads the default pack's `inferwatch-cost` recording rules (alert_rules/packs/
 llm-serving.yml), so Prometheus must load the compiled pack: a GPU's power split across its
 pods by SM share (whole for a GPU one pod owns), a model's GPU energy over its generated plus
-prompt tokens, and its GPU-hour and energy cost over its tokens at the prices the pack's price
-rules set. The recorded series keep only the labels the rules group by (namespace, model, pod,
+prompt tokens, and its GPU-hour and energy cost over its tokens at the prices its price rules
+record (the pack's, or a user's through `prices:` or `rules compile --prices`). The recorded
+series keep only the labels the rules group by (namespace, model, pod,
 GPU), so the namespace and model filters apply and the cluster and node filters do not. The
 "By model facts" row joins the per-pod recorded series on the engines' model facts
 (dashboards/facts.py), filtered by the dtype, quantization and tensor-parallel variables.
@@ -59,7 +60,7 @@ def per_model() -> p.Row:
                "minutes, all selected models together.",
                Query(f"{agg('sum', rec(ENGINE_POWER))} / {agg('sum', rec(ENGINE_TOKENS))}"),
                "joule", w=6),
-        p.stat("Cost per million tokens", "GPU-hours and energy at the pack's prices over the "
+        p.stat("Cost per million tokens", "GPU-hours and energy at the recorded prices over the "
                "last hour, per million tokens, the most expensive selected model.",
                Query(agg("max", rec(COST_PER_MILLION))), USD, w=6),
         p.stat("GPU power of the models", "Watts of GPU energy attributed to the selected "
