@@ -93,8 +93,9 @@ ENGINE_SPEC_ACCEPT_LENGTH = _g("inferwatch_engine_spec_decode_accept_length", "M
                                "accepted per speculative step as the engine computes it.", ENGINE)
 ENGINE_WAITING_BY_QUEUE = _g("inferwatch_engine_requests_waiting_by_queue", "Requests waiting, "
                              "by queue: the scheduler's and, in a disaggregated deployment, "
-                             "prefill_prealloc, prefill_inflight, decode_prealloc, "
-                             "decode_transfer (all counted in requests_waiting).",
+                             "prefill_prealloc (prefill_bootstrap in newer SGLang), "
+                             "prefill_inflight, decode_prealloc, decode_transfer (all counted "
+                             "in requests_waiting).",
                              ENGINE + ("queue",))
 ENGINE_KV_TRANSFER_BYTES = _c("inferwatch_engine_kv_transfer_bytes_total", "KV-cache bytes "
                               "moved between prefill and decode engines.", ENGINE)
