@@ -52,7 +52,7 @@ def channel_kind(n: Notifier, receiver: str, index: int) -> str:
 
 
 def notifications(n: Notifier, *, limit: int = 200, state: str | None = None,
-                  receiver: str | None = None) -> list[Sent] | None:
+                  receiver: str | None = None) -> list[Sent]:
     """The newest notifications first, at most `limit`, optionally of one state or receiver
     (the storage backend's outbox listing: SQLite or PostgreSQL)."""
     rows = n.outbox.listing(limit, state, receiver)

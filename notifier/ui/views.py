@@ -243,13 +243,12 @@ async def notifications_page(request: web.Request) -> web.Response:
                   (join(["next try ", when(s.next_attempt, now)]) if s.state == "pending"
                    else "—")),
                el("td", {"class": "err"}, s.last_error))
-            for s in found or ()]
+            for s in found]
     head = el("tr", {}, join(el("th", {}, t) for t in (
         "#", "decided", "receiver", "channel", "group", "title", "alerts", "attempts", "state",
         "done", "last error")))
     listing = el("table", {"class": "log"}, head, join(rows)) if rows else el(
-        "p", {}, "No notifications." if found is not None else
-        "This storage backend's outbox cannot be listed here (the SQLite one can).")
+        "p", {}, "No notifications.")
     body = join([_log_filters(request), el("p", {"class": "muted"}, f"In the outbox: {summary}."
                                            f" Newest first, at most {limit}."), listing])
     return respond(request, "Notifications", "notifications", body)
