@@ -6,7 +6,10 @@ Precedence per concept: the vLLM backend, then the TensorRT-LLM backend, then Tr
 Sub-label families are pivoted (`request_type="waiting"` is the queue, `"max"` the capacity).
 Core durations are cumulative µs counters: they become histograms known only by `_sum` (÷1e6)
 and `_count` (successes + failures); the first-response histogram is in ms (÷1e3, bounds too).
-Token counters come from the `_sum` of the backend's token-length histograms.
+Token counters come from the `_sum` of the backend's token-length histograms. The backend's
+disaggregated-serving counters (`kv_cache_transfer_ms`, `request_count`: the KV transfers of the
+completed requests, TensorRT-LLM `triton_backend/inflight_batcher_llm/src/model_instance_state.cc`
+at 0c8de69a) are the KV-transfer duration histogram known by its sum (÷1e3) and count.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from inferwatch.exporter.collectors.engines.vllm import VLLM
 US, MS = 1e-6, 1e-3
 REQUESTS = "nv_trt_llm_request_metrics"
 BLOCKS = "nv_trt_llm_kv_cache_block_metrics"
+DISAGG = "nv_trt_llm_disaggregated_serving_metrics"
 FAILURES = (("REJECTED", "rejected"), ("CANCELED", "abort"), ("BACKEND", "error"),
             ("OTHER", "error"), ("", "error"))
 COUNT = (Part("nv_inference_request_success"), Part("nv_inference_request_failure"))
@@ -54,6 +58,13 @@ FINISHED = Source((
 KV_CAPACITY = Source((Part(BLOCKS, where=(("kv_cache_block_type", "max"),)),
                       Part(BLOCKS, where=(("kv_cache_block_type", "tokens_per"),))), PRODUCT)
 
+# cumulative ms of the KV transfers of the requests completed with disaggregated-serving stats,
+# and their count (model_instance_state.cc): a histogram known by its sum and count
+KV_TRANSFER = Source((Part(DISAGG, where=(("disaggregated_serving_type", "kv_cache_transfer_ms"),),
+                           scale=MS),
+                      Part(DISAGG, where=(("disaggregated_serving_type", "request_count"),))),
+                     SUM_COUNT)
+
 TRTLLM_BACKEND = Mapping("triton", (
     rule(c.ENGINE_REQUESTS_RUNNING, _pivot(REQUESTS, "request_type", "active")),
     rule(c.ENGINE_REQUESTS_WAITING, _pivot(REQUESTS, "request_type", "waiting")),
@@ -64,6 +75,7 @@ TRTLLM_BACKEND = Mapping("triton", (
     rule(c.ENGINE_GENERATION_TOKENS, one("nv_llm_output_token_len", suffix="_sum")),
     rule(c.ENGINE_REQUEST_PROMPT_TOKENS, hist("nv_llm_input_token_len")),
     rule(c.ENGINE_REQUEST_GENERATION_TOKENS, hist("nv_llm_output_token_len")),
+    rule(c.ENGINE_KV_TRANSFER_DURATION, KV_TRANSFER),
 ), ("nv_trt_llm_",))
 
 CORE = Mapping("triton", (

@@ -180,3 +180,13 @@ def test_newer_sglang_bootstrap_queue_and_latency_histogram() -> None:
                                                       "10.0")  # a native bound: exact
     assert (model,) not in norm.values.get(c.ENGINE_KV_TRANSFER_LATENCY, {})
     assert norm.unmapped == []
+
+
+def test_triton_trtllm_kv_transfer_time_and_count_are_the_duration_histogram() -> None:
+    families, norm = load("triton-trtllm-disaggregated")
+    fam = families["nv_trt_llm_disaggregated_serving_metrics"]
+    by_type = {dict(pairs)["disaggregated_serving_type"]: v for _, pairs, v in fam.samples}
+    duration = value(norm, c.ENGINE_KV_TRANSFER_DURATION, "tensorrt_llm")
+    assert duration.count == by_type["request_count"] > 0
+    assert duration.sum == pytest.approx(by_type["kv_cache_transfer_ms"] / 1e3)
+    assert norm.unmapped == []

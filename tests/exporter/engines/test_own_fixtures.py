@@ -29,7 +29,8 @@ KINDS = {"vllm-v1": "vllm", "vllm-v0": "vllm", "vllm-0.10-old-and-new": "vllm",
          "dynamo-worker-vllm": "dynamo", "sglang-gateway-engine-metrics": "sglang",
          "trtllm-serve-finish-reason": "trtllm", "vllm-v1-lora-spec-sleep": "vllm",
          "sglang-pd-prefill": "sglang", "sglang-pd-decode": "sglang",
-         "vllm-v1-nixl-decode": "vllm", "sglang-pd-prefill-histograms": "sglang"}
+         "vllm-v1-nixl-decode": "vllm", "sglang-pd-prefill-histograms": "sglang",
+         "triton-trtllm-disaggregated": "triton"}
 
 
 def load(name: str) -> tuple[dict, Normalised]:
