@@ -4,11 +4,13 @@ Group fields: {subject} {status} {STATUS} {receiver} {group_key} {alertname} {nu
 {num_resolved} {group_labels} {common_labels} {common_annotations} {external_url} {alerts}
 {firing} {resolved} (the last three: alerts rendered by the `alert` template, under a heading).
 Alert fields: {status} {alertname} {labels} {annotations} {labels_text} {summary} {description}
-{runbook_url} {dashboard_url} {generator_url} {silence_url} {links} {starts_at} {ends_at}
+{context} {runbook_url} {dashboard_url} {generator_url} {silence_url} {links} {starts_at} {ends_at}
 {fingerprint}. {dashboard_url} has the rule packs' relative range pinned around the alert and
 {silence_url} opens the notifier page's silence form prefilled with the alert's labels (under
 `global.external_url`; empty without one); {links} lists runbook, dashboard, source and silence
-(email's as `Name: <url>` lines, so that the text part apprise makes from the HTML keeps them).
+(email's as `Name: <url>` lines, so that the text part apprise makes from the HTML keeps them);
+{context} is the `context` annotation: the figures the rule packs query at fire time (queue,
+running requests, TTFT p95, preemptions/s), shown by the built-in formats after the description.
 Label maps allow `{labels[severity]}` (empty when absent); attribute access is refused.
 """
 
@@ -42,13 +44,13 @@ DEFAULTS = {
     "slack": Template(
         title="{subject}",
         body="{firing}{resolved}",
-        alert="• **{alertname}** {summary}\n{description}{labels_text}{links}\n",
+        alert="• **{alertname}** {summary}\n{description}{context}{labels_text}{links}\n",
         format="markdown",  # apprise turns it into Slack's mrkdwn
         heading_firing="**Firing**\n", heading_resolved="**Resolved**\n"),
     "email": Template(
         title="{subject}",
         body="{firing}{resolved}\nSent by inferwatch notifier for receiver {receiver}.\n",
-        alert="- **{alertname}** {summary}  \n{description}{labels_text}{links}\n",
+        alert="- **{alertname}** {summary}  \n{description}{context}{labels_text}{links}\n",
         format="markdown",
         heading_firing="## Firing\n\n", heading_resolved="## Resolved\n\n",
         # the URL as an autolink: apprise makes the text part from the HTML and keeps no href
@@ -56,7 +58,7 @@ DEFAULTS = {
     "default": Template(
         title="{subject}",
         body="{firing}{resolved}",
-        alert="- {alertname} [{labels_text}] {summary}{description}{links}\n",
+        alert="- {alertname} [{labels_text}] {summary}{description}{context}{links}\n",
         format="text"),
 }
 _STYLE = {  # (prefix, suffix) for optional parts, by template format
@@ -114,6 +116,7 @@ _ALERT_FIELDS: dict[str, Callable[[AlertView], Any]] = {
     "summary": lambda v: v.alert.annotations.get("summary", ""),
     "description": lambda v: _wrap(v.alert.annotations.get("description", ""),
                                    v.style["description"]),
+    "context": lambda v: _wrap(v.alert.annotations.get("context", ""), v.style["description"]),
     "runbook_url": lambda v: v.alert.annotations.get("runbook_url", ""),
     "dashboard_url": AlertView.dashboard_url,
     "silence_url": AlertView.silence_url,

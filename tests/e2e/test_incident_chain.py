@@ -42,6 +42,9 @@ pytestmark = pytest.mark.ecosystem
 SPEED = 8  # simulated seconds per wall second: steady 7.5 s, KV cache full for about 13 s
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 PCT = r"\d+(?:\.\d+)?%"
+# the pack's `context`: the figures queried at fire time, shown after the description
+CONTEXT = (r"Now: [^\n<]+ waiting, [^\n<]+ running, TTFT p95 [^\n<]+, [^\n<]+ "
+           r"preemptions/s\.")
 RECEIVER = "ml-oncall"
 
 
@@ -82,7 +85,8 @@ class Expected:
         message = call.body["message"]
         self.check_value(re.fullmatch(
             rf"{heading}\n- KVCacheNearFull \[{re.escape(self.labels_text)}\] {self.summary}"
-            rf" — {re.escape(self.description)}\nRunbook: {RUNBOOK}, Dashboard: {DASHBOARD}, "
+            rf" — {re.escape(self.description)} — {CONTEXT}\nRunbook: {RUNBOOK}, "
+            rf"Dashboard: {DASHBOARD}, "
             rf"Source: {re.escape(self.generator)}\n",
             message), message)
 
@@ -97,6 +101,7 @@ class Expected:
         text = mail_text(msg).replace("\r\n", "\n")
         self.check_value(re.fullmatch(
             rf"{heading}\n\n- KVCacheNearFull {self.summary}\n {re.escape(self.description)}\n"
+            rf" {CONTEXT}\n"
             rf"{re.escape(self.labels_text)}\n\nRunbook: {RUNBOOK}\n Dashboard: {DASHBOARD}\n"
             rf" Source: {re.escape(self.generator)}\n\n{re.escape(footer)}",
             text), text)
@@ -104,7 +109,7 @@ class Expected:
         href = self.generator.replace("&", "&amp;")
         self.check_value(re.fullmatch(
             rf"<h2>{heading}</h2>\n<ul>\n<li><strong>KVCacheNearFull</strong> {self.summary}"
-            rf"<br />\n{re.escape(self.description)}<br />\n"
+            rf"<br />\n{re.escape(self.description)}<br />\n{CONTEXT}<br />\n"
             rf"<code>{re.escape(self.labels_text)}</code></li>\n</ul>\n"
             rf'<p>Runbook: <a href="{RUNBOOK}">{RUNBOOK}</a><br />\n'
             rf'Dashboard: <a href="{DASHBOARD}">{DASHBOARD}</a><br />\n'
