@@ -7,7 +7,13 @@ import asyncio
 from pathlib import Path
 
 from inferwatch.alert_rules.compile import CompiledGroup, compile_group, write_outputs
-from inferwatch.alert_rules.links import DEFAULT_GRAFANA_URL, DEFAULT_RUNBOOK_BASE, Bases, rebase
+from inferwatch.alert_rules.links import (
+    DEFAULT_GRAFANA_URL,
+    DEFAULT_RUNBOOK_BASE,
+    Bases,
+    base_url,
+    rebase,
+)
 from inferwatch.alert_rules.prices import apply_prices, read_prices
 from inferwatch.alert_rules.rulefile import LoadedGroup, load_files
 from inferwatch.alert_rules.ruletest import run_files
@@ -32,6 +38,13 @@ TEST_HELP = """Run the unit-test files of `promtool test rules` (rule_files, eva
 input_series, alert_rule_test, promql_expr_test, external_labels) on the embedded evaluator,
 with Prometheus 2.42's semantics and promtool's output: SUCCESS, or FAILED: and each failure;
 exit 1 when a test failed. Rule files may be Prometheus rule files or our rule language."""
+
+
+def _base_flag(text: str) -> str:
+    try:
+        return base_url(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -82,9 +95,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     comp.add_argument("files", nargs="+", metavar="FILE")
     comp.add_argument("--out", required=True, metavar="DIR", help="output directory")
     comp.add_argument("--runbook-base", default=DEFAULT_RUNBOOK_BASE, metavar="URL",
+                      type=_base_flag,
                       help="where the runbooks are: runbook_url annotations written with the "
                       "default base point there instead (default: %(default)s)")
     comp.add_argument("--grafana-url", default=DEFAULT_GRAFANA_URL, metavar="URL",
+                      type=_base_flag,
                       help="Grafana's base URL for the dashboard_url annotations (default: "
                       "%(default)s)")
     comp.add_argument("--prices", metavar="FILE", help="the cost rules' prices (USD per GPU-hour "

@@ -12,10 +12,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
+
+from inferwatch.core.redact import redact
 
 DEFAULT_RUNBOOK_BASE = "https://github.com/inferwatch/inferwatch/blob/main/docs/runbooks"
 DEFAULT_GRAFANA_URL = "http://localhost:3000"
 LINK_ANNOTATIONS = {"runbook_url": DEFAULT_RUNBOOK_BASE, "dashboard_url": DEFAULT_GRAFANA_URL}
+
+
+def base_url(text: str) -> str:
+    """A link base: an http:// or https:// URL with a host; ValueError otherwise (a typo would
+    end up in every alert's link)."""
+    parts = urlsplit(str(text))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{redact(str(text))!r} is not an http:// or https:// URL")
+    return str(text)
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 
 from inferwatch.alert_rules.compile import CompiledGroup
-from inferwatch.alert_rules.links import DEFAULT_GRAFANA_URL, DEFAULT_RUNBOOK_BASE
+from inferwatch.alert_rules.links import DEFAULT_GRAFANA_URL, DEFAULT_RUNBOOK_BASE, base_url
 from inferwatch.alert_rules.prices import Prices, apply_prices
 from inferwatch.alert_rules.promql_ast import check_rule_expr
 from inferwatch.alert_rules.promrules import load_prometheus, read_rule_file
@@ -91,8 +91,8 @@ class RunConfig(Strict):
     external_url: str = Field("http://localhost:9477", min_length=1)
     web: WebSettings = WebSettings()
     # the bases of the runbook_url and dashboard_url annotations (alert_rules.links)
-    runbook_base: str = Field(DEFAULT_RUNBOOK_BASE, min_length=1)
-    grafana_url: str = Field(DEFAULT_GRAFANA_URL, min_length=1)
+    runbook_base: Annotated[str, AfterValidator(base_url)] = DEFAULT_RUNBOOK_BASE
+    grafana_url: Annotated[str, AfterValidator(base_url)] = DEFAULT_GRAFANA_URL
     prices: Prices | None = None  # replaces the price rules of the files in our rule language
 
 

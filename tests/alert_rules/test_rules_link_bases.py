@@ -1,13 +1,15 @@
 """The link bases from the command line and the config reach what is written and run:
 `rules compile --runbook-base/--grafana-url` writes every alert's runbook_url and dashboard_url
-on those bases (rule file and PrometheusRule manifest), and `rules run`'s config keys
-`runbook_base`/`grafana_url` are the bases of the groups the engine is handed."""
+on those bases (rule file and PrometheusRule manifest), `rules run`'s config keys
+`runbook_base`/`grafana_url` are the bases of the groups the engine is handed, and a base that
+is not an http(s) URL exits 2 naming the flag, or the config file and its key."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from inferwatch.alert_rules import cli as rules_cli
@@ -67,3 +69,20 @@ def test_run_config_bases_are_the_engines_links(tmp_path: Path, monkeypatch) -> 
     found = {a.name: (dict(a.annotations)["runbook_url"], dict(a.annotations)["dashboard_url"])
              for g in handed for a in g.alerts}
     assert_rebased(found, WIKI, GRAFANA)
+
+
+@pytest.mark.parametrize("bad", ["grafana:3000", "localhost:3000/g", "ftp://grafana", "http://"])
+def test_a_base_that_is_no_http_url_exits_2_naming_the_flag_or_field(tmp_path: Path, capsys,
+                                                                     bad: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["rules", "compile", "--grafana-url", bad, "--out", str(tmp_path), str(PACK)])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--grafana-url" in err and "is not an http:// or https:// URL" in err, err
+    config = tmp_path / "run.yml"
+    for key in ("grafana_url", "runbook_base"):
+        config.write_text(json.dumps({"rules": [str(PACK)], key: bad}))
+        assert main(["rules", "run", "--config", str(config), "--once"]) == 2
+        err = capsys.readouterr().err
+        assert str(config) in err and key in err and "not an http:// or https:// URL" in err, err
+        assert "Traceback" not in err
