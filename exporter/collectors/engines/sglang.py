@@ -14,14 +14,16 @@ its latest transfers (ms, GB/s as 10^9 bytes); failures are the bootstrap and tr
 counters. Newer builds (observability/metrics_collector.py at 016d8605) name the prefill
 prealloc queue `num_prefill_bootstrap_queue_reqs` (counted the same, as `prefill_bootstrap`) and
 write `kv_transfer_latency_ms` as a histogram: then it is the transfer duration histogram (ms,
-bounds too), and the latency gauge stays unset. Retractions carry no reason label: preemptions by
-reason are not published."""
+bounds too), and the latency gauge stays unset. With `--enable-hierarchical-cache` the host
+tier's usage is `hicache_host_used_tokens` over `hicache_host_total_tokens`, pooled over ranks.
+Retractions carry no reason label: preemptions by reason are not published."""
 
 from __future__ import annotations
 
 from inferwatch import catalog as c
 from inferwatch.exporter.collectors.engines.mapping import (
     MEAN,
+    QUOTIENT,
     RATIO,
     Mapping,
     Part,
@@ -88,6 +90,8 @@ RULES = (
     rule(c.ENGINE_KV_TRANSFER_DURATION, hist("sglang:kv_transfer_latency_ms", 1e-3)),
     rule(c.ENGINE_KV_TRANSFER_SPEED, one("sglang:kv_transfer_speed_gb_s", MEAN, scale=1e9)),
     rule(c.ENGINE_KV_TRANSFER_FAILURES, TRANSFER_FAILURES),
+    rule(c.ENGINE_KV_HOST_USAGE, Source((Part("sglang:hicache_host_used_tokens"),
+                                         Part("sglang:hicache_host_total_tokens")), QUOTIENT)),
 )
 
 KNOWN = tuple("sglang:" + n for n in (

@@ -16,9 +16,12 @@ from pydantic import ValidationError
 
 from inferwatch import catalog as c
 from inferwatch.exporter.collectors.engines.collector import EngineCollector, ScrapeTarget
+from inferwatch.exporter.collectors.engines.kinds import MAPPINGS
+from inferwatch.exporter.collectors.engines.normalise import normalise
 from inferwatch.exporter.collectors.engines.targets import Target
 from inferwatch.exporter.config import EngineTarget
 from inferwatch.exporter.kube.pods import BadAnnotations, target_of
+from inferwatch.exposition.parser import parse
 from inferwatch.simulate.engines.app import make_app
 from inferwatch.simulate.engines.sim import Simulation
 from tests.exporter.engines.test_own_fixtures import load, native, value
@@ -190,3 +193,27 @@ def test_triton_trtllm_kv_transfer_time_and_count_are_the_duration_histogram() -
     assert duration.count == by_type["request_count"] > 0
     assert duration.sum == pytest.approx(by_type["kv_cache_transfer_ms"] / 1e3)
     assert norm.unmapped == []
+
+
+def test_sglang_hicache_host_tier_usage_is_pooled_over_ranks() -> None:
+    families, norm = load("sglang-hicache")
+    model = "Qwen/Qwen3-8B"
+    used = rank0(families, "sglang:hicache_host_used_tokens")
+    total = rank0(families, "sglang:hicache_host_total_tokens")
+    pooled = sum(used) / sum(total)
+    assert pooled != pytest.approx(sum(u / t for u, t in zip(used, total, strict=True)) / 2)
+    assert value(norm, c.ENGINE_KV_HOST_USAGE, model) == pytest.approx(pooled)
+    assert norm.unmapped == []
+
+
+@pytest.mark.parametrize(("used", "total", "expected"), [(3.0, 0.0, None), (5.0, 4.0, None),
+                                                         (0.0, 4.0, 0.0)])
+def test_sglang_hicache_usage_without_a_total_or_above_one_is_not_published(
+        used, total, expected) -> None:
+    labels = 'dp_rank="0",engine_type="unified",model_name="m",pp_rank="0",tp_rank="0"'
+    body = (f"sglang:num_running_reqs{{{labels}}} 1\n"
+            f"sglang:hicache_host_used_tokens{{{labels}}} {used}\n"
+            f"sglang:hicache_host_total_tokens{{{labels}}} {total}\n").encode()
+    norm = normalise(parse(body), MAPPINGS["sglang"])
+    assert norm.values.get(c.ENGINE_KV_HOST_USAGE, {}).get(("m",)) == expected
+    assert any("above 1" in p for p in norm.problems) == (used > total > 0)
