@@ -16,6 +16,9 @@ prealloc queue `num_prefill_bootstrap_queue_reqs` (counted the same, as `prefill
 write `kv_transfer_latency_ms` as a histogram: then it is the transfer duration histogram (ms,
 bounds too), and the latency gauge stays unset. With `--enable-hierarchical-cache` the host
 tier's usage is `hicache_host_used_tokens` over `hicache_host_total_tokens`, pooled over ranks.
+With LoRA on (metrics_collector.py at 44cedc2b), `lora_pool_slots_total` (max_loras_per_batch of
+each rank's pool, summed over ranks) is the most adapters held at once; `lora_pool_slots_used`
+counts adapters loaded, not adapters with requests, so it is left out.
 Retractions carry no reason label: preemptions by reason are not published."""
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ RULES = (
     rule(c.ENGINE_KV_TRANSFER_DURATION, hist("sglang:kv_transfer_latency_ms", 1e-3)),
     rule(c.ENGINE_KV_TRANSFER_SPEED, one("sglang:kv_transfer_speed_gb_s", MEAN, scale=1e9)),
     rule(c.ENGINE_KV_TRANSFER_FAILURES, TRANSFER_FAILURES),
+    rule(c.ENGINE_LORA_ADAPTERS_MAX, one("sglang:lora_pool_slots_total")),
     rule(c.ENGINE_KV_HOST_USAGE, Source((Part("sglang:hicache_host_used_tokens"),
                                          Part("sglang:hicache_host_total_tokens")), QUOTIENT)),
 )
@@ -100,7 +104,8 @@ KNOWN = tuple("sglang:" + n for n in (
     "kv_available_tokens", "per_stage_req_latency_seconds", "num_so_requests",
     "realtime_tokens", "spec_accept_", "num_prefill_", "num_decode_", "kv_transfer_",
     "max_prefill_tokens", "max_running_requests", "context_len", "num_transfer_failed_",
-    "num_bootstrap_failed_", "pending_prealloc_token_usage"))
+    "num_bootstrap_failed_", "pending_prealloc_token_usage", "lora_pool_slots_used",
+    "lora_pool_utilization"))
 
 SGLANG = Mapping("sglang", RULES, KNOWN, rename=gateway_name, model_labels=("name",),
                  instance_label="worker_addr", role_label="engine_type", roles=ROLES)

@@ -217,3 +217,12 @@ def test_sglang_hicache_usage_without_a_total_or_above_one_is_not_published(
     norm = normalise(parse(body), MAPPINGS["sglang"])
     assert norm.values.get(c.ENGINE_KV_HOST_USAGE, {}).get(("m",)) == expected
     assert any("above 1" in p for p in norm.problems) == (used > total > 0)
+
+
+def test_sglang_lora_pool_slots_are_the_most_adapters_held() -> None:
+    families, norm = load("sglang-lora")
+    model = "meta-llama/Llama-3.1-8B-Instruct"
+    assert value(norm, c.ENGINE_LORA_ADAPTERS_MAX, model) == sum(
+        rank0(families, "sglang:lora_pool_slots_total"))
+    assert c.ENGINE_LORA_ADAPTERS not in norm.values  # slots used are adapters loaded
+    assert norm.unmapped == []

@@ -30,7 +30,8 @@ KINDS = {"vllm-v1": "vllm", "vllm-v0": "vllm", "vllm-0.10-old-and-new": "vllm",
          "trtllm-serve-finish-reason": "trtllm", "vllm-v1-lora-spec-sleep": "vllm",
          "sglang-pd-prefill": "sglang", "sglang-pd-decode": "sglang",
          "vllm-v1-nixl-decode": "vllm", "sglang-pd-prefill-histograms": "sglang",
-         "triton-trtllm-disaggregated": "triton", "sglang-hicache": "sglang"}
+         "triton-trtllm-disaggregated": "triton", "sglang-hicache": "sglang",
+         "sglang-lora": "sglang"}
 
 
 def load(name: str) -> tuple[dict, Normalised]:
