@@ -1,7 +1,7 @@
 """What an engine says about the model it serves (dtype, quantization, KV-cache dtype,
 parallelism, context length, block size, version), from its config-info metric families and
 from its info endpoints: vLLM `/v1/models` and `/version`, TGI `/info`, llama.cpp `/props`,
-SGLang `/get_server_info` (shapes in tests/testdata/engines/info/SOURCES.md).
+SGLang `/get_server_info`, NIM `/v1/version` (shapes in tests/testdata/engines/info/SOURCES.md).
 
 A value the engine does not say stays "" (never guessed); values the engines write for
 "unset" (`None`, `null`, `auto` is kept: it is what the engine says) are dropped; every value
@@ -29,7 +29,7 @@ LABELS = {"dtype": ("dtype", "model_dtype"), "quantization": ("quantization",),
 
 # per engine kind: the info endpoints, asked in this order
 ENDPOINTS = {"vllm": ("/v1/models", "/version"), "tgi": ("/info",), "llamacpp": ("/props",),
-             "sglang": ("/get_server_info",)}
+             "sglang": ("/get_server_info",), "nim": ("/v1/version",)}
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,13 @@ def _sglang(doc: Any) -> Facts:
                  block_size=clean(_get(doc, "page_size")), version=clean(_get(doc, "version")))
 
 
+def _nim_version(doc: Any) -> Facts:
+    """NIM's `{"release": product release, "api": server API version}`: the release."""
+    return Facts(version=clean(_get(doc, "release")))
+
+
 PARSERS = {"/v1/models": _vllm_models, "/version": _vllm_version, "/info": _tgi,
-           "/props": _llamacpp, "/get_server_info": _sglang}
+           "/props": _llamacpp, "/get_server_info": _sglang, "/v1/version": _nim_version}
 
 
 def from_endpoint(path: str, doc: Any) -> Facts:

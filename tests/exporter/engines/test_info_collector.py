@@ -137,3 +137,23 @@ async def test_an_engine_named_by_its_info_endpoint_carries_the_model_from_its_f
     finally:
         await collector.aclose()
         await runner.cleanup()
+
+
+async def test_a_simulated_nim_says_its_release_as_the_engine_version() -> None:
+    sim = Simulation("nim")
+    runner, url = await serve(make_app(sim))
+    url = url.removesuffix("/metrics") + sim.kind.metrics_path
+    clock = iter(float(t) for t in range(0, 10_000, 100))
+    collector = EngineCollector([Target("nim", url)], timeout=2.0, clock=lambda: next(clock))
+    try:
+        for _ in range(20):  # the info fetch runs beside the scrapes: until it has answered
+            families = await collector.collect()
+            if samples(families, c.ENGINE_INFO.name, url):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await collector.aclose()
+        await runner.cleanup()
+    (info,) = samples(families, c.ENGINE_INFO.name, url)
+    assert info.labels["version"] == sim.extra(0.0)["/v1/version"]["release"]
+    assert [s.value for s in samples(families, c.ENGINE_INFO_UP.name, url)] == [1.0]

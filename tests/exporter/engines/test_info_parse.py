@@ -29,7 +29,7 @@ def doc(name: str) -> object:
 def test_every_fixture_is_listed_in_sources_and_every_listed_one_exists() -> None:
     listed = set(re.findall(r"^\| `([^`]+\.json)` \|", (INFO / "SOURCES.md").read_text(), re.M))
     assert listed == {p.name for p in INFO.glob("*.json")}
-    assert len(listed) == 6
+    assert len(listed) == 7
 
 
 @pytest.mark.parametrize(("path", "fixture", "expected"), [
@@ -47,6 +47,7 @@ def test_every_fixture_is_listed_in_sources_and_every_listed_one_exists() -> Non
      Facts(model="qwen-32b", dtype="float16", quantization="awq_marlin",
            kv_cache_dtype="fp8_e5m2", tensor_parallel_size="2", pipeline_parallel_size="1",
            block_size="1", version="0.5.4")),
+    ("/v1/version", "nim-v1-version.json", Facts(version="1.8.4")),
 ])
 def test_each_engines_info_answer(path: str, fixture: str, expected: Facts) -> None:
     assert from_endpoint(path, doc(fixture)) == expected
@@ -111,6 +112,7 @@ def shape(value: object) -> object:
     ("vllm", "/v1/models", "vllm-v1-models.json"),
     ("vllm", "/version", "vllm-version.json"),
     ("sglang", "/get_server_info", "sglang-get-server-info.json"),
+    ("nim", "/v1/version", "nim-v1-version.json"),
 ])
 def test_the_simulator_answers_with_the_keys_and_types_of_the_engines_own_shape(
         kind: str, path: str, fixture: str) -> None:
