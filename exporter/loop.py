@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import platform
@@ -63,6 +64,17 @@ class CollectorLoop:
         # the forms (openmetrics, gzipped) scrapers have asked for since the start: each
         # new snapshot renders them up front (Prometheus asks for gzipped OpenMetrics only)
         self.wanted: set[tuple[bool, bool]] = set()
+        for collector in self.collectors:  # one that publishes between its runs (engines)
+            if hasattr(collector, "on_update"):
+                collector.on_update = functools.partial(self._republish, collector)
+
+    def _republish(self, collector: Collector) -> None:
+        """A collector's series changed between runs: its latest ones into the next snapshot
+        (after a run that succeeded; a failed run's state stands until the next)."""
+        state = self.states[collector.name]
+        if state.up:
+            state.families = list(collector.families())
+            self._dirty.set()
 
     async def run_once(self, collector: Collector) -> None:
         """One run of one collector, bounded by its timeout; never raises."""

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 TIMEOUT_MARGIN = 1.0  # the collector's own timeout above its slowest target's
 WAIT_MARGIN = 0.5  # a run waits for its scrapes this long past the slowest target's timeout
+SLOW_SHARE = 0.5  # a run does not wait for a target whose last scrape took this share of
+# its timeout
 MODEL_CHARS = 200  # of a model name in a log line
 
 
@@ -80,6 +82,7 @@ class _State:
     task: asyncio.Task | None = None  # the scrape in progress
     role: str = "both"  # the engine's, else the target's, else both
     busy: asyncio.Future | None = None  # its worker thread (which a timeout cannot stop)
+    duration: float = 0.0  # of its last scrape, seconds
 
 
 class EngineCollector:
@@ -106,6 +109,10 @@ class EngineCollector:
         self._closing: asyncio.Task | None = None
         self._info = InfoFetcher(info_interval, clock=clock)  # on their own interval
         self._page_facts: dict[Target, Facts] = {}  # of each target's config-info families
+        # set by the collector loop: called when a scrape no run waited for lands, so that
+        # its series are published then rather than at the next run
+        self.on_update: Callable[[], None] | None = None
+        self._waiting = False  # a run is waiting for its scrapes
         self.set_targets(targets)
         self.interval = min([interval, *(s.interval for s in self._states.values())])
 
@@ -157,9 +164,18 @@ class EngineCollector:
                 state.task = asyncio.create_task(self._scrape(self._session, state),
                                                  name=f"engine-scrape {state.shown[:200]}")
                 state.task.add_done_callback(_retrieve)
-        running = [s.task for s in self._states.values() if s.task and not s.task.done()]
-        if running:  # a scrape still running past the budget keeps its last families
-            await asyncio.wait(running, timeout=self.timeout - TIMEOUT_MARGIN + WAIT_MARGIN)
+        waited = [s.task for s in self._states.values()
+                  if s.task and not s.task.done() and _waited_for(s)]
+        if waited:  # the others keep their last families until theirs land (on_update)
+            self._waiting = True
+            try:
+                await asyncio.wait(waited, timeout=self.timeout - TIMEOUT_MARGIN + WAIT_MARGIN)
+            finally:
+                self._waiting = False
+        return self.families()
+
+    def families(self) -> list[Metric]:
+        """Every target's latest series (health, samples, provenance, model facts)."""
         return [f for s in self._states.values() for f in [*s.families, *self._facts(s)]]
 
     def _facts(self, state: _State) -> list[Metric]:
@@ -199,15 +215,18 @@ class EngineCollector:
             state.role = norm.role or state.target.role or "both"
         ident = publish.Identity(state.engine, state.shown, _extra(state.target), state.role)
         limited = publish.limits_exceeded(ident, state.exceeded)
+        state.duration = duration
         if norm is None:
             state.families = [*publish.health(ident, _model(state.sources), False, duration),
                               *limited]
-            return
-        _track(state, norm)
-        state.families = [*publish.health(ident, _model(norm.sources), True, duration),
-                          *limited, *publish.series(ident, norm),
-                          *publish.provenance(ident, norm.sources, state.lost,
-                                              len(norm.unmapped))]
+        else:
+            _track(state, norm)
+            state.families = [*publish.health(ident, _model(norm.sources), True, duration),
+                              *limited, *publish.series(ident, norm),
+                              *publish.provenance(ident, norm.sources, state.lost,
+                                                  len(norm.unmapped))]
+        if not self._waiting and self.on_update is not None:
+            self.on_update()  # landed after its run returned: published now
 
     async def _scrape_once(self, session: aiohttp.ClientSession, state: _State) -> Normalised:
         body = await self._fetch_metrics(session, state)
@@ -303,6 +322,12 @@ async def _in_thread(state: _State, fn: Callable[..., Any], *args: Any) -> Any:
     state.busy = asyncio.ensure_future(asyncio.to_thread(fn, *args))
     state.busy.add_done_callback(_retrieve)
     return await asyncio.shield(state.busy)
+
+
+def _waited_for(state: _State) -> bool:
+    """A run waits for a target's scrape unless its last one was slow (half its timeout or
+    more, a timeout included): a target that hangs or takes long delays no other's series."""
+    return state.duration < SLOW_SHARE * state.timeout
 
 
 def _retrieve(fut: asyncio.Future) -> None:
