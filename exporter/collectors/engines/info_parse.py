@@ -1,7 +1,11 @@
 """What an engine says about the model it serves (dtype, quantization, KV-cache dtype,
 parallelism, context length, block size, version), from its config-info metric families and
 from its info endpoints: vLLM `/v1/models` and `/version`, TGI `/info`, llama.cpp `/props`,
-SGLang `/get_server_info`, NIM `/v1/version` (shapes in tests/testdata/engines/info/SOURCES.md).
+SGLang `/get_server_info`, NIM `/v1/version`, trtllm-serve `/version` (shapes in
+tests/testdata/engines/info/SOURCES.md). Only endpoints of the server that serves the metrics
+are asked: Triton's server metadata is on its HTTP port, not the metrics port; LMDeploy's
+api_server and Dynamo's frontend and system server answer no version (their source, cited in
+SOURCES.md); none of the three publishes a version family.
 
 A value the engine does not say stays "" (never guessed); values the engines write for
 "unset" (`None`, `null`, `auto` is kept: it is what the engine says) are dropped; every value
@@ -29,7 +33,7 @@ LABELS = {"dtype": ("dtype", "model_dtype"), "quantization": ("quantization",),
 
 # per engine kind: the info endpoints, asked in this order
 ENDPOINTS = {"vllm": ("/v1/models", "/version"), "tgi": ("/info",), "llamacpp": ("/props",),
-             "sglang": ("/get_server_info",), "nim": ("/v1/version",)}
+             "sglang": ("/get_server_info",), "nim": ("/v1/version",), "trtllm": ("/version",)}
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,8 @@ def _vllm_models(doc: Any) -> Facts:
     return Facts(model=clean(_get(first, "id")), max_model_len=clean(_get(first, "max_model_len")))
 
 
-def _vllm_version(doc: Any) -> Facts:
+def _version(doc: Any) -> Facts:
+    """vLLM's and trtllm-serve's `/version`: `{"version": <the package's __version__>}`."""
     return Facts(version=clean(_get(doc, "version")))
 
 
@@ -125,7 +130,7 @@ def _nim_version(doc: Any) -> Facts:
     return Facts(version=clean(_get(doc, "release")))
 
 
-PARSERS = {"/v1/models": _vllm_models, "/version": _vllm_version, "/info": _tgi,
+PARSERS = {"/v1/models": _vllm_models, "/version": _version, "/info": _tgi,
            "/props": _llamacpp, "/get_server_info": _sglang, "/v1/version": _nim_version}
 
 

@@ -139,12 +139,17 @@ async def test_an_engine_named_by_its_info_endpoint_carries_the_model_from_its_f
         await runner.cleanup()
 
 
-async def test_a_simulated_nim_says_its_release_as_the_engine_version() -> None:
-    sim = Simulation("nim")
+@pytest.mark.parametrize(("kind", "engine", "path", "key"), [
+    ("nim", "nim", "/v1/version", "release"),  # NIM's release, not its API version
+    ("trtllm-serve", "trtllm", "/version", "version"),  # beside /prometheus/metrics
+])
+async def test_a_simulated_engine_says_its_version_on_its_metrics_server(
+        kind: str, engine: str, path: str, key: str) -> None:
+    sim = Simulation(kind)
     runner, url = await serve(make_app(sim))
     url = url.removesuffix("/metrics") + sim.kind.metrics_path
     clock = iter(float(t) for t in range(0, 10_000, 100))
-    collector = EngineCollector([Target("nim", url)], timeout=2.0, clock=lambda: next(clock))
+    collector = EngineCollector([Target(engine, url)], timeout=2.0, clock=lambda: next(clock))
     try:
         for _ in range(20):  # the info fetch runs beside the scrapes: until it has answered
             families = await collector.collect()
@@ -155,5 +160,5 @@ async def test_a_simulated_nim_says_its_release_as_the_engine_version() -> None:
         await collector.aclose()
         await runner.cleanup()
     (info,) = samples(families, c.ENGINE_INFO.name, url)
-    assert info.labels["version"] == sim.extra(0.0)["/v1/version"]["release"]
+    assert info.labels["version"] == sim.extra(0.0)[path][key]
     assert [s.value for s in samples(families, c.ENGINE_INFO_UP.name, url)] == [1.0]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from inferwatch.exporter.collectors.engines.info_parse import (
+    ENDPOINTS,
     FIELD_CHARS,
     Facts,
     from_endpoint,
@@ -29,7 +30,7 @@ def doc(name: str) -> object:
 def test_every_fixture_is_listed_in_sources_and_every_listed_one_exists() -> None:
     listed = set(re.findall(r"^\| `([^`]+\.json)` \|", (INFO / "SOURCES.md").read_text(), re.M))
     assert listed == {p.name for p in INFO.glob("*.json")}
-    assert len(listed) == 7
+    assert len(listed) == 8
 
 
 @pytest.mark.parametrize(("path", "fixture", "expected"), [
@@ -48,6 +49,7 @@ def test_every_fixture_is_listed_in_sources_and_every_listed_one_exists() -> Non
            kv_cache_dtype="fp8_e5m2", tensor_parallel_size="2", pipeline_parallel_size="1",
            block_size="1", version="0.5.4")),
     ("/v1/version", "nim-v1-version.json", Facts(version="1.8.4")),
+    ("/version", "trtllm-version.json", Facts(version="1.2.0rc1")),
 ])
 def test_each_engines_info_answer(path: str, fixture: str, expected: Facts) -> None:
     assert from_endpoint(path, doc(fixture)) == expected
@@ -113,6 +115,7 @@ def shape(value: object) -> object:
     ("vllm", "/version", "vllm-version.json"),
     ("sglang", "/get_server_info", "sglang-get-server-info.json"),
     ("nim", "/v1/version", "nim-v1-version.json"),
+    ("trtllm-serve", "/version", "trtllm-version.json"),
 ])
 def test_the_simulator_answers_with_the_keys_and_types_of_the_engines_own_shape(
         kind: str, path: str, fixture: str) -> None:
@@ -128,3 +131,14 @@ def test_vllm_lora_cards_after_the_base_model_do_not_change_its_facts() -> None:
     models = doc("vllm-v1-models.json")
     assert [card["parent"] for card in models["data"]] == [None, models["data"][0]["id"]]
     assert from_endpoint("/v1/models", models).max_model_len == "32768"
+
+
+def test_only_engines_whose_metrics_server_says_a_version_are_asked() -> None:
+    """trtllm-serve's /version is on the app that serves /prometheus/metrics; Triton's version is
+    on its HTTP port, not the metrics port, and LMDeploy's and Dynamo's servers have none
+    (SOURCES.md, "Engines whose version is not asked")."""
+    assert ENDPOINTS["trtllm"] == ("/version",)
+    assert not {"triton", "lmdeploy", "dynamo"} & ENDPOINTS.keys()
+    sources = (INFO / "SOURCES.md").read_text()
+    for engine in ("**Triton**", "**LMDeploy**", "**Dynamo**"):
+        assert engine in sources.split("## Engines whose version is not asked")[1]

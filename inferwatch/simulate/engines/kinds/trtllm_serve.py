@@ -1,7 +1,8 @@
 """TensorRT-LLM `trtllm-serve` (tensorrt_llm/metrics/collector.py), at /prometheus/metrics.
 
 `trtllm_` names with labels model_name and engine_type, vLLM 0.10 buckets, prometheus_client
-exposition with `_created`. KV figures are in blocks as well as a 0..1 utilisation.
+exposition with `_created`. KV figures are in blocks as well as a 0..1 utilisation. The same
+server answers `/version` (`{"version": VERSION}`, tensorrt_llm/serve/openai_server.py).
 """
 
 from __future__ import annotations
@@ -94,4 +95,4 @@ def render(view: View) -> bytes:
 
 
 TRTLLM_SERVE = Kind("trtllm-serve", LAYOUTS, render, metrics_path="/prometheus/metrics",
-                    config=CONFIG)
+                    config=CONFIG, extra=lambda view: {"/version": {"version": "1.2.0rc1"}})
