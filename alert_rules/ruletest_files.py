@@ -7,7 +7,6 @@ model.Duration.String()."""
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,7 +77,10 @@ def labels_string(labels: dict[str, str]) -> str:
 
 
 def parse_metric(text: str) -> dict[str, str]:
-    """parser.ParseMetric: `name{a="b"}` or `{__name__="name", a="b"}`."""
+    """parser.ParseMetric: `name{a="b"}`, `{__name__="name", a="b"}` or `{}` (no labels, which
+    a selector may not be)."""
+    if re.fullmatch(r"\s*\{\s*\}\s*", text):
+        return {}
     try:
         expr = parse(text)
     except PromQLError as err:
@@ -89,38 +91,37 @@ def parse_metric(text: str) -> dict[str, str]:
     return {k: v for k, _, v in expr.matchers}
 
 
-def _number(token: str) -> float:
-    if token == "stale":
-        return math.nan  # replaced by STALE by the caller
-    return parse_float(token)
-
-
-_NUM = r"(?:[iI]nf|NaN|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|0[xX][0-9a-fA-F]+)"
-SERIES_TERM = re.compile(rf"^([+-]?{_NUM}|stale|_)([+-]{_NUM})?x(\d+)$")
+# The series notation as promql/parser lexes it (lexValueSequence): no hexadecimal; Inf and NaN
+# are words, so a word that runs into `x` ("NaNx2", "stalex2") is an identifier promtool refuses
+_DEC = r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_WORD = r"(?i:inf|nan)"
+SERIES_VALUE = re.compile(rf"[+-]?(?:{_DEC}|{_WORD})")
+SERIES_TERM = re.compile(rf"([+-]?{_DEC}|[+-]?{_WORD}(?=[+-])|_)([+-]{_DEC})?x(\d+)")
 
 
 def expand_values(text: str) -> list[tuple[bool, float | None]]:
     """The expanding notation: per step, (present, value); value None is a stale marker."""
     out: list[tuple[bool, float | None]] = []
     for token in str(text).split():
-        if token == "_":
-            out.append((False, None))
+        if token in ("_", "stale"):
+            out.append((token == "stale", None))
             continue
-        term = SERIES_TERM.match(token)
+        if SERIES_VALUE.fullmatch(token):
+            out.append((True, parse_float(token)))
+            continue
+        term = SERIES_TERM.fullmatch(token)
         if term is None:
-            out.append((True, None if token == "stale" else _number(token)))
-            continue
+            raise ValueError(f"invalid series value {token!r}")
         start, step, times = term[1], term[2], int(term[3])
         if start == "_":
             if step:
                 raise ValueError(f"invalid series value {token!r}")
             out += [(False, None)] * times
             continue
-        value = _number(start)
-        stale = start == "stale"
-        increment = _number(step) if step else 0.0
+        value = parse_float(start)
+        increment = parse_float(step) if step else 0.0
         for _ in range(times + 1):
-            out.append((True, None if stale else value))
+            out.append((True, value))
             value += increment
     return out
 

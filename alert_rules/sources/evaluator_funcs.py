@@ -172,8 +172,9 @@ def call(ev: PromQLEvaluator, node: Func, t: int) -> Value:
     if name == "histogram_quantile":
         return histogram_quantile(ev.scalar(args[0], t), ev.vector(args[1], t))
     vector = ev.vector(args[0], t)
-    if name in ("sort", "sort_desc"):
-        return vector
+    if name in ("sort", "sort_desc"):  # 2.42's funcSort(Desc): by value, NaN last
+        desc = name == "sort_desc"
+        return sorted(vector, key=lambda s: (math.isnan(s[1]), -s[1] if desc else s[1]))
     if name in gomath.MATH:
         f = gomath.MATH[name]
         return _unique([(drop_name(lb), f(v)) for lb, v in vector])
