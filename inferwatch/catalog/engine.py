@@ -106,8 +106,8 @@ ENGINE_KV_TRANSFER_LATENCY = _g("inferwatch_engine_kv_transfer_latency_seconds",
                                 "the latest KV-cache transfers as the engine averages it "
                                 "(where it has no histogram).", ENGINE, "seconds")
 ENGINE_KV_TRANSFER_SPEED = _g("inferwatch_engine_kv_transfer_speed_bytes_per_second", "Speed "
-                              "of the latest KV-cache transfers as the engine averages it.",
-                              ENGINE)
+                              "of KV-cache transfers as the engine averages it (its latest "
+                              "transfers, or a speed histogram's mean since start).", ENGINE)
 ENGINE_KV_TRANSFER_FAILURES = _c("inferwatch_engine_kv_transfer_failures_total", "KV-cache "
                                  "transfers that failed, by stage (transfer, bootstrap, "
                                  "notification, expired).", ENGINE + ("reason",))

@@ -9,7 +9,8 @@ known only by its sum and count), MEAN (the plain mean over ranks of an engine-c
 unbounded) or LATEST (per rank, the labels of the series with the newest timestamp value, as
 vLLM's `lora_requests_info` writes them) or QUOTIENT (per model, the first part summed over
 ranks over the others summed: a pooled ratio of used over total, as SGLang's HiCache host tier
-says it). A spec with a label past `engine, model, target`
+says it) or AVERAGE (QUOTIENT unbounded: a histogram's mean, its `_sum` over its `_count`).
+A spec with a label past `engine, model, target`
 (`reason`, `state`) takes it from the part's `reason_label` (several names: the first present),
 `reasons` or `reason`. `role_label` names the label in which an engine says its role in a
 disaggregated deployment (SGLang's `engine_type`), `roles` maps its values onto `prefill`,
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from inferwatch.catalog import MetricSpec
 
 SUM, RATIO, PRODUCT, HISTOGRAM, SUM_COUNT = "sum", "ratio", "product", "histogram", "sum_count"
-MEAN, LATEST, QUOTIENT = "mean", "latest", "quotient"
+MEAN, LATEST, QUOTIENT, AVERAGE = "mean", "latest", "quotient", "average"
 Pairs = tuple[tuple[str, str], ...]
 
 

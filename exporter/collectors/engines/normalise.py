@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from inferwatch.catalog import MetricSpec
 from inferwatch.exporter.collectors.engines.mapping import (
+    AVERAGE,
     HISTOGRAM,
     LATEST,
     MEAN,
@@ -172,8 +173,8 @@ def _evaluate(ctx: Context, source: Source, spec: MetricSpec,
         return _ratio(ctx, source, problems)
     if source.op == PRODUCT:
         return _by_model(_per_rank(ctx, source))
-    if source.op == QUOTIENT:
-        return _quotient(ctx, source, problems)
+    if source.op in (QUOTIENT, AVERAGE):
+        return _quotient(ctx, source, problems, bounded=source.op == QUOTIENT)
     if source.op == LATEST:
         return _latest(ctx, source, reasons=len(spec.labels) > 3)
     return _sum(ctx, source, reasons=len(spec.labels) > 3)
@@ -319,9 +320,10 @@ def _sum_count(ctx: Context, source: Source) -> dict[Key, Value]:
     return {k: Histogram([], float(v), float(count[k])) for k, v in total.items() if k in count}
 
 
-def _quotient(ctx: Context, source: Source, problems: list[str]) -> dict[Key, Value]:
+def _quotient(ctx: Context, source: Source, problems: list[str],
+              bounded: bool = True) -> dict[Key, Value]:
     """Per model, the first part's sum over ranks divided by the others' sum: none where the
-    total is 0 or absent; above 1 dropped and reported, as a ratio is."""
+    total is 0 or absent; `bounded`, above 1 dropped and reported, as a ratio is."""
     used = _sum(ctx, Source(source.parts[:1]), reasons=False)
     total = _sum(ctx, Source(source.parts[1:]), reasons=False)
     out: dict[Key, Value] = {}
@@ -329,7 +331,7 @@ def _quotient(ctx: Context, source: Source, problems: list[str]) -> dict[Key, Va
         whole = total.get(key, 0.0)
         if not whole > 0:
             continue
-        if value / whole > 1:
+        if bounded and value / whole > 1:
             problems.append(f"{source.parts[0].family}/{source.parts[1].family}="
                             f"{value / whole:g} is above 1; dropped")
             continue

@@ -14,8 +14,12 @@ its latest transfers (ms, GB/s as 10^9 bytes); failures are the bootstrap and tr
 counters. Newer builds (observability/metrics_collector.py at 016d8605) name the prefill
 prealloc queue `num_prefill_bootstrap_queue_reqs` (counted the same, as `prefill_bootstrap`) and
 write `kv_transfer_latency_ms` as a histogram: then it is the transfer duration histogram (ms,
-bounds too), and the latency gauge stays unset. With `--enable-hierarchical-cache` the host
-tier's usage is `hicache_host_used_tokens` over `hicache_host_total_tokens`, pooled over ranks.
+bounds too), and the latency gauge stays unset; `kv_transfer_speed_gb_s` and `kv_transfer_total_mb`
+are histograms too, observed per transfer in GiB/s and MiB (req_time_stats.py: bytes / 2^20,
+then / 1024 per second): the speed is then the histograms' mean since start (summed `_sum` over
+summed `_count`, not the latest transfers), the size's `_sum` the bytes moved.
+With `--enable-hierarchical-cache` the host tier's usage is `hicache_host_used_tokens` over
+`hicache_host_total_tokens`, pooled over ranks.
 With LoRA on (metrics_collector.py at 44cedc2b), `lora_pool_slots_total` (max_loras_per_batch of
 each rank's pool, summed over ranks) is the most adapters held at once; `lora_pool_slots_used`
 counts adapters loaded, not adapters with requests, so it is left out.
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 from inferwatch import catalog as c
 from inferwatch.exporter.collectors.engines.mapping import (
+    AVERAGE,
     MEAN,
     QUOTIENT,
     RATIO,
@@ -37,6 +42,8 @@ from inferwatch.exporter.collectors.engines.mapping import (
 )
 
 CAPACITY = one("sglang:max_total_num_tokens")
+MIB, GIB = float(2**20), float(2**30)
+SPEED = "sglang:kv_transfer_speed_gb_s"
 GATEWAY_PREFIX = "sglang_"
 
 
@@ -91,7 +98,9 @@ RULES = (
     rule(c.ENGINE_SPEC_ACCEPT_LENGTH, one("sglang:spec_accept_length", MEAN)),
     rule(c.ENGINE_KV_TRANSFER_LATENCY, one("sglang:kv_transfer_latency_ms", MEAN, scale=1e-3)),
     rule(c.ENGINE_KV_TRANSFER_DURATION, hist("sglang:kv_transfer_latency_ms", 1e-3)),
-    rule(c.ENGINE_KV_TRANSFER_SPEED, one("sglang:kv_transfer_speed_gb_s", MEAN, scale=1e9)),
+    rule(c.ENGINE_KV_TRANSFER_SPEED, one(SPEED, MEAN, scale=1e9),
+         Source((Part(SPEED, suffix="_sum", scale=GIB), Part(SPEED, suffix="_count")), AVERAGE)),
+    rule(c.ENGINE_KV_TRANSFER_BYTES, one("sglang:kv_transfer_total_mb", suffix="_sum", scale=MIB)),
     rule(c.ENGINE_KV_TRANSFER_FAILURES, TRANSFER_FAILURES),
     rule(c.ENGINE_LORA_ADAPTERS_MAX, one("sglang:lora_pool_slots_total")),
     rule(c.ENGINE_KV_HOST_USAGE, Source((Part("sglang:hicache_host_used_tokens"),

@@ -31,7 +31,7 @@ KINDS = {"vllm-v1": "vllm", "vllm-v0": "vllm", "vllm-0.10-old-and-new": "vllm",
          "sglang-pd-prefill": "sglang", "sglang-pd-decode": "sglang",
          "vllm-v1-nixl-decode": "vllm", "sglang-pd-prefill-histograms": "sglang",
          "triton-trtllm-disaggregated": "triton", "sglang-hicache": "sglang",
-         "sglang-lora": "sglang"}
+         "sglang-lora": "sglang", "sglang-pd-prefill-transfer-size": "sglang"}
 
 
 def load(name: str) -> tuple[dict, Normalised]:
