@@ -14,15 +14,8 @@ from inferwatch.exporter.collectors.engines.collector import EngineCollector, Sc
 from inferwatch.exporter.collectors.engines.targets import Target
 from inferwatch.exporter.loop import CollectorLoop
 from inferwatch.simulate.engines.sim import Simulation
+from tests.exporter.engines.test_info_collector import serve
 from tests.support.webhook import until
-
-
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
 
 
 async def engines(delay: float) -> tuple[web.AppRunner, str, str]:
@@ -39,7 +32,8 @@ async def engines(delay: float) -> tuple[web.AppRunner, str, str]:
     app = web.Application()
     app.router.add_get("/fast/metrics", fast)
     app.router.add_get("/slow/metrics", slow)
-    runner, base = await serve(app)
+    runner, url = await serve(app)
+    base = url.removesuffix("/metrics")
     return runner, f"{base}/fast/metrics", f"{base}/slow/metrics"
 
 
