@@ -245,19 +245,31 @@ def report(args: argparse.Namespace, loads: dict, timed: dict, seen: dict) -> No
               f"{1000 * max(am[what]):.0f} ms")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def workload_args(doc: str) -> argparse.ArgumentParser:
+    """The options of a bench over this workload: --alerts, --silences, --batch."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=10000)
     parser.add_argument("--silences", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=500, help="alerts per POST")
-    args = parser.parse_args()
+    return parser
+
+
+def workload(args: argparse.Namespace) -> tuple[str, list[list[dict]], list[dict]]:
+    """Debian's Alertmanager binary, the alerts in POST batches, the silences; exits when
+    Alertmanager is missing."""
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     if not binary:
         sys.exit("Alertmanager missing: apt-get install prometheus-alertmanager")
     every = alerts(args.alerts)
-    batches = [every[i:i + args.batch] for i in range(0, len(every), args.batch)]
-    sils = silences(args.silences)
+    return (binary, [every[i:i + args.batch] for i in range(0, len(every), args.batch)],
+            silences(args.silences))
+
+
+def main() -> None:
+    parser = workload_args(__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    binary, batches, sils = workload(args)
     with tempfile.TemporaryDirectory(prefix="bench-matching-") as tmp:
         sides = start(binary, Path(tmp))
         try:

@@ -31,12 +31,11 @@ import json
 import math
 import os
 import re
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from bench_matching import Side, alerts, load, silences, start
+from bench_matching import Side, load, start, workload, workload_args
 
 PAGE, GROUPS = "/ui/alerts", "/api/v2/alerts/groups"
 TARGET_MS = 200.0
@@ -102,18 +101,10 @@ def report(args: argparse.Namespace, shape: tuple[int, int, int],
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--alerts", type=int, default=10000)
-    parser.add_argument("--silences", type=int, default=1000)
+    parser = workload_args(__doc__)
     parser.add_argument("--requests", type=int, default=50)
-    parser.add_argument("--batch", type=int, default=500, help="alerts per POST")
     args = parser.parse_args()
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if not binary:
-        sys.exit("Alertmanager missing: apt-get install prometheus-alertmanager")
-    every = alerts(args.alerts)
-    batches = [every[i:i + args.batch] for i in range(0, len(every), args.batch)]
-    sils = silences(args.silences)
+    binary, batches, sils = workload(args)
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp:
         started = start(binary, Path(tmp))
         sides = {s.name: s for s in started}
