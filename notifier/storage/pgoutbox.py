@@ -1,6 +1,7 @@
 """The delivery worker's outbox on PostgreSQL: rows claimed by this replica, held in memory.
 
-A claim (`claimed_by`, `claim_until`) is taken with `FOR UPDATE SKIP LOCKED`, renewed every
+A claim (`claimed_by`, `claim_until`) is taken when this replica's flush queues the row
+(`adopt`), or else with `FOR UPDATE SKIP LOCKED`; it is renewed every
 quarter of its length and handed back with the outcome, so a dead replica's rows go to another
 one once their claims expire. The delivery worker (notifier/delivery.py) reads and marks
 synchronously: `due` hands it only rows whose claim outlives an attempt, and the marks it
@@ -112,6 +113,17 @@ class ClaimedOutbox:
     def ttl(self) -> float:
         return self.storage.cluster.lease + self.storage.send_timeout
 
+    def free(self, times: int = 1) -> int:
+        """Slots for rows to claim."""
+        return max(0, times * self.storage.slots - len(self.rows))
+
+    def adopt(self, rows: list[Row], at: float) -> None:
+        """Rows this replica queued claimed (committed); `at`: time.monotonic() before the
+        transaction began, so never after the claim's own start."""
+        for row in rows:
+            self.rows[row.id] = row
+            self.confirmed[row.id] = at
+
     # what notifier/delivery.py calls
     def due(self, now: float, limit: int, busy: set[int]) -> list[Row]:
         # a row whose claim would run out before an attempt could end stays here (another
@@ -190,7 +202,7 @@ class ClaimedOutbox:
         """Write the queued outcomes and claim due rows for the free slots: one transaction,
         one round trip (pipeline mode). Nothing of it happened when it raises."""
         s = self.storage
-        marks, free = list(self.marks), s.slots - len(self.rows)
+        marks, free = list(self.marks), self.free()
         if not marks and free <= 0:
             return 0
         started, got = time.perf_counter(), []

@@ -6,8 +6,11 @@ flushes and at each flush, with the silences). Each group's flushes belong to th
 holds its lease (notifier/storage/pgleases.py, with the group schedule); a flush reads the
 last notifications, decides, queues and records the group's next flush in one transaction that
 first locks its leases (`FOR UPDATE`, still this replica's, unexpired), so a replica that lost
-a lease queues nothing for that group. Outbox rows are claimed the same way
-(notifier/storage/pgoutbox.py); NOTIFY wakes the other replicas (notifier/storage/pglisten.py).
+a lease queues nothing for that group. The flush claims the rows it queues for this replica
+(up to OWN_CLAIMS times its delivery slots), so the owner delivers its groups' notifications
+as an Alertmanager does; rows beyond, and those of a replica that died, are claimed by any
+replica (notifier/storage/pgoutbox.py). Picking up reads only rows not yet read
+(notifier/storage/pgchanges.py). NOTIFY wakes the other replicas (notifier/storage/pglisten.py).
 The DSN's password never reaches a log line or an error text: they name the URL through `redact`.
 """
 
@@ -17,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -29,6 +33,7 @@ from inferwatch.core.redact import redact
 from inferwatch.notifier.alerts import StoredAlert, merge
 from inferwatch.notifier.alertstore import _encode
 from inferwatch.notifier.nflog import Entry
+from inferwatch.notifier.outbox import Row
 from inferwatch.notifier.silences import Silences
 from inferwatch.notifier.storage.base import (
     Cluster,
@@ -39,6 +44,7 @@ from inferwatch.notifier.storage.base import (
     reason,
 )
 from inferwatch.notifier.storage.migrations import MIGRATION_LOCK, POSTGRES_LATEST, POSTGRES_STEPS
+from inferwatch.notifier.storage.pgchanges import PickUp
 from inferwatch.notifier.storage.pgleases import Leases
 from inferwatch.notifier.storage.pglisten import CHANGES, KEEPALIVES, NOTIFY, OUTBOX, listen
 from inferwatch.notifier.storage.pgoutbox import (
@@ -52,6 +58,7 @@ from inferwatch.notifier.storage.pgsql import Rows, text_array
 
 log = logging.getLogger(__name__)
 SETTLED = 2.0  # seconds after which no alert write older than it can still commit
+OWN_CLAIMS = 16  # times `slots`: the notifications a replica claims as it queues them
 RECHECK = 1.0  # seconds: a pooled connection idle longer is checked before it is handed out
 CONNECT = {"autocommit": True, "connect_timeout": 3, "options": "-c statement_timeout=10000"}
 
@@ -67,7 +74,7 @@ class PostgresStorage(Leases, Storage):
         self.silences = Silences(self, rows=[])
         self.outbox = ClaimedOutbox(self)
         self.up = False  # the last database access succeeded (readiness)
-        self._settled = 0  # every alert up to this sequence number has been picked up
+        self._pickup = PickUp(SETTLED)  # which alert rows are still to be read
         self._seen: dict[str, int] = {}  # fingerprint -> sequence number last picked up
         self.changed = asyncio.Event()  # another replica stored alerts or silences (NOTIFY)
         self.listening = False
@@ -228,9 +235,10 @@ class PostgresStorage(Leases, Storage):
         async with self.conn() as conn:
             async with conn.pipeline():
                 silences = await conn.execute("SELECT body FROM silences")
+                where, args = self._pickup.where()
                 cur = await conn.execute(
                     "SELECT seq, fingerprint, written_at < now() - %s * interval '1 second' "
-                    "FROM alerts WHERE seq > %s ORDER BY seq", (SETTLED, self._settled))
+                    f"FROM alerts WHERE {where} ORDER BY seq", (SETTLED, *args))
                 stored = [r[0] for r in await silences.fetchall()]
                 rows = await cur.fetchall()
             if writes == self._silence_writes:  # else the rows may predate a write of ours
@@ -241,10 +249,7 @@ class PostgresStorage(Leases, Storage):
                 cur = await conn.execute("SELECT seq, fingerprint, body FROM alerts WHERE seq = "
                                          "ANY(%s) ORDER BY seq", (new,))
                 bodies = await cur.fetchall()
-        for seq, _, settled in rows:  # later writes may still commit below an unsettled one
-            if not settled:
-                break
-            self._settled = seq
+        self._pickup.read([(seq, settled) for seq, _, settled in rows])
         if len(self._seen) > 100_000:
             self._seen.clear()
         self._seen.update((fp, seq) for seq, fp, _ in bodies)
@@ -256,6 +261,7 @@ class PostgresStorage(Leases, Storage):
         """One transaction in two round trips (pipeline mode): lock the leases still ours and
         read the groups' last notifications; then plan and write."""
         me, listed = self.cluster.replica, text_array(sorted(keys))
+        began, adopted = time.monotonic(), []
         async with self.conn() as conn, conn.pipeline(), conn.transaction():
             cur = await conn.execute(
                 "SELECT group_key FROM leases WHERE group_key = ANY(%s::text[]) AND owner = %s "
@@ -271,13 +277,23 @@ class PostgresStorage(Leases, Storage):
             if notes:
                 await conn.execute(SUPERSEDE, (now, GROUPS.param(
                     (n.receiver, n.channel, n.group_key) for n in notes)))
-                await conn.execute(QUEUE, (OUTBOX_ROWS.param(
-                    _outbox_row(n, now, deadline) for n in notes),))
-                await conn.execute(NOTIFY, (OUTBOX, me))
+                # this replica claims what it queues, in the same statement, while it holds
+                # fewer than OWN_CLAIMS times its slots: it delivers them without a claim
+                free = self.outbox.free(OWN_CLAIMS)
+                rows = [_outbox_row(n, now, deadline, me if i < free else None)
+                        for i, n in enumerate(notes)]
+                queued = await conn.execute(QUEUE, (self.outbox.ttl, OUTBOX_ROWS.param(rows)))
+                if len(notes) > free:  # the rest is for any replica's claim loop
+                    await conn.execute(NOTIFY, (OUTBOX, me))
+                if free:
+                    ids = dict(await queued.fetchall())
+                    adopted = [Row(ids[r[0]], r[0], n, now, now + deadline, 0)
+                               for r, n in zip(rows[:free], notes, strict=False)]
             await self.record(conn, {k: v for k, v in (schedule or {}).items() if k in ok}, now)
             if quiet:
                 await conn.execute(upsert_nflog(),
                                    (NFLOG.param(newest_per_group(nflog_rows(quiet, now, 0))),))
+        self.outbox.adopt(adopted, began)  # committed
         return ok
 
     def queued(self) -> None:
@@ -327,10 +343,12 @@ OUTBOX_ROWS = Rows(("key", "text"), ("receiver", "text"), ("channel", "int"),
                    ("group_key", "text"), ("title", "text"), ("body", "text"),
                    ("body_format", "text"), ("notify_type", "text"), ("firing", "text"),
                    ("resolved", "text"), ("created_at", "float8"), ("deadline", "float8"),
-                   ("next_attempt", "float8"))
+                   ("next_attempt", "float8"), ("claimed_by", "text"))
 QUEUE = f"""
-INSERT INTO outbox ({OUTBOX_ROWS.names_sql}, state)
-SELECT {OUTBOX_ROWS.names_sql}, 'pending' FROM {OUTBOX_ROWS.source()}
+INSERT INTO outbox ({OUTBOX_ROWS.names_sql}, state, claim_until)
+SELECT {OUTBOX_ROWS.names_sql}, 'pending', CASE WHEN claimed_by IS NOT NULL
+    THEN now() + %s * interval '1 second' END FROM {OUTBOX_ROWS.source()}
+RETURNING key, id
 """
 
 
@@ -344,12 +362,10 @@ def _last_entries(rows: list[tuple], keys: set[str]) -> dict[tuple[str, int, str
     return out
 
 
-def _outbox_row(n, now: float, deadline: float) -> tuple:
-    import secrets
-
+def _outbox_row(n, now: float, deadline: float, claimed_by: str | None) -> tuple:
     return (secrets.token_hex(12), n.receiver, n.channel, n.group_key, n.title, n.body,
             n.body_format, n.notify_type, json.dumps(sorted(n.firing)),
-            json.dumps(sorted(n.resolved)), now, now + deadline, now)
+            json.dumps(sorted(n.resolved)), now, now + deadline, now, claimed_by)
 
 
 def _decode(body: str) -> StoredAlert:
