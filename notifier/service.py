@@ -260,7 +260,6 @@ class Notifier:
                  queued: list[int], now: float) -> None:
         if done and sum(queued):
             self.deliverer.wake.set()
-            self.storage.queued()
         for group, alerts in sent:
             self.groups.flushed(group, now, alerts if group.key in done else ())
 

@@ -131,10 +131,6 @@ class Storage(ABC):
         """The group keys whose leases this replica holds."""
         return set()
 
-    def queued(self) -> None:
-        """Notifications were just queued: look for due outbox rows now."""
-        return None
-
     async def release(self, keys: Iterable[str]) -> None:
         """Give up the leases of groups that are gone."""
         return None

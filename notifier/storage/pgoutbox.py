@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STATS_EVERY = 1.0
+# outcomes are written in batches: once this many are queued, else this long after the first
+# (a row is not delivered again meanwhile; written one by one, they cost the database twice)
+MARK_BATCH, MARK_WAIT = 256, 0.1
 
 CLAIM = """
 WITH c AS (SELECT id, claimed_by AS prev FROM outbox
@@ -107,6 +110,7 @@ class ClaimedOutbox:
         self.marks: list[tuple[str, Row, float, str]] = []  # (op, row, at, error) to write
         self.marking: set[int] = set()
         self._kick: asyncio.Event | None = None
+        self._mark_timer: asyncio.TimerHandle | None = None
         self._pending, self._oldest = 0, None
 
     @property
@@ -168,6 +172,18 @@ class ClaimedOutbox:
         self.rows.pop(row.id, None)
         self.marking.add(row.id)
         self.marks.append((op, row, at, error))
+        if len(self.marks) >= MARK_BATCH:
+            self.kick()
+        else:
+            self._arm()
+
+    def _arm(self) -> None:
+        """A turn MARK_WAIT from now, unless one is set already."""
+        if self._mark_timer is None and self._kick is not None:
+            self._mark_timer = asyncio.get_running_loop().call_later(MARK_WAIT, self._marks_due)
+
+    def _marks_due(self) -> None:
+        self._mark_timer = None
         self.kick()
 
     def kick(self) -> None:
@@ -216,6 +232,8 @@ class ClaimedOutbox:
                 got = await cur.fetchall()
         if marks:
             self._written(marks)
+            if self.marks:  # queued meanwhile
+                self._arm()
         if free > 0:
             s._observe("outbox", started)
             self._claimed(got)

@@ -296,9 +296,6 @@ class PostgresStorage(Leases, Storage):
         self.outbox.adopt(adopted, began)  # committed
         return ok
 
-    def queued(self) -> None:
-        self.outbox.kick()
-
     async def gc(self, now: float, alerts: Iterable[str], before: float) -> None:
         async with self.conn() as conn, conn.transaction():
             await conn.execute("DELETE FROM alerts WHERE fingerprint = ANY(%s::text[]) AND "

@@ -156,3 +156,40 @@ async def test_a_flush_claims_what_it_queues_up_to_its_share(stores, monkeypatch
                                  "ORDER BY group_key")
         rows = await cur.fetchall()
     assert rows == [(keys[0], "writer", True), (keys[1], "writer", True), (keys[2], None, None)]
+
+
+async def test_outcomes_are_written_in_one_batch_not_one_by_one(
+        pg_url, sink, tmp_path, aiohttp_client, monkeypatch) -> None:
+    """Five deliveries one after the other, within MARK_WAIT: their outcomes reach the
+    database in one write."""
+    from inferwatch.notifier import service
+    from inferwatch.notifier.api import make_app
+    from inferwatch.notifier.storage import pgoutbox
+    from tests.notifier.helpers import alert_body, load
+    from tests.support.webhook import until
+
+    monkeypatch.setattr(pgoutbox, "MARK_WAIT", 3.0)
+    text = f"""
+route: {{receiver: hook, group_by: [alertname], group_wait: 50ms}}
+receivers:
+  - name: hook
+    urls: ["{sink.url()}"]
+"""
+    n = service.Notifier(load(tmp_path, text), pg_url,
+                         cluster=Cluster(replica="m", lease=30.0, poll=10.0))
+    written: list[int] = []
+    real = n.outbox._written
+    monkeypatch.setattr(n.outbox, "_written", lambda marks: (written.append(len(marks)),
+                                                             real(marks)))
+    await n.start()
+    try:
+        client = await aiohttp_client(make_app(n))
+        for i in range(5):
+            assert (await client.post("/api/v2/alerts", json=[alert_body(f"A{i}")])).status == 200
+            await until(lambda i=i: len(sink.posts) == i + 1, 5, what=f"notification {i + 1}")
+        assert written == [], "an outcome written before MARK_WAIT: nothing tested"
+        await until(lambda: written, 5, what="the outcomes written")
+        assert written == [5]
+        assert n.outbox.counts() == {"delivered": 5}
+    finally:
+        await n.stop()
