@@ -111,6 +111,7 @@ class ClaimedOutbox:
         self.marking: set[int] = set()
         self._kick: asyncio.Event | None = None
         self._mark_timer: asyncio.TimerHandle | None = None
+        self._more = False  # the last claim filled every free slot: more rows may wait
         self._pending, self._oldest = 0, None
 
     @property
@@ -172,7 +173,7 @@ class ClaimedOutbox:
         self.rows.pop(row.id, None)
         self.marking.add(row.id)
         self.marks.append((op, row, at, error))
-        if len(self.marks) >= MARK_BATCH:
+        if len(self.marks) >= MARK_BATCH or self._more:  # a slot freed for a waiting row
             self.kick()
         else:
             self._arm()
@@ -236,6 +237,7 @@ class ClaimedOutbox:
                 self._arm()
         if free > 0:
             s._observe("outbox", started)
+            self._more = len(got) == free
             self._claimed(got)
         return len(got)
 

@@ -75,6 +75,7 @@ class PostgresStorage(Leases, Storage):
         self.outbox = ClaimedOutbox(self)
         self.up = False  # the last database access succeeded (readiness)
         self._pickup = PickUp(SETTLED)  # which alert rows are still to be read
+        self._picking = asyncio.Lock()
         self._seen: dict[str, int] = {}  # fingerprint -> sequence number last picked up
         self.changed = asyncio.Event()  # another replica stored alerts or silences (NOTIFY)
         self.listening = False
@@ -231,6 +232,12 @@ class PostgresStorage(Leases, Storage):
         return await self.changes()
 
     async def changes(self) -> list[StoredAlert]:
+        # one at a time (the flush loop's and the pick-up loop's): two at once would both
+        # read and decode the same new rows
+        async with self._picking:
+            return await self._changes()
+
+    async def _changes(self) -> list[StoredAlert]:
         writes = self._silence_writes  # before the silences are read
         async with self.conn() as conn:
             async with conn.pipeline():
