@@ -118,11 +118,13 @@ class Receiver:
 
     def wait_for(self, path: str, groups: set[str], timeout: float) -> dict[str, float]:
         """First arrival time of each group, once all have arrived (or the timeout)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            first: dict[str, float] = {}
-            for at, group in list(self.arrivals[path]):
+        deadline, first, seen = time.monotonic() + timeout, {}, 0
+        arrivals = self.arrivals[path]
+        while True:  # only the arrivals since the last look (appended by the server thread)
+            upto = len(arrivals)
+            for at, group in arrivals[seen:upto]:
                 first.setdefault(group, at)
+            seen = upto
             if groups <= first.keys() or time.monotonic() > deadline:
                 return first
             time.sleep(0.01)

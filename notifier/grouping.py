@@ -44,15 +44,20 @@ class Groups:
     def __iter__(self) -> Iterator[AggrGroup]:
         return iter(list(self._groups.values()))
 
-    def insert(self, route: Route, alert: StoredAlert, now: float) -> AggrGroup:
+    def insert(self, route: Route, alert: StoredAlert, now: float,
+               later: float = 0.0) -> AggrGroup:
+        """`later`: a group this makes flushes that much after its group_wait (the alert of
+        another replica, which flushes it; this one looks once that one's lease would have
+        run out)."""
         key = group_key(route, alert.labels)
         group = self._groups.get(key) or self._revive(key, now)
         if group is None:
-            group = AggrGroup(key, route, group_labels(route, alert.labels), now + route.group_wait)
+            group = AggrGroup(key, route, group_labels(route, alert.labels),
+                              now + route.group_wait + later)
             self._groups[key] = group
         group.alerts[alert.fingerprint] = alert
         if not group.has_flushed and alert.starts_at + route.group_wait < now:
-            group.next_flush = min(group.next_flush, now)
+            group.next_flush = min(group.next_flush, now + later)
         return group
 
     def _revive(self, key: str, now: float) -> AggrGroup | None:

@@ -154,16 +154,17 @@ class Notifier:
         self.metrics.received.labels(source).inc(len(alerts))
         self.wake.set()
 
-    def _ingest(self, alert: StoredAlert, now: float) -> None:
+    def _ingest(self, alert: StoredAlert, now: float, later: float = 0.0) -> None:
         self.active[alert.fingerprint] = alert
         for route in match_routes(self.route, alert.labels):
-            self.groups.insert(route, alert, now)
+            self.groups.insert(route, alert, now, later)
 
     def _take(self, alerts: Sequence[StoredAlert], now: float) -> int:
-        """Alerts another replica stored: ingest those that differ from ours."""
+        """Alerts another replica stored: ingest those that differ from ours. A group they
+        make is that replica's to flush first: this one looks at it a lease later."""
         new = [a for a in alerts if self.active.get(a.fingerprint) != a]
         for alert in new:
-            self._ingest(alert, now)
+            self._ingest(alert, now, self.storage.cluster.lease)
         return len(new)
 
     async def _sync_loop(self) -> None:

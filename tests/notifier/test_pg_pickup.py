@@ -193,3 +193,35 @@ receivers:
         assert n.outbox.counts() == {"delivered": 5}
     finally:
         await n.stop()
+
+
+async def test_a_group_its_writer_never_flushed_is_flushed_here_a_lease_later(
+        pg_url, sink, tmp_path) -> None:
+    """A replica that stored an alert and died before its group_wait: another replica flushes
+    the group once the writer's lease would have run out (group_wait + lease), and only then."""
+    from inferwatch.notifier import service
+    from tests.notifier.helpers import load
+    from tests.support.webhook import until
+
+    text = f"""
+route: {{receiver: hook, group_by: [alertname], group_wait: 200ms}}
+receivers:
+  - name: hook
+    urls: ["{sink.url()}"]
+"""
+    writer = PostgresStorage(pg_url, Cluster(replica="gone", lease=1.5))
+    await writer.open()
+    other = service.Notifier(load(tmp_path, text), pg_url,
+                             cluster=Cluster(replica="other", lease=1.5))
+    await other.start()
+    try:
+        stored = to_stored(Alert({"alertname": "Orphan"}), time.time(), 300.0)
+        started = time.monotonic()
+        await writer.put_alerts({stored.fingerprint: stored})
+        await writer.close()  # gone before its group_wait ended, its flush never made
+        await until(lambda: other.active, 5, what="the alert picked up")
+        await until(lambda: sink.posts, 10, what="the orphaned group's notification")
+        assert time.monotonic() - started >= 1.5  # not at group_wait: its writer's turn first
+        assert [p.body["title"] for p in sink.posts] == ["[FIRING:1] Orphan"]
+    finally:
+        await other.stop()

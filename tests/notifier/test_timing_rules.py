@@ -47,6 +47,21 @@ def route(wait: float = 1.0, interval: float = 2.0):
                                     group_interval=interval))
 
 
+def test_a_group_made_by_another_replicas_alert_waits_a_lease_longer() -> None:
+    """Its writer flushes it first; this replica looks once the writer's lease would have run
+    out, even for an alert older than group_wait (which its writer flushes at once)."""
+    r, groups = route(wait=1.0), Groups(started=0.0)
+    groups.insert(r, alert(start=10.0), now=10.0, later=5.0)
+    assert groups.next_flush() == 16.0
+    old = Groups(started=0.0)
+    old.insert(r, alert(start=0.0), now=10.0, later=5.0)
+    assert old.next_flush() == 15.0
+    own = Groups(started=0.0)  # received here: group_wait only, and an old alert at once
+    own.insert(r, alert(start=10.0), now=10.0)
+    own.insert(r, alert(start=0.0), now=10.5, later=5.0)  # an old alert from elsewhere:
+    assert own.next_flush() == 11.0  # its writer flushes at once; here, group_wait as before
+
+
 def test_an_emptied_group_lingers_on_its_ticks_until_cleanup() -> None:
     r, groups = route(), Groups(started=0.0)
     g = groups.insert(r, alert(), now=0.0)
