@@ -8,7 +8,8 @@ after the hole's, and no write commits later than `settled` seconds after drawin
 number), and not at all below a row written more than `settled` seconds ago. A read then asks
 for the new rows and the watched holes, not for every row of the last `settled` seconds
 again. With more than `MAX_HOLES` holes (a storm of writes in flight), reads go back to asking
-for every row from the lowest possible hole up, until the holes are few again.
+for every row from the lowest possible hole up, until the holes are few again (the holes
+then found are watched from that read on).
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ class PickUp:
         listed = "{" + ",".join(map(str, self.holes)) + "}"
         return "(seq > %s OR seq = ANY(%s::bigint[]))", (self.top, listed)
 
-    def read(self, rows: Sequence[tuple[int, bool]]) -> None:
+    def read(self, rows: Sequence[tuple[int, bool]], asked: float) -> None:
         """What a read under `where()` returned: each row's (seq, written over `settled`
-        seconds ago)."""
+        seconds ago); `asked`: the clock before the read (its snapshot is no older)."""
         now = self.clock()
         # below a settled row, every number drawn earlier has committed or never will
         floor = max((seq for seq, settled in rows if settled), default=0)
@@ -52,7 +53,7 @@ class PickUp:
             low = max(old_top, floor)
         missing = self.top - low - sum(1 for seq in got if seq > low)
         kept = {seq: at for seq, at in self.holes.items()
-                if seq > floor and at > now - self.settled}
+                if seq > floor and at > asked - self.settled}
         if len(kept) + missing > MAX_HOLES:
             self.rescan, self.holes = min([*kept, low + 1]), {}
             return

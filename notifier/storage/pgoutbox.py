@@ -2,7 +2,7 @@
 
 A claim (`claimed_by`, `claim_until`) is taken when this replica's flush queues the row
 (`adopt`), or else with `FOR UPDATE SKIP LOCKED`; it is renewed every
-quarter of its length and handed back with the outcome, so a dead replica's rows go to another
+third of the lease and handed back with the outcome, so a dead replica's rows go to another
 one once their claims expire. The delivery worker (notifier/delivery.py) reads and marks
 synchronously: `due` hands it only rows whose claim outlives an attempt, and the marks it
 writes are queued here and written, batched, by `run` (retried with backoff while the database
@@ -122,12 +122,15 @@ class ClaimedOutbox:
         """Slots for rows to claim."""
         return max(0, times * self.storage.slots - len(self.rows))
 
-    def adopt(self, rows: list[Row], at: float) -> None:
-        """Rows this replica queued claimed (committed); `at`: time.monotonic() before the
-        transaction began, so never after the claim's own start."""
-        for row in rows:
-            self.rows[row.id] = row
-            self.confirmed[row.id] = at
+    def adopt(self, rows: list[Row], at: float, superseded: Iterable[int] = ()) -> None:
+        """After a flush's commit: the rows it queued claimed (`at`: time.monotonic() before
+        their claims began), and the pending rows it superseded (not to be sent now)."""
+        for rid in superseded:
+            self.rows.pop(rid, None)
+        for row in rows:  # unless the claim loop got one first (claimed_by = me)
+            if row.id not in self.rows and row.id not in self.marking:
+                self.rows[row.id] = row
+                self.confirmed[row.id] = at
 
     # what notifier/delivery.py calls
     def due(self, now: float, limit: int, busy: set[int]) -> list[Row]:
@@ -173,7 +176,7 @@ class ClaimedOutbox:
         self.rows.pop(row.id, None)
         self.marking.add(row.id)
         self.marks.append((op, row, at, error))
-        if len(self.marks) >= MARK_BATCH or self._more:  # a slot freed for a waiting row
+        if len(self.marks) >= MARK_BATCH or (self._more and self.free() > 0):  # a row waits
             self.kick()
         else:
             self._arm()
@@ -201,7 +204,8 @@ class ClaimedOutbox:
             try:
                 if time.monotonic() - s._renewed > s.cluster.lease / 3:
                     await s.renew()
-                    await self._renew()
+                    if await self._renew() and s.deliverer_wake is not None:
+                        s.deliverer_wake.set()  # rows `due` held back may be safe again
                 if await self._turn() and s.deliverer_wake is not None:
                     s.deliverer_wake.set()
                 if time.monotonic() - stats > STATS_EVERY:
@@ -222,7 +226,7 @@ class ClaimedOutbox:
         marks, free = list(self.marks), self.free()
         if not marks and free <= 0:
             return 0
-        started, got = time.perf_counter(), []
+        started, before, got = time.perf_counter(), time.monotonic(), []
         async with s.conn() as conn, conn.pipeline(), conn.transaction():
             if marks:
                 await conn.execute(MARKS, self._mark_params(marks))
@@ -235,46 +239,48 @@ class ClaimedOutbox:
             self._written(marks)
             if self.marks:  # queued meanwhile
                 self._arm()
+        self._more = free > 0 and len(got) == free
         if free > 0:
             s._observe("outbox", started)
-            self._more = len(got) == free
-            self._claimed(got)
+            self._claimed(got, before)
         return len(got)
 
-    def _claimed(self, got: list[tuple]) -> None:
-        s, now = self.storage, time.monotonic()
+    def _claimed(self, got: list[tuple], before: float) -> None:
+        """`before`: time.monotonic() before the claims' transaction began."""
+        s = self.storage
         for (rid, key, receiver, channel, group, title, body, fmt, kind, firing, resolved,
              created, deadline, attempts, _prev) in got:
             note = Notification(receiver, channel, group, title, body, fmt, kind,
                                 frozenset(json.loads(firing)), frozenset(json.loads(resolved)))
             self.rows[rid] = Row(rid, key, note, created, deadline, attempts)
-            self.confirmed[rid] = now
+            self.confirmed[rid] = before
         taken = sum(1 for row in got if row[-1] not in (None, s.cluster.replica))
         if taken:
             log.info("replica %s: took over %d notifications whose claims expired",
                      s.cluster.replica, taken)
             s._count_takeover("notification", taken)
 
-    async def _renew(self) -> None:
+    async def _renew(self) -> int:
+        """Extend the claims held; how many of the rows to deliver still are."""
         ids = sorted(self.rows.keys() | self.marking)
         if not ids:
-            return
-        s = self.storage
+            return 0
+        s, before = self.storage, time.monotonic()  # the claims run from after this
         async with s.conn() as conn:
             cur = await conn.execute(
                 "UPDATE outbox SET claim_until = now() + %s * interval '1 second' WHERE "
                 "claimed_by = %s AND state = 'pending' AND id = ANY(%s) RETURNING id",
                 (self.ttl, s.cluster.replica, ids))
             kept = {r[0] for r in await cur.fetchall()}
-        now = time.monotonic()
         for rid in ids:
             if rid in kept:
-                self.confirmed[rid] = now
+                self.confirmed[rid] = before
             elif rid in self.rows:  # superseded, or claimed elsewhere after it expired
                 del self.rows[rid]
         for rid in list(self.confirmed):
             if rid not in self.rows and rid not in self.marking:
                 del self.confirmed[rid]
+        return sum(1 for rid in kept if rid in self.rows)
 
     async def _stats(self) -> None:
         async with self.storage.conn() as conn:

@@ -223,9 +223,9 @@ class PostgresStorage(Leases, Storage):
             cur = await conn.execute(PUT_ALERTS, (ALERTS.param(
                 (a.fingerprint, _encode(a), a.updated_at, a.ends_at) for a in out),))
             await conn.execute(NOTIFY, (CHANGES, self.cluster.replica))
-            written = await cur.fetchall()
-        # this replica has these versions: `changes` need not read them back
-        self._seen.update(written)
+            # this replica has these versions: `changes` need not read them back (recorded
+            # before the commit, which a pick-up may otherwise see first)
+            self._seen.update(await cur.fetchall())
         return out
 
     async def load_alerts(self) -> list[StoredAlert]:
@@ -243,6 +243,7 @@ class PostgresStorage(Leases, Storage):
             async with conn.pipeline():
                 silences = await conn.execute("SELECT body FROM silences")
                 where, args = self._pickup.where()
+                asked = self._pickup.clock()
                 cur = await conn.execute(
                     "SELECT seq, fingerprint, written_at < now() - %s * interval '1 second' "
                     f"FROM alerts WHERE {where} ORDER BY seq", (SETTLED, *args))
@@ -256,7 +257,7 @@ class PostgresStorage(Leases, Storage):
                 cur = await conn.execute("SELECT seq, fingerprint, body FROM alerts WHERE seq = "
                                          "ANY(%s) ORDER BY seq", (new,))
                 bodies = await cur.fetchall()
-        self._pickup.read([(seq, settled) for seq, _, settled in rows])
+        self._pickup.read([(seq, settled) for seq, _, settled in rows], asked)
         if len(self._seen) > 100_000:
             self._seen.clear()
         self._seen.update((fp, seq) for seq, fp, _ in bodies)
@@ -268,7 +269,7 @@ class PostgresStorage(Leases, Storage):
         """One transaction in two round trips (pipeline mode): lock the leases still ours and
         read the groups' last notifications; then plan and write."""
         me, listed = self.cluster.replica, text_array(sorted(keys))
-        began, adopted = time.monotonic(), []
+        began, adopted, superseded = 0.0, [], []
         async with self.conn() as conn, conn.pipeline(), conn.transaction():
             cur = await conn.execute(
                 "SELECT group_key FROM leases WHERE group_key = ANY(%s::text[]) AND owner = %s "
@@ -282,16 +283,18 @@ class PostgresStorage(Leases, Storage):
             notes = [n for n in notes if n.group_key in ok]
             quiet = [n for n in quiet if n.group_key in ok]
             if notes:
-                await conn.execute(SUPERSEDE, (now, GROUPS.param(
+                replaced = await conn.execute(SUPERSEDE, (now, GROUPS.param(
                     (n.receiver, n.channel, n.group_key) for n in notes)))
                 # this replica claims what it queues, in the same statement, while it holds
                 # fewer than OWN_CLAIMS times its slots: it delivers them without a claim
                 free = self.outbox.free(OWN_CLAIMS)
                 rows = [_outbox_row(n, now, deadline, me if i < free else None)
                         for i, n in enumerate(notes)]
+                began = time.monotonic()  # before the claims' clock_timestamp()
                 queued = await conn.execute(QUEUE, (self.outbox.ttl, OUTBOX_ROWS.param(rows)))
                 if len(notes) > free:  # the rest is for any replica's claim loop
                     await conn.execute(NOTIFY, (OUTBOX, me))
+                superseded = [r[0] for r in await replaced.fetchall()]
                 if free:
                     ids = dict(await queued.fetchall())
                     adopted = [Row(ids[r[0]], r[0], n, now, now + deadline, 0)
@@ -300,7 +303,7 @@ class PostgresStorage(Leases, Storage):
             if quiet:
                 await conn.execute(upsert_nflog(),
                                    (NFLOG.param(newest_per_group(nflog_rows(quiet, now, 0))),))
-        self.outbox.adopt(adopted, began)  # committed
+        self.outbox.adopt(adopted, began, superseded)  # committed
         return ok
 
     async def gc(self, now: float, alerts: Iterable[str], before: float) -> None:
@@ -341,7 +344,7 @@ GROUPS = Rows(("receiver", "text"), ("channel", "int"), ("group_key", "text"))
 SUPERSEDE = f"""
 UPDATE outbox o SET state = 'superseded', done_at = %s FROM {GROUPS.source()}
 WHERE o.state = 'pending' AND o.receiver = v.receiver AND o.channel = v.channel
-AND o.group_key = v.group_key
+AND o.group_key = v.group_key RETURNING o.id
 """
 OUTBOX_ROWS = Rows(("key", "text"), ("receiver", "text"), ("channel", "int"),
                    ("group_key", "text"), ("title", "text"), ("body", "text"),
@@ -351,7 +354,7 @@ OUTBOX_ROWS = Rows(("key", "text"), ("receiver", "text"), ("channel", "int"),
 QUEUE = f"""
 INSERT INTO outbox ({OUTBOX_ROWS.names_sql}, state, claim_until)
 SELECT {OUTBOX_ROWS.names_sql}, 'pending', CASE WHEN claimed_by IS NOT NULL
-    THEN now() + %s * interval '1 second' END FROM {OUTBOX_ROWS.source()}
+    THEN clock_timestamp() + %s * interval '1 second' END FROM {OUTBOX_ROWS.source()}
 RETURNING key, id
 """
 

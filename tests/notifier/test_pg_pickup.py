@@ -26,12 +26,13 @@ class Clock:
 
 
 def test_a_hole_is_asked_for_until_it_fills() -> None:
-    p = PickUp(2.0, Clock())
+    clock = Clock()
+    p = PickUp(2.0, clock)
     assert p.where() == ("seq >= %s", (1,))  # the first read: every row
-    p.read([(1, True), (2, False), (4, False), (5, False)])
+    p.read([(1, True), (2, False), (4, False), (5, False)], clock.now)
     assert p.holes.keys() == {3}
     assert p.where() == ("(seq > %s OR seq = ANY(%s::bigint[]))", (5, "{3}"))
-    p.read([(3, False), (7, False)])
+    p.read([(3, False), (7, False)], clock.now)
     assert p.holes.keys() == {6}
     assert p.top == 7
 
@@ -39,32 +40,45 @@ def test_a_hole_is_asked_for_until_it_fills() -> None:
 def test_a_hole_is_dropped_once_it_settles_or_a_settled_row_lies_above_it() -> None:
     clock = Clock()
     p = PickUp(2.0, clock)
-    p.read([(2, False), (5, False)])
+    p.read([(2, False), (5, False)], clock.now)
     assert p.holes.keys() == {1, 3, 4}
     clock.now += 1.0
-    p.read([(8, False)])  # 6 and 7 seen a second later than 1, 3 and 4
+    p.read([(8, False)], clock.now)  # 6 and 7 seen a second later than 1, 3 and 4
     assert p.holes.keys() == {1, 3, 4, 6, 7}
     clock.now += 1.5
-    p.read([])
+    p.read([], clock.now)
     assert p.holes.keys() == {6, 7}
-    p.read([(9, True)])  # written over 2 s ago: 6 and 7 were drawn before it
+    p.read([(9, True)], clock.now)  # written over 2 s ago: 6 and 7 were drawn before it
     assert p.holes == {}
     assert p.where() == ("seq > %s", (9,))
 
 
+def test_a_hole_outlives_a_slow_read_whose_snapshot_came_within_its_allowance() -> None:
+    clock = Clock()
+    p = PickUp(2.0, clock)
+    p.read([(1, False), (3, False)], clock.now)  # 2 watched from 100.0 to 102.0
+    asked, clock.now = 101.9, 102.5  # a read asked before 102.0, answered after it
+    p.read([], asked)
+    assert p.holes.keys() == {2}
+    p.read([], clock.now)
+    assert p.holes == {}
+
+
 def test_no_hole_is_watched_below_a_settled_row() -> None:
-    p = PickUp(2.0, Clock())
-    p.read([(10, True), (1_000_000, True), (1_000_003, False)])
+    clock = Clock()
+    p = PickUp(2.0, clock)
+    p.read([(10, True), (1_000_000, True), (1_000_003, False)], clock.now)
     assert p.holes.keys() == {1_000_001, 1_000_002}
 
 
 def test_a_storm_of_holes_reads_from_the_lowest_up_until_they_are_few(monkeypatch) -> None:
     monkeypatch.setattr(pgchanges, "MAX_HOLES", 5)
-    p = PickUp(2.0, Clock())
-    p.read([(1, True), (2, False)])
-    p.read([(3, False), (10, False)])  # 4..9: six holes
+    clock = Clock()
+    p = PickUp(2.0, clock)
+    p.read([(1, True), (2, False)], clock.now)
+    p.read([(3, False), (10, False)], clock.now)  # 4..9: six holes
     assert p.where() == ("seq >= %s", (3,))
-    p.read([(3, False), (4, False), (5, False), (10, False), (11, False)])
+    p.read([(3, False), (4, False), (5, False), (10, False), (11, False)], clock.now)
     assert p.holes.keys() == {6, 7, 8, 9}  # four: asked for one by one again
     assert p.where()[0].startswith("(seq > %s OR")
 
@@ -74,8 +88,8 @@ def test_a_hole_outside_every_read_is_never_lost(monkeypatch) -> None:
     monkeypatch.setattr(pgchanges, "MAX_HOLES", 8)
     rng = random.Random(7)
     for _ in range(200):
-        clock, p = Clock(), PickUp(2.0, Clock())
-        p.clock = clock
+        clock = Clock()
+        p = PickUp(2.0, clock)
         order = list(range(1, 40))
         rng.shuffle(order)
         visible: set[int] = set()
@@ -91,7 +105,7 @@ def test_a_hole_outside_every_read_is_never_lost(monkeypatch) -> None:
                 holes = set(map(int, args[1].strip("{}").split(","))) if len(args) > 1 else set()
                 rows = sorted(s for s in visible if s > args[0] or s in holes)
             read.update(rows)
-            p.read([(s, False) for s in rows])
+            p.read([(s, False) for s in rows], clock.now)
             clock.now += 0.01  # nothing settles within this run
         assert read == set(range(1, 40))
 
@@ -156,6 +170,29 @@ async def test_a_flush_claims_what_it_queues_up_to_its_share(stores, monkeypatch
                                  "ORDER BY group_key")
         rows = await cur.fetchall()
     assert rows == [(keys[0], "writer", True), (keys[1], "writer", True), (keys[2], None, None)]
+
+
+async def test_a_flush_drops_the_held_rows_it_supersedes_and_keeps_the_claim_loops(
+        stores) -> None:
+    """A row still waiting in memory that the group's next flush supersedes is not sent; a
+    row the claim loop took first (its outcome queued) is not taken back by the flush."""
+    from inferwatch.notifier import outbox
+
+    owner, _ = stores
+    key, now = '{}:{alertname="G"}', time.time()
+    await owner.own([key], now)
+    def note(title: str) -> outbox.Notification:
+        return outbox.Notification("hook", 0, key, title, "b", "text", "info",
+                                   frozenset({title}), frozenset())
+    await owner.flush([key], lambda last: ([note("first")], []), now, 60.0)
+    [first] = owner.outbox.rows.values()
+    await owner.flush([key], lambda last: ([note("second")], []), now + 1, 60.0)
+    assert [r.note.title for r in owner.outbox.rows.values()] == ["second"]
+    [second] = owner.outbox.rows.values()
+    owner.outbox.delivered([(second, now + 2)])  # its outcome queued, not yet written
+    owner.outbox.adopt([second], time.monotonic())
+    assert owner.outbox.rows == {} and second.id in owner.outbox.marking
+    assert first.id != second.id
 
 
 async def test_outcomes_are_written_in_one_batch_not_one_by_one(
