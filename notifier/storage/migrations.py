@@ -73,7 +73,14 @@ CREATE TABLE group_schedule (
     group_key TEXT PRIMARY KEY, next_flush DOUBLE PRECISION NOT NULL,
     last_flush DOUBLE PRECISION NOT NULL, flushed_by TEXT NOT NULL);
 """
-POSTGRES_STEPS = {1: POSTGRES_V1, 2: POSTGRES_V2}
-POSTGRES_LATEST = 2
+# step 3: the outbox's key (a random 96-bit token, never looked up) loses its unique index,
+# which every insert and every outcome's new row version paid for; outbox pages keep room for
+# claim renewals to update in place (HOT)
+POSTGRES_V3 = """
+ALTER TABLE outbox DROP CONSTRAINT outbox_key_key;
+ALTER TABLE outbox SET (fillfactor = 80);
+"""
+POSTGRES_STEPS = {1: POSTGRES_V1, 2: POSTGRES_V2, 3: POSTGRES_V3}
+POSTGRES_LATEST = 3
 MIGRATION_LOCK = 0x1F0A_7E57  # pg_advisory_xact_lock key: one migrating replica at a time
 

@@ -94,7 +94,7 @@ async def test_migrations_are_versioned_and_run_once(storage_spec) -> None:
             assert [r[0] for r in rows] == [1, 2]
         else:
             rows = second.sync_run("read", "SELECT version FROM schema_version")
-            assert rows == [(1,), (2,)]
+            assert rows == [(1,), (2,), (3,)]
     finally:
         await second.close()
 
@@ -133,7 +133,7 @@ def test_migrate_command_reads_the_url_from_a_file_and_never_prints_the_password
         assert proc.returncode == 0, proc.stderr
         assert "schema up to date" in proc.stdout and PASSWORD not in proc.stdout + proc.stderr
     db = pg_url.rsplit("/", 1)[1]
-    assert pg_server.sql("SELECT version FROM schema_version", db) == [(1,), (2,)]
+    assert pg_server.sql("SELECT version FROM schema_version", db) == [(1,), (2,), (3,)]
     proc = subprocess.run([PYTHON, "-m", "inferwatch.cli", "notifier", "migrate",
                            "--storage.url", pg_url.replace(db, "missing")], cwd=ROOT,
                           timeout=60, capture_output=True, text=True)
