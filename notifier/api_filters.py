@@ -23,7 +23,6 @@ from inferwatch.notifier.inhibit import Inhibition
 from inferwatch.notifier.labelorder import alert_key, labelset_key
 from inferwatch.notifier.matchers import Matcher, MatcherError, matches_all, parse_matchers
 from inferwatch.notifier.payloads import rfc3339
-from inferwatch.notifier.routing import match_routes
 from inferwatch.notifier.service import Notifier
 from inferwatch.notifier.silences import Silence
 
@@ -110,7 +109,7 @@ class View:
     def alerts(self, q: AlertQuery) -> list[dict[str, Any]]:
         out = []
         for alert in sorted(self.firing, key=lambda a: a.fingerprint):
-            receivers = [r.receiver for r in match_routes(self.n.route, alert.labels)]
+            receivers = [r.receiver for r in self.n.routes_for(alert.labels)]
             if q.receiver is not None and not any(q.receiver.matches(r) for r in receivers):
                 continue
             if self.keep(alert, q):

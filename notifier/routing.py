@@ -86,6 +86,30 @@ def match_routes(route: Route, labels: Mapping[str, str]) -> list[Route]:
     return found or [route]
 
 
+class RouteCache:
+    """match_routes over one tree, remembered by the values of the labels its matchers read
+    (a missing one reads as "", as matchers read it): alerts that differ only in other labels
+    take the same routes. At most `size` entries; full, it starts afresh."""
+
+    def __init__(self, route: Route, size: int = 4096):
+        self.route, self.size = route, size
+        self.names = tuple(sorted(_read_names(route)))
+        self._found: dict[tuple[str, ...], tuple[Route, ...]] = {}
+
+    def __call__(self, labels: Mapping[str, str]) -> tuple[Route, ...]:
+        key = tuple([labels.get(name, "") for name in self.names])
+        found = self._found.get(key)
+        if found is None:
+            if len(self._found) >= self.size:
+                self._found.clear()
+            found = self._found[key] = tuple(match_routes(self.route, labels))
+        return found
+
+
+def _read_names(route: Route) -> set[str]:
+    return {m.name for m in route.matchers}.union(*(_read_names(c) for c in route.routes))
+
+
 def group_labels(route: Route, labels: Mapping[str, str]) -> dict[str, str]:
     """The labels an alert is grouped by on this route (absent ones left out)."""
     if route.group_all:

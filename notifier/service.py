@@ -29,7 +29,7 @@ from inferwatch.notifier.inhibit import Inhibition, Rule
 from inferwatch.notifier.metrics import Metrics, StateReading
 from inferwatch.notifier.outbox import Notification
 from inferwatch.notifier.pipeline import plan_flush
-from inferwatch.notifier.routing import build_routes, match_routes
+from inferwatch.notifier.routing import RouteCache, build_routes
 from inferwatch.notifier.storage import Cluster, Storage, open_storage
 from inferwatch.notifier.storage.base import LastEntry, Planner
 
@@ -76,6 +76,7 @@ class Notifier:
             getattr(self.storage, "nflog", None)
         self.silences, self.outbox = self.storage.silences, self.storage.outbox
         self.route = build_routes(self.cfg.route)
+        self.routes_for = RouteCache(self.route)  # an alert's routes, by its labels
         self.rules = [Rule.from_config(r) for r in self.cfg.inhibit_rules]
         self.by_receiver: dict[str, list[Channel]] = {r.name: [] for r in self.cfg.receivers}
         for channel in self.channels.values():
@@ -156,7 +157,7 @@ class Notifier:
 
     def _ingest(self, alert: StoredAlert, now: float, later: float = 0.0) -> None:
         self.active[alert.fingerprint] = alert
-        for route in match_routes(self.route, alert.labels):
+        for route in self.routes_for(alert.labels):
             self.groups.insert(route, alert, now, later)
 
     def _take(self, alerts: Sequence[StoredAlert], now: float) -> int:

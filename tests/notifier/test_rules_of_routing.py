@@ -165,3 +165,25 @@ def test_example_config_is_valid(tmp_path, monkeypatch) -> None:
     assert channels[("oncall-email", 0)].send_resolved is True
     assert channels[("oncall-page", 1)].send_resolved is True  # webhooks default to true
     assert channels[("ml-platform", 0)].kind == "slack"
+
+
+def test_the_route_cache_takes_the_routes_match_routes_takes(tmp_path) -> None:
+    """Over random label sets (the matched labels present, absent or empty, other labels
+    varying), RouteCache answers as match_routes does; past its size it starts afresh."""
+    import random
+
+    from inferwatch.notifier.routing import RouteCache
+
+    root = build_routes(load(tmp_path, BASE).config.route)
+    cache = RouteCache(root, size=8)
+    assert cache.names == ("env", "severity", "team")
+    rng = random.Random(3)
+    values = {"severity": ["page", "ticket", "info", ""], "team": ["ml", "infra", "web", ""],
+              "env": ["dev", "prod", ""]}
+    for i in range(500):
+        labels = {"alertname": f"A{i}", "pod": str(rng.random())}
+        for name, choices in values.items():
+            if rng.random() < 0.8:
+                labels[name] = rng.choice(choices)
+        assert cache(labels) == tuple(match_routes(root, labels)), labels
+        assert len(cache._found) <= 8
