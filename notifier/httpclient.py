@@ -1,10 +1,8 @@
 """A lean HTTP/1.1 client for one origin: kept-alive connections, one request at a time each.
 
-Not on the delivery path: issue 11 keeps a hand-written client only while aiohttp's falls below
-Alertmanager's throughput, and measured side by side (bench/bench_notifier.py) it does not, so
-json:// goes out through aiohttp (notifier/webhook.py). This one stays as that benchmark's
-`notifier-httpclient` side, the comparison to re-run; delete it with that side and
-tests/notifier/test_httpclient.py when the comparison is no longer wanted.
+The json:// and jsons:// senders' client (notifier/webhook.py): issue 11 keeps a hand-written
+client only while aiohttp's falls below Alertmanager's throughput, and measured side by side
+(bench/bench_notifier.py, whose `notifier-aiohttp` side is the comparison to re-run) it does.
 
 It writes a prepared head and the body in one send and reads responses framed by
 Content-Length, chunked transfer coding, or the connection's end, never more than MAX_HEAD of

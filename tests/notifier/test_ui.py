@@ -361,7 +361,7 @@ receivers:
         assert {r["data-state"] for r in rows} == {"delivered", "failed", "pending", "superseded"}
         assert len(rows) == len(data.notifications(notifier))
         for receiver, state, error in (("refusing", "failed", "HTTP error=404"),
-                                       ("down", "pending", "ClientConnectorError")):
+                                       ("down", "pending", "ConnectionRefusedError")):
             row = text.split(f'data-state="{state}" data-receiver="{receiver}"')[1]
             row = row.split("</tr>")[0]
             assert "#0 json" in row and error in row, row

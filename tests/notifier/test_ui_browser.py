@@ -151,7 +151,7 @@ async def test_a_failed_notification_error_reads_in_the_page(browser, start_noti
         rows = page.locator("tr[data-state=failed]")
         assert await rows.count() == 2
         down = page.locator('tr[data-receiver="down"]')
-        assert "Cannot connect" in await down.locator("td.err").inner_text()
+        assert "Connect call failed" in await down.locator("td.err").inner_text()
         assert await down.locator("td.channel").inner_text() == "#0 json"
         assert int(await down.locator("td.attempts").inner_text()) >= 2  # retried first
         bad = page.locator('tr[data-receiver="erroring"]')

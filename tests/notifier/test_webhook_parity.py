@@ -83,3 +83,51 @@ def test_other_urls_keep_going_through_apprise() -> None:
     for url in ("form://127.0.0.1/hook", "xml://127.0.0.1/hook", "json://127.0.0.1/h?emojis=yes",
                 "mailto://u:p@example.com", "json://127.0.0.1/h?overflow=split"):
         assert not fits(apprise.Apprise.instantiate(url, asset=ASSET)), url
+
+
+async def test_jsons_verifies_the_receivers_certificate_unless_told_not_to(
+        tmp_path, monkeypatch) -> None:
+    """jsons:// over TLS: a certificate the system does not trust is refused (an error text,
+    retried); trusted (SSL_CERT_FILE) it is delivered; `verify=no` delivers without checking."""
+    import ssl
+    import subprocess
+
+    from tests.support.procs import need_binary
+
+    openssl = need_binary("openssl")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+                   check=True, capture_output=True, timeout=60)
+    got: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        got.append((await request.json())["title"])
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+
+    async def send(tail: str, title: str) -> int | str:
+        hook = JsonWebhook(apprise.Apprise.instantiate(f"jsons://127.0.0.1:{port}/hook{tail}",
+                                                       asset=ASSET))
+        try:
+            return await hook.send(title, "b", "info", {}, 5.0)
+        finally:
+            await hook.close()
+    try:
+        refused = await send("", "untrusted")
+        assert isinstance(refused, str) and "CERTIFICATE_VERIFY_FAILED" in refused, refused
+        assert await send("?verify=no", "unchecked") == 200
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+        assert await send("", "trusted") == 200
+    finally:
+        await runner.cleanup()
+    assert got == ["unchecked", "trusted"]
