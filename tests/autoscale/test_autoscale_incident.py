@@ -100,23 +100,31 @@ async def test_desired_replicas_rise_in_the_spike_and_fall_after(fake_api, tmp_p
     async with aiohttp.ClientSession() as session:
         await _until(lambda: _json(session, f"{base}/api/v1/query", query="up == 1"),
                      "Prometheus scraping the exporter")
-        engines = {}
-        for i, name in enumerate((*PODS, OTHER)):
-            engines[name] = free_port()
+        engines = {name: free_port() for name in (*PODS, OTHER)}
+        # the pods first: discovered (and scraped, down) before the incident starts, so that
+        # discovery's delay does not eat into the steady phase the test reads
+        for i, (name, port) in enumerate(engines.items()):
+            await api.put(pod(name, f"uid-{i}", node=NODE, namespace="llm", ip="127.0.0.1",
+                              annotations={"inferwatch.io/scrape": "true",
+                                           "inferwatch.io/port": str(port)}))
+
+        async def discovered():
+            found = await _json(session, f"{base}/api/v1/query",
+                                query='count(inferwatch_engine_up{namespace="llm"})')
+            result = found["data"]["result"] if found else []
+            return result and float(result[0]["value"][1]) >= len(engines)
+        await _until(discovered, "the three pods discovered and scraped")
+        for i, (name, port) in enumerate(engines.items()):
             async_processes.append(await _spawn(
                 sys.executable, "-m", "inferwatch.cli", "simulate-engine", "--kind", "vllm",
                 "--scenario", "incident", "--speed", str(SPEED), "--seed", str(i),
-                "--web.listen-address", f"127.0.0.1:{engines[name]}",
+                "--web.listen-address", f"127.0.0.1:{port}",
                 log=tmp_path / f"{name}.log"))
         states = [await _until(lambda p=p: _json(session, f"http://127.0.0.1:{p}/simulator/"
                                                  "state"), "a simulated engine")
                   for p in engines.values()]
         # Simulated time 0 in wall time, from the first engine's clock (they start together).
         origin = time.time() - states[0]["sim_time"] / SPEED
-        for i, (name, port) in enumerate(engines.items()):
-            await api.put(pod(name, f"uid-{i}", node=NODE, namespace="llm", ip="127.0.0.1",
-                              annotations={"inferwatch.io/scrape": "true",
-                                           "inferwatch.io/port": str(port)}))
         # The incident ends at 240 simulated seconds; read up to 290.
         await asyncio.sleep(max(0.0, origin + 290 / SPEED - time.time()))
         start, end = origin + 10 / SPEED, origin + 290 / SPEED
