@@ -65,8 +65,10 @@ class JsonWebhook:
         self.session_timeout = 0.0
         url = yarl.URL(self.url)
         url = url.with_query(self.params) if self.params else url
-        host = url.raw_host if url.is_default_port() else f"{url.raw_host}:{url.port}"
-        self.start = f"{plugin.method} {url.raw_path_qs} HTTP/1.1\r\nHost: {host}\r\n"
+        # Host as aiohttp writes it (IPv6 in brackets, no default port), unless `+Host=` sets it
+        host = "" if any(k.lower() == "host" for k in plugin.headers) \
+            else f"Host: {url.host_port_subcomponent}\r\n"
+        self.start = f"{plugin.method} {url.raw_path_qs} HTTP/1.1\r\n{host}"
         self.origin = Origin(url.raw_host or "", url.port or 80, _tls(plugin) if plugin.secure
                              else None)
 

@@ -131,3 +131,32 @@ async def test_jsons_verifies_the_receivers_certificate_unless_told_not_to(
     finally:
         await runner.cleanup()
     assert got == ["unchecked", "trusted"]
+
+
+async def test_the_host_header_is_one_and_ipv6_is_bracketed() -> None:
+    """`Host` as aiohttp's client wrote it: an IPv6 address in brackets with its port, and a
+    `+Host=` header of the URL instead of it, never beside it."""
+    hosts: list[list[str]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        hosts.append(request.headers.getall("Host"))
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "::1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        for tail in ("", "?+Host=virt.example"):
+            hook = JsonWebhook(apprise.Apprise.instantiate(f"json://[::1]:{port}/hook{tail}",
+                                                           asset=ASSET))
+            try:
+                assert await hook.send("t", "b", "info", {}, 5.0) == 200
+            finally:
+                await hook.close()
+    finally:
+        await runner.cleanup()
+    assert hosts == [[f"[::1]:{port}"], ["virt.example"]]
