@@ -72,22 +72,8 @@ def _x_sums(times: tuple[int, ...], at: int) -> tuple[tuple[float, ...], float, 
     """linearRegression's x values (seconds from `at`) and its compensated sums of x and
     x*x: the same for every series of one scrape's times, so computed once for them."""
     xs = tuple([(t - at) / 1e3 for t in times])
-    sum_x = c_x = sum_x2 = c_x2 = 0.0
-    for x in xs:
-        s = sum_x + x
-        if -sum_x <= x <= sum_x or sum_x <= x <= -sum_x:
-            c_x += (sum_x - s) + x
-        else:
-            c_x += (x - s) + sum_x
-        sum_x = s
-        xx = x * x
-        s = sum_x2 + xx
-        if -sum_x2 <= xx <= sum_x2 or sum_x2 <= xx <= -sum_x2:
-            c_x2 += (sum_x2 - s) + xx
-        else:
-            c_x2 += (xx - s) + sum_x2
-        sum_x2 = s
-    return xs, sum_x + c_x, sum_x2 + c_x2
+    sum_x, sum_x2 = _y_sums(xs, list(xs))  # the sums of v and x*v with v = x
+    return xs, sum_x, sum_x2
 
 
 def linear_regression(times: list[int], values: list[float], at: int) -> tuple[float, float]:
