@@ -11,18 +11,7 @@ import time
 from inferwatch import catalog
 from inferwatch.exporter import loop as loop_module
 from inferwatch.exporter.loop import CollectorLoop, build_labels
-
-
-class Quick:
-    name, interval, timeout = "quick", 60.0, 5.0
-
-    async def collect(self):
-        fam = catalog.GPU_TEMPERATURE.family()
-        fam.add_metric(["0", "GPU-a"], 40)
-        return [fam]
-
-    def close(self):
-        pass
+from tests.exporter.test_web_edges import Quick
 
 
 class Late:
@@ -45,7 +34,7 @@ class Late:
 
 async def test_the_first_round_snapshot_holds_a_collector_done_during_a_render(monkeypatch):
     late = Late()
-    loop = CollectorLoop([Quick(), late], build_labels)
+    loop = CollectorLoop([Quick("quick", interval=60.0), late], build_labels)
     aio = asyncio.get_running_loop()
     real, renders = loop_module.Snapshot, []
 

@@ -26,8 +26,8 @@ from tests.support.procs import PYTHON, free_port, wait_http
 class Quick:
     """Answers at once with one sample."""
 
-    def __init__(self, name: str):
-        self.name, self.interval, self.timeout = name, 0.05, 1.0
+    def __init__(self, name: str, interval: float = 0.05):
+        self.name, self.interval, self.timeout = name, interval, 1.0
 
     async def collect(self):
         fam = catalog.GPU_TEMPERATURE.family()
