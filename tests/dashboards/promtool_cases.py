@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
@@ -26,6 +27,11 @@ def expr(slug: str, title: str, ref: str = "A", **values: str) -> str:
 
 def samples(*rows: tuple[str, float]) -> list[dict]:
     return [{"labels": labels, "value": value} for labels, value in rows]
+
+
+def input_series(rows: Iterable[tuple[str, str]]) -> list[dict]:
+    """(series, values in promtool's notation) pairs as a test's input_series."""
+    return [{"series": series, "values": values} for series, values in rows]
 
 
 def rules_test(tmp_path: Path, series: list[dict], tests: list[dict]) -> Path:

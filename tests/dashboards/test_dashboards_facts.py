@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from promtool_cases import expr, rules_test, run_promtool, samples
+from promtool_cases import expr, input_series, rules_test, run_promtool, samples
 
 pytestmark = pytest.mark.ecosystem
 
@@ -79,8 +79,8 @@ def cases() -> list[dict]:
 
 
 def all_series() -> list[dict]:
-    return ([{"series": s, "values": f"{v}+0x10"} for s, v in POD_SERIES]
-            + [{"series": s, "values": v} for s, v in TARGET_SERIES])
+    return (input_series((s, f"{v}+0x10") for s, v in POD_SERIES)
+            + input_series(TARGET_SERIES))
 
 
 def test_panels_by_model_facts_split_deployments_that_share_a_model(tmp_path: Path) -> None:

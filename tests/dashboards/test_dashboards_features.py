@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from promtool_cases import expr, rules_test, run_promtool, samples
+from promtool_cases import expr, input_series, rules_test, run_promtool, samples
 
 pytestmark = pytest.mark.ecosystem
 
@@ -74,17 +74,13 @@ def cases() -> list[dict]:
     ]
 
 
-def all_series() -> list[dict]:
-    return [{"series": s, "values": v} for s, v in SERIES]
-
-
 def test_feature_panels_on_the_worked_example(tmp_path: Path) -> None:
-    result = run_promtool(rules_test(tmp_path, all_series(), cases()))
+    result = run_promtool(rules_test(tmp_path, input_series(SERIES), cases()))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_a_mean_of_the_targets_rates_fails(tmp_path: Path) -> None:
     wrong = cases()
     wrong[0]["exp_samples"][0]["value"] = 0.75  # the mean of 0.5 and 1.0
-    result = run_promtool(rules_test(tmp_path, all_series(), wrong))
+    result = run_promtool(rules_test(tmp_path, input_series(SERIES), wrong))
     assert result.returncode == 1 and "FAILED" in result.stdout + result.stderr

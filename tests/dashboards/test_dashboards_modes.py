@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from promtool_cases import expr, rules_test, run_promtool, samples
+from promtool_cases import expr, input_series, rules_test, run_promtool, samples
 
 pytestmark = pytest.mark.ecosystem
 
@@ -68,17 +68,13 @@ def cases() -> list[dict]:
     ]
 
 
-def all_series() -> list[dict]:
-    return [{"series": s, "values": v} for s, v in SERIES]
-
-
 def test_a_sleeping_engine_is_not_an_idle_one(tmp_path: Path) -> None:
-    result = run_promtool(rules_test(tmp_path, all_series(), cases()))
+    result = run_promtool(rules_test(tmp_path, input_series(SERIES), cases()))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_counting_the_sleeping_engine_as_idle_fails(tmp_path: Path) -> None:
     wrong = cases()
     wrong[1]["exp_samples"][0]["value"] = 3.0  # idle if asleep were idle
-    result = run_promtool(rules_test(tmp_path, all_series(), wrong))
+    result = run_promtool(rules_test(tmp_path, input_series(SERIES), wrong))
     assert result.returncode == 1 and "FAILED" in result.stdout + result.stderr
